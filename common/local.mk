@@ -1,0 +1,7 @@
+# common/: helpers every part uses (formatting, logging, sizes, JSON).
+noinst_LTLIBRARIES += common/libcommon.la
+common_libcommon_la_SOURCES = \
+	common/fmt.c common/fmt.h \
+	common/log.c common/log.h \
+	common/size.c common/size.h \
+	common/json.c common/json.h

@@ -1,0 +1,14 @@
+# tests/: `make check` runs every test here (exit 77 = skipped, with a reason).
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	MOETIER='$(abs_top_builddir)/tools/moetier'; export MOETIER; \
+	TOP_SRCDIR='$(abs_top_srcdir)'; export TOP_SRCDIR; \
+	TOP_BUILDDIR='$(abs_top_builddir)'; export TOP_BUILDDIR; \
+	LLAMA_LIBDIR='$(LLAMA_LIBDIR)'; export LLAMA_LIBDIR; \
+	LLAMA_DRIVER='$(abs_top_builddir)/tests/bin/llama_driver'; export LLAMA_DRIVER;
+
+include tests/unit.mk
+include tests/gguf.mk
+include tests/mkmoe.mk
+include tests/llama.mk

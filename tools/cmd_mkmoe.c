@@ -1,0 +1,3 @@
+/* placeholder, replaced by the real command */
+#include "tools/cli.h"
+int cmd_mkmoe(int argc, char **argv) { (void)argc; (void)argv; return cli_error(CLI_FAIL, "mkmoe", "not built yet"); }
