@@ -34,5 +34,6 @@ int cli_is_help(const char *arg);
 /* Every subcommand (tools/moetier.c). */
 int cmd_inspect(int argc, char **argv);
 int cmd_mkmoe(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

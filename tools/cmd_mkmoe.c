@@ -1,3 +1,603 @@
-/* placeholder, replaced by the real command */
+/*
+ * moetier mkmoe: writes a GGUF Mixture-of-Experts model that the real
+ * llama.cpp loads and runs (llama architecture, Mixtral-style expert tensors,
+ * a small SPM vocabulary), deterministic for a seed.
+ *
+ * How routing is shaped: embedding dimension 0 is a constant C in every token,
+ * and the attention output and expert down projections have a zero row 0, so
+ * every hidden state keeps h[0] = C at every layer: router column 0 is then a
+ * per-expert bias. Attention and expert outputs are kept small next to the
+ * embedding, so a token's route is mostly a function of the token itself (this
+ * is measured: context mixing through attention makes the router see a shared
+ * mean direction of the text, a fixed per-expert offset that spoils shaping).
+ * Expert popularity then depends on which tokens text is made of, so the biases
+ * are fitted (tools/mkmoe_shape.c) over the token frequencies of a reference
+ * English text (tools/mkmoe_reftext.c), using the exact router logits each
+ * token's embedding produces. Tests measure the result with real llama.cpp on
+ * a different text.
+ */
+#include "config.h"
+#include "common/rng.h"
+#include "common/size.h"
+#include "profiler/ggml_types.h"
+#include "profiler/routing_file.h"
 #include "tools/cli.h"
-int cmd_mkmoe(int argc, char **argv) { (void)argc; (void)argv; return cli_error(CLI_FAIL, "mkmoe", "not built yet"); }
+#include "tools/gguf_writer.h"
+#include "tools/mkmoe_reftext.h"
+#include "tools/mkmoe_shape.h"
+#include "tools/mkmoe_vocab.h"
+#include "tools/quant.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CMD "mkmoe"
+
+/* Weight scales, relative to the normalized input (see the file comment). */
+#define EMBED_CONST 1.0     /* C: the constant dimension 0 of every embedding */
+#define ATTN_OUT_GAIN 0.15  /* attention output norm relative to a value vector */
+#define FFN_OUT_GAIN 0.15   /* expert output norm relative to its input */
+#define QK_SHARPNESS 3.0    /* std of attention scores */
+#define UNIFORM_SMOOTHING 0.05 /* share of calibration weight spread over all word pieces */
+
+struct spec {
+    int layers, experts, used, embd, ff, heads, ctx;
+    uint32_t type;
+    uint64_t seed;
+    uint64_t size;           /* --size target, 0 = none */
+    const char *routing;     /* --routing / --like file */
+    int like;                /* shape only */
+    int set_layers, set_experts, set_used, set_embd, set_ff;
+    int quiet;
+    const char *name;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: moetier mkmoe OUT.gguf [options]\n"
+            "\n"
+            "Writes a GGUF Mixture-of-Experts model (llama architecture, Mixtral-style\n"
+            "expert tensors, a small SPM vocabulary) that llama.cpp loads and runs.\n"
+            "Deterministic for a given seed. With no options: a small (~20 MiB) model.\n"
+            "\n"
+            "options:\n"
+            "  --layers N        MoE layers (default 4)\n"
+            "  --experts N       routed experts per layer (default 8)\n"
+            "  --used N          experts used per token (default 2)\n"
+            "  --embd N          embedding width, a multiple of 32 (default 256)\n"
+            "  --ff N            expert FFN width, a multiple of 32 (default 2 x embd)\n"
+            "  --heads N         attention heads (default embd / 64, at least 1)\n"
+            "  --ctx N           training context length recorded (default 4096)\n"
+            "  --type T          f16, q8_0 or q4_0 for the big matrices (default q8_0);\n"
+            "                    token embeddings, routers and norms stay f32\n"
+            "  --size SIZE       scale embd and ff to make the file about SIZE (e.g. 2G);\n"
+            "                    an explicit --embd/--ff wins\n"
+            "  --routing FILE    shape the routers so real routing follows FILE's per-layer\n"
+            "                    expert popularity (.counts or .trace); layers, experts and\n"
+            "                    experts used come from FILE unless given\n"
+            "  --like FILE       take only FILE's popularity shape, keep this model's sizes\n"
+            "  --seed N          random seed (default 1)\n"
+            "  --name NAME       general.name (default from the shape)\n"
+            "  -q, --quiet       no progress bar\n");
+}
+
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return cli_error(CLI_USAGE, CMD, "%s: '%s' is not an integer in [%d, %d]", opt, s, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+/* Bytes of the whole model for a given width (header and padding excluded). */
+static uint64_t model_bytes(const struct spec *s, int embd, int ff, size_t n_vocab)
+{
+    uint64_t bpe_num = 0, bpe_den = 1;
+    const struct moetier_ggml_type *t = moetier_ggml_type_get(s->type);
+    bpe_num = t->type_size;
+    bpe_den = t->block_size;
+    uint64_t big = (uint64_t)s->layers * ((uint64_t)s->experts * 3 * embd * ff + 4ULL * embd * embd) +
+                   (uint64_t)embd * n_vocab;
+    return big * bpe_num / bpe_den + (uint64_t)embd * n_vocab * 4 +
+           (uint64_t)s->layers * ((uint64_t)embd * s->experts * 4 + 8ULL * embd);
+}
+
+struct gen {
+    const struct spec *s;
+    const struct mkmoe_vocab *v;
+    struct gguf_writer w;
+    float *row;
+    void *qrow;
+    uint64_t done, total;
+    int progress, last_pct;
+    double scale;          /* std of the normal fill of the matrix being made */
+    const double *target;  /* [layers * experts] selection probabilities */
+    double *fitted;        /* [layers * experts] popularity reached on the reference text */
+};
+
+static void progress(struct gen *g, uint64_t add)
+{
+    g->done += add;
+    if (!g->progress)
+        return;
+    int pct = g->total ? (int)(g->done * 100 / g->total) : 100;
+    if (pct == g->last_pct)
+        return;
+    g->last_pct = pct;
+    char a[24], b[24];
+    int bar = pct * 30 / 100;
+    fprintf(stderr, "\r  writing [%.*s%*s] %3d%% %s / %s", bar, "##############################",
+            30 - bar, "", pct, moetier_size_format(g->done, a, sizeof a),
+            moetier_size_format(g->total, b, sizeof b));
+    if (pct == 100)
+        fputc('\n', stderr);
+}
+
+/* Element (row, col) of matrix number m of a tensor. */
+typedef float (*fill_fn)(struct gen *g, struct rng *rng, int64_t row, int64_t col);
+
+static float fill_one(struct gen *g, struct rng *r, int64_t row, int64_t col) { return 1.0f; }
+
+static float fill_normal(struct gen *g, struct rng *r, int64_t row, int64_t col)
+{
+    return (float)(rng_normal(r) * g->scale);
+}
+
+/* Output row 0 stays zero so h[0] keeps the constant C (see the file comment). */
+static float fill_normal_row0_zero(struct gen *g, struct rng *r, int64_t row, int64_t col)
+{
+    double v = rng_normal(r) * g->scale;
+    return row == 0 ? 0.0f : (float)v;
+}
+
+static float fill_embedding(struct gen *g, struct rng *r, int64_t row, int64_t col)
+{
+    double v = rng_normal(r);
+    return col == 0 ? (float)EMBED_CONST : (float)v;
+}
+
+/* Router rows: zero-mean noise; column 0 (the bias) is set after calibration. */
+static float fill_router(struct gen *g, struct rng *r, int64_t row, int64_t col)
+{
+    double v = rng_normal(r) * g->scale;
+    return col == 0 ? 0.0f : (float)v;
+}
+
+/* Makes rows x cols (x mats) values into out, or streams them to the file when out is NULL. */
+static int make_matrix(struct gen *g, uint64_t stream, int64_t cols, int64_t rows, int64_t mats,
+                       uint32_t type, fill_fn fill, float *out)
+{
+    struct rng rng;
+    rng_seed(&rng, g->s->seed, stream);
+    size_t rb = quant_row_bytes(type, (size_t)cols);
+    for (int64_t m = 0; m < mats; m++) {
+        for (int64_t r = 0; r < rows; r++) {
+            float *row = out ? out + ((size_t)m * rows + r) * cols : g->row;
+            for (int64_t c = 0; c < cols; c++)
+                row[c] = fill(g, &rng, r, c);
+            if (out)
+                continue;
+            int rc = quant_row(type, row, g->qrow, (size_t)cols);
+            if (!rc)
+                rc = gguf_writer_data(&g->w, g->qrow, rb);
+            if (rc)
+                return rc;
+            progress(g, rb);
+        }
+    }
+    return out ? 0 : gguf_writer_tensor_end(&g->w);
+}
+
+/* Writes an in-memory f32 matrix as one tensor. */
+static int write_matrix(struct gen *g, const float *m, int64_t cols, int64_t rows)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        int rc = gguf_writer_data(&g->w, m + (size_t)r * cols, (size_t)cols * sizeof *m);
+        if (rc)
+            return rc;
+        progress(g, (size_t)cols * sizeof *m);
+    }
+    return gguf_writer_tensor_end(&g->w);
+}
+
+/*
+ * Calibration inputs from the embeddings: each token's RMS-normalized embedding
+ * (what the router sees, up to the small attention/expert additions) and its
+ * weight: the reference text's token frequency, with a little mass spread over
+ * every word piece so unseen tokens are not routed arbitrarily.
+ */
+struct calib {
+    int n_tok;          /* tokens with weight > 0 */
+    int32_t *tok;       /* their ids */
+    double *w, *c;      /* weight, normalized constant dimension */
+    double *z;          /* [n_tok * experts] router logits without the bias */
+};
+
+static int calib_init(struct calib *k, const struct gen *g, const float *emb)
+{
+    const struct mkmoe_vocab *v = g->v;
+    int n = g->s->embd;
+    double *freq = calloc(v->n, sizeof *freq);
+    if (!freq)
+        return -ENOMEM;
+    long count = mkmoe_vocab_count_tokens(v, mkmoe_reftext, freq);
+    if (count <= 0) {
+        free(freq);
+        return count < 0 ? (int)count : -EINVAL;
+    }
+    size_t normal = 0;
+    for (size_t t = 0; t < v->n; t++)
+        normal += v->types[t] == VOCAB_NORMAL;
+    k->tok = malloc(v->n * sizeof *k->tok);
+    k->w = malloc(v->n * sizeof *k->w);
+    k->c = malloc(v->n * sizeof *k->c);
+    k->z = malloc(v->n * (size_t)g->s->experts * sizeof *k->z);
+    if (!k->tok || !k->w || !k->c || !k->z) {
+        free(freq);
+        return -ENOMEM;
+    }
+    k->n_tok = 0;
+    for (size_t t = 0; t < v->n; t++) {
+        double w = (1 - UNIFORM_SMOOTHING) * freq[t] / (double)count;
+        if (v->types[t] == VOCAB_NORMAL)
+            w += UNIFORM_SMOOTHING / (double)normal;
+        if (w <= 0)
+            continue;
+        const float *e = emb + t * (size_t)n;
+        double ss = 0;
+        for (int i = 0; i < n; i++)
+            ss += (double)e[i] * e[i];
+        k->tok[k->n_tok] = (int32_t)t;
+        k->w[k->n_tok] = w;
+        k->c[k->n_tok] = e[0] / sqrt(ss / n + 1e-5);
+        k->n_tok++;
+    }
+    free(freq);
+    return 0;
+}
+
+static void calib_free(struct calib *k)
+{
+    free(k->tok), free(k->w), free(k->c), free(k->z);
+}
+
+/* Fits router column 0 of one layer (router is [experts * embd]). */
+static int calibrate_layer(struct gen *g, struct calib *k, const float *emb, float *router, int layer)
+{
+    int n = g->s->embd, E = g->s->experts;
+    for (int s = 0; s < k->n_tok; s++) {
+        const float *e = emb + (size_t)k->tok[s] * n;
+        double inv = k->c[s] / EMBED_CONST; /* 1 / rms of this embedding */
+        for (int x = 0; x < E; x++) {
+            const float *r = router + (size_t)x * n;
+            double dot = 0;
+            for (int i = 1; i < n; i++)
+                dot += (double)r[i] * e[i];
+            k->z[(size_t)s * E + x] = dot * inv;
+        }
+    }
+    double *b = malloc((size_t)E * sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    int rc = mkmoe_shape_calibrate(g->target + (size_t)layer * E, E, g->s->used, k->n_tok, k->z, k->c,
+                                   k->w, b, g->fitted + (size_t)layer * E);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    for (int x = 0; x < E; x++)
+        router[(size_t)x * n] = (float)b[x];
+    free(b);
+    return 0;
+}
+
+static int generate(struct spec *s, const char *out, const struct mkmoe_vocab *v, const double *target,
+                    double *fitted)
+{
+    int rc;
+    struct gen g = { .s = s, .v = v, .target = target, .fitted = fitted, .last_pct = -1 };
+    struct calib k = { 0 };
+    gguf_writer_init(&g.w, 32);
+    int n = s->embd, hd = s->embd / s->heads;
+    int64_t nv = (int64_t)v->n;
+    float *emb = malloc((size_t)nv * n * sizeof *emb);
+    float *router = malloc((size_t)s->experts * n * sizeof *router);
+    FILE *f = NULL;
+    if (!emb || !router) {
+        rc = -ENOMEM;
+        goto out;
+    }
+
+    char name[128];
+    if (s->name)
+        snprintf(name, sizeof name, "%s", s->name);
+    else
+        snprintf(name, sizeof name, "mkmoe-%dx%d-top%d-%s", s->layers, s->experts, s->used,
+                 moetier_ggml_type_get(s->type)->name);
+    struct gguf_writer *w = &g.w;
+    gguf_kv_str(w, "general.architecture", "llama");
+    gguf_kv_str(w, "general.name", name);
+    gguf_kv_u32(w, "general.alignment", 32);
+    gguf_kv_u32(w, "general.file_type", s->type == MOETIER_GGML_F16 ? 1 : s->type == MOETIER_GGML_Q8_0 ? 7 : 2);
+    gguf_kv_u32(w, "llama.context_length", (uint32_t)s->ctx);
+    gguf_kv_u32(w, "llama.embedding_length", (uint32_t)n);
+    gguf_kv_u32(w, "llama.block_count", (uint32_t)s->layers);
+    gguf_kv_u32(w, "llama.feed_forward_length", (uint32_t)s->ff);
+    gguf_kv_u32(w, "llama.attention.head_count", (uint32_t)s->heads);
+    gguf_kv_u32(w, "llama.attention.head_count_kv", (uint32_t)s->heads);
+    gguf_kv_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    gguf_kv_u32(w, "llama.rope.dimension_count", (uint32_t)hd);
+    gguf_kv_f32(w, "llama.rope.freq_base", 10000.0f);
+    gguf_kv_u32(w, "llama.expert_count", (uint32_t)s->experts);
+    gguf_kv_u32(w, "llama.expert_used_count", (uint32_t)s->used);
+    gguf_kv_u32(w, "llama.vocab_size", (uint32_t)v->n);
+    gguf_kv_str(w, "tokenizer.ggml.model", "llama");
+    gguf_kv_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tokens, v->n);
+    gguf_kv_arr_f32(w, "tokenizer.ggml.scores", v->scores, v->n);
+    gguf_kv_arr_i32(w, "tokenizer.ggml.token_type", v->types, v->n);
+    gguf_kv_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    gguf_kv_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    gguf_kv_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    gguf_kv_bool(w, "tokenizer.ggml.add_bos_token", 1);
+    gguf_kv_bool(w, "tokenizer.ggml.add_eos_token", 0);
+    gguf_kv_u32(w, "moetier.mkmoe.seed", (uint32_t)s->seed);
+    if (s->routing) {
+        const char *base = strrchr(s->routing, '/');
+        gguf_kv_str(w, "moetier.mkmoe.routing", base ? base + 1 : s->routing);
+        gguf_kv_bool(w, "moetier.mkmoe.like", s->like);
+    }
+
+    uint32_t T = s->type, F32 = MOETIER_GGML_F32;
+    char tn[64];
+#define ADD(nm, type, nd, ...)                                                   \
+    do {                                                                         \
+        int64_t ne_[] = { __VA_ARGS__ };                                         \
+        if ((rc = gguf_writer_add_tensor(w, nm, type, nd, ne_)) != 0)            \
+            goto out;                                                            \
+    } while (0)
+    ADD("token_embd.weight", F32, 2, n, nv);
+    for (int l = 0; l < s->layers; l++) {
+        snprintf(tn, sizeof tn, "blk.%d.attn_norm.weight", l);     ADD(tn, F32, 1, n);
+        snprintf(tn, sizeof tn, "blk.%d.attn_q.weight", l);        ADD(tn, T, 2, n, n);
+        snprintf(tn, sizeof tn, "blk.%d.attn_k.weight", l);        ADD(tn, T, 2, n, n);
+        snprintf(tn, sizeof tn, "blk.%d.attn_v.weight", l);        ADD(tn, T, 2, n, n);
+        snprintf(tn, sizeof tn, "blk.%d.attn_output.weight", l);   ADD(tn, T, 2, n, n);
+        snprintf(tn, sizeof tn, "blk.%d.ffn_norm.weight", l);      ADD(tn, F32, 1, n);
+        snprintf(tn, sizeof tn, "blk.%d.ffn_gate_inp.weight", l);  ADD(tn, F32, 2, n, s->experts);
+        snprintf(tn, sizeof tn, "blk.%d.ffn_gate_exps.weight", l); ADD(tn, T, 3, n, s->ff, s->experts);
+        snprintf(tn, sizeof tn, "blk.%d.ffn_up_exps.weight", l);   ADD(tn, T, 3, n, s->ff, s->experts);
+        snprintf(tn, sizeof tn, "blk.%d.ffn_down_exps.weight", l); ADD(tn, T, 3, s->ff, n, s->experts);
+    }
+    ADD("output_norm.weight", F32, 1, n);
+    ADD("output.weight", T, 2, n, nv);
+#undef ADD
+
+    int maxw = n > s->ff ? n : s->ff;
+    g.row = malloc((size_t)maxw * sizeof *g.row);
+    g.qrow = malloc((size_t)maxw * 4);
+    if (!g.row || !g.qrow) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* embeddings are needed in memory for the calibration */
+    uint64_t stream = 1;
+    if ((rc = make_matrix(&g, stream++, n, nv, 1, F32, fill_embedding, emb)) != 0 ||
+        (rc = calib_init(&k, &g, emb)) != 0)
+        goto out;
+
+    f = fopen(out, "wbe");
+    if (!f) {
+        rc = -errno;
+        goto out;
+    }
+    if ((rc = gguf_writer_begin(w, f)) != 0)
+        goto out;
+    g.total = w->data_bytes;
+    g.progress = !s->quiet && isatty(2) && g.total > (64u << 20);
+    if ((rc = write_matrix(&g, emb, n, nv)) != 0)
+        goto out;
+
+    double isq_n = 1.0 / sqrt(n), isq_ff = 1.0 / sqrt(s->ff);
+#define MAT(cols, rows, mats, type, fn, sc)                                          \
+    do {                                                                             \
+        g.scale = (sc);                                                              \
+        if ((rc = make_matrix(&g, stream++, cols, rows, mats, type, fn, NULL)) != 0) \
+            goto out;                                                                \
+    } while (0)
+    for (int l = 0; l < s->layers; l++) {
+        MAT(n, 1, 1, F32, fill_one, 1.0);
+        MAT(n, n, 1, T, fill_normal, sqrt(QK_SHARPNESS) * isq_n);  /* q */
+        MAT(n, n, 1, T, fill_normal, sqrt(QK_SHARPNESS) * isq_n);  /* k */
+        MAT(n, n, 1, T, fill_normal, isq_n);                       /* v */
+        MAT(n, n, 1, T, fill_normal_row0_zero, ATTN_OUT_GAIN * isq_n);
+        MAT(n, 1, 1, F32, fill_one, 1.0);
+        g.scale = isq_n;
+        if ((rc = make_matrix(&g, stream++, n, s->experts, 1, F32, fill_router, router)) != 0 ||
+            (rc = calibrate_layer(&g, &k, emb, router, l)) != 0 ||
+            (rc = write_matrix(&g, router, n, s->experts)) != 0)
+            goto out;
+        MAT(n, s->ff, s->experts, T, fill_normal, isq_n);          /* gate */
+        MAT(n, s->ff, s->experts, T, fill_normal, isq_n);          /* up */
+        MAT(s->ff, n, s->experts, T, fill_normal_row0_zero, FFN_OUT_GAIN * isq_ff);
+    }
+    MAT(n, 1, 1, F32, fill_one, 1.0);
+    MAT(n, nv, 1, T, fill_normal, isq_n);
+#undef MAT
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = -errno;
+out:
+    if (f && fclose(f) != 0 && !rc)
+        rc = -errno;
+    if (rc) {
+        cli_error(CLI_FAIL, CMD, "%s: %s", out, strerror(-rc));
+        if (f)
+            unlink(out);
+    }
+    calib_free(&k);
+    free(emb);
+    free(router);
+    free(g.row);
+    free(g.qrow);
+    gguf_writer_free(w);
+    return rc;
+}
+
+int cmd_mkmoe(int argc, char **argv)
+{
+    struct spec s = { .layers = 4, .experts = 8, .used = 2, .embd = 256, .ff = 0, .heads = 0,
+                      .ctx = 4096, .type = MOETIER_GGML_Q8_0, .seed = 1 };
+    enum { O_LAYERS = 256, O_EXPERTS, O_USED, O_EMBD, O_FF, O_HEADS, O_CTX, O_TYPE, O_SIZE,
+           O_ROUTING, O_LIKE, O_SEED, O_NAME };
+    static const struct option opts[] = {
+        { "layers", required_argument, 0, O_LAYERS }, { "experts", required_argument, 0, O_EXPERTS },
+        { "used", required_argument, 0, O_USED },     { "embd", required_argument, 0, O_EMBD },
+        { "ff", required_argument, 0, O_FF },         { "heads", required_argument, 0, O_HEADS },
+        { "ctx", required_argument, 0, O_CTX },       { "type", required_argument, 0, O_TYPE },
+        { "size", required_argument, 0, O_SIZE },     { "routing", required_argument, 0, O_ROUTING },
+        { "like", required_argument, 0, O_LIKE },     { "seed", required_argument, 0, O_SEED },
+        { "name", required_argument, 0, O_NAME },     { "quiet", no_argument, 0, 'q' },
+        { "help", no_argument, 0, 'h' },              { 0, 0, 0, 0 },
+    };
+    optind = 1;
+    opterr = 0;
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return CLI_OK;
+        case 'q': s.quiet = 1; break;
+        case O_LAYERS: if ((rc = parse_int("--layers", optarg, 1, 512, &s.layers))) return rc; s.set_layers = 1; break;
+        case O_EXPERTS: if ((rc = parse_int("--experts", optarg, 1, 1024, &s.experts))) return rc; s.set_experts = 1; break;
+        case O_USED: if ((rc = parse_int("--used", optarg, 1, 64, &s.used))) return rc; s.set_used = 1; break;
+        case O_EMBD: if ((rc = parse_int("--embd", optarg, 32, 65536, &s.embd))) return rc; s.set_embd = 1; break;
+        case O_FF: if ((rc = parse_int("--ff", optarg, 32, 262144, &s.ff))) return rc; s.set_ff = 1; break;
+        case O_HEADS: if ((rc = parse_int("--heads", optarg, 1, 1024, &s.heads))) return rc; break;
+        case O_CTX: if ((rc = parse_int("--ctx", optarg, 16, 1 << 20, &s.ctx))) return rc; break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || v > UINT32_MAX)
+                return cli_error(CLI_USAGE, CMD, "--seed: '%s' is not an integer in [0, %u]", optarg, UINT32_MAX);
+            s.seed = v;
+            break;
+        }
+        case O_TYPE: {
+            int t = moetier_ggml_type_by_name(optarg);
+            if (t != MOETIER_GGML_F16 && t != MOETIER_GGML_Q8_0 && t != MOETIER_GGML_Q4_0)
+                return cli_error(CLI_USAGE, CMD, "--type: '%s' is not one of f16, q8_0, q4_0", optarg);
+            s.type = (uint32_t)t;
+            break;
+        }
+        case O_SIZE: {
+            struct moetier_size sz;
+            if (moetier_size_parse(optarg, 0, &sz) || sz.bytes < (1u << 20))
+                return cli_error(CLI_USAGE, CMD, "--size: '%s' is not a size of at least 1M (e.g. 2G)", optarg);
+            s.size = sz.bytes;
+            break;
+        }
+        case O_ROUTING: s.routing = optarg; s.like = 0; break;
+        case O_LIKE: s.routing = optarg; s.like = 1; break;
+        case O_NAME: s.name = optarg; break;
+        case '?':
+        default:
+            if (optopt >= O_LAYERS || (optopt == 0 && argv[optind - 1]))
+                return cli_error(CLI_USAGE, CMD, "option '%s' needs a value or is unknown (see --help)", argv[optind - 1]);
+            return cli_error(CLI_USAGE, CMD, "unknown option '-%c' (see --help)", optopt);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_error(CLI_USAGE, CMD, "expected exactly one output file (see --help)");
+    const char *out = argv[optind];
+
+    struct moetier_routing r = { 0 };
+    char err[256];
+    if (s.routing) {
+        rc = moetier_routing_load(s.routing, 0, &r, err, sizeof err);
+        if (rc)
+            return cli_error(rc == -EINVAL ? CLI_USAGE : CLI_FAIL, CMD, "%s", err);
+        if (!s.like) {
+            if (!s.set_layers) s.layers = r.layers;
+            if (!s.set_experts) s.experts = r.experts;
+            if (!s.set_used) s.used = r.topk;
+        }
+    }
+    rc = CLI_USAGE;
+    if (s.used > s.experts) {
+        cli_error(CLI_USAGE, CMD, "--used %d is more than --experts %d", s.used, s.experts);
+        goto done;
+    }
+    struct mkmoe_vocab v;
+    if (mkmoe_vocab_build(&v)) {
+        rc = cli_error(CLI_FAIL, CMD, "out of memory");
+        goto done;
+    }
+    if (s.size && !s.set_embd) {
+        /* widest embd (a multiple of 64) whose model stays within the size */
+        int best = 64;
+        for (int e = 64; e <= 65536; e += 64) {
+            int ff = s.set_ff ? s.ff : 2 * e;
+            if (model_bytes(&s, e, ff, v.n) > s.size)
+                break;
+            best = e;
+        }
+        s.embd = best;
+    }
+    if (!s.ff)
+        s.ff = 2 * s.embd;
+    if (!s.heads)
+        s.heads = s.embd >= 128 ? s.embd / 64 : 1;
+    const struct moetier_ggml_type *tt = moetier_ggml_type_get(s.type);
+    if (s.embd % 32 || s.ff % 32 || s.embd % s.heads || (s.embd / s.heads) % 2) {
+        cli_error(CLI_USAGE, CMD, "--embd %d / --ff %d must be multiples of 32 (the %s block) and embd / heads even",
+                  s.embd, s.ff, tt->name);
+        goto vocab;
+    }
+
+    double *p = malloc((size_t)s.layers * s.experts * sizeof *p);
+    double *fitted = malloc((size_t)s.layers * s.experts * sizeof *fitted);
+    if (!p || !fitted) {
+        rc = cli_error(CLI_FAIL, CMD, "out of memory");
+        goto shape;
+    }
+    if (!s.routing)
+        mkmoe_shape_uniform(s.layers, s.experts, s.used, p);
+    else if (mkmoe_shape_target(&r, s.layers, s.experts, s.used, s.seed, p)) {
+        rc = cli_error(CLI_FAIL, CMD, "out of memory");
+        goto shape;
+    }
+    if (generate(&s, out, &v, p, fitted)) {
+        rc = CLI_FAIL;
+        goto shape;
+    }
+    if (!s.quiet) {
+        struct stat st;
+        char sz[24];
+        if (stat(out, &st) == 0)
+            fprintf(stderr, "wrote %s: %s, %d layers x %d experts (top-%d), embd %d, ff %d, %s%s%s\n", out,
+                    moetier_size_format((uint64_t)st.st_size, sz, sizeof sz), s.layers, s.experts, s.used,
+                    s.embd, s.ff, tt->name, s.routing ? ", routing shaped like " : "",
+                    s.routing ? s.routing : "");
+        fprintf(stderr, "routing: the hottest 10%% of (layer, expert) pairs should take %.3f of accesses"
+                " (%.3f on mkmoe's reference text)\n",
+                mkmoe_shape_hot_share(p, s.layers, s.experts, 0.10),
+                mkmoe_shape_hot_share(fitted, s.layers, s.experts, 0.10));
+    }
+    rc = CLI_OK;
+shape:
+    free(p);
+    free(fitted);
+vocab:
+    mkmoe_vocab_free(&v);
+done:
+    moetier_routing_free(&r);
+    return rc;
+}

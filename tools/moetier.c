@@ -10,6 +10,7 @@
 static const struct cli_command commands[] = {
     { "inspect", "experts, sizes and what fits in DRAM, for a GGUF model", cmd_inspect },
     { "mkmoe", "generate a GGUF MoE model that llama.cpp runs", cmd_mkmoe },
+    { "trace", "summarize a routing file: shape, popularity skew, reuse", cmd_trace },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
