@@ -4,4 +4,7 @@ common_libcommon_la_SOURCES = \
 	common/fmt.c common/fmt.h \
 	common/log.c common/log.h \
 	common/size.c common/size.h \
-	common/json.c common/json.h
+	common/json.c common/json.h \
+	common/config.c common/config.h \
+	common/meminfo.c common/meminfo.h \
+	common/rng.h

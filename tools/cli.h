@@ -35,5 +35,11 @@ int cli_is_help(const char *arg);
 int cmd_inspect(int argc, char **argv);
 int cmd_mkmoe(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_heatmap(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

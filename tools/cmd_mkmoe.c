@@ -523,7 +523,7 @@ int cmd_mkmoe(int argc, char **argv)
     if (s.routing) {
         rc = moetier_routing_load(s.routing, 0, &r, err, sizeof err);
         if (rc)
-            return cli_error(rc == -EINVAL ? CLI_USAGE : CLI_FAIL, CMD, "%s", err);
+            return cli_error(rc == -EIO || rc == -ENOMEM ? CLI_FAIL : CLI_USAGE, CMD, "%s", err);
         if (!s.like) {
             if (!s.set_layers) s.layers = r.layers;
             if (!s.set_experts) s.experts = r.experts;

@@ -77,7 +77,7 @@ int cmd_trace(int argc, char **argv)
     char err[256];
     int rc = moetier_routing_load(argv[optind], 1, &r, err, sizeof err);
     if (rc)
-        return cli_error(rc == -EINVAL ? CLI_USAGE : CLI_FAIL, CMD, "%s", err);
+        return cli_error(rc == -EIO || rc == -ENOMEM ? CLI_FAIL : CLI_USAGE, CMD, "%s", err);
     double h10 = moetier_routing_hot_share(&r, 0.10), h25 = moetier_routing_hot_share(&r, 0.25);
     double ru = reuse(&r);
     if (json) {

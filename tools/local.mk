@@ -6,9 +6,22 @@ tools_moetier_SOURCES = \
 	tools/cmd_inspect.c \
 	tools/cmd_mkmoe.c \
 	tools/cmd_trace.c \
+	tools/cmd_run.c \
+	tools/cmd_stat.c \
+	tools/cmd_top.c \
+	tools/cmd_heatmap.c \
+	tools/cmd_profile.c \
+	tools/cmd_doctor.c \
+	tools/proc_pick.c tools/proc_pick.h \
+	tools/heatmap.h tools/heatmap_color.c tools/heatmap_ansi.c \
+	tools/heatmap_svg.c tools/heatmap_png.c \
 	tools/gguf_writer.c tools/gguf_writer.h \
 	tools/quant.c tools/quant.h \
 	tools/mkmoe_vocab.c tools/mkmoe_vocab.h \
 	tools/mkmoe_shape.c tools/mkmoe_shape.h \
 	tools/mkmoe_reftext.c tools/mkmoe_reftext.h
-tools_moetier_LDADD = profiler/libprofiler.la common/libcommon.la -lm
+# moetier run finds the preload library beside itself in a build tree, else installed
+tools_moetier_CPPFLAGS = $(AM_CPPFLAGS) $(PNG_CFLAGS) \
+	-DMOETIER_PKGLIBDIR='"$(pkglibdir)"' \
+	-DMOETIER_BUILD_SHIM='"$(abs_top_builddir)/shim/.libs/libmoetier.so"'
+tools_moetier_LDADD = profiler/libprofiler.la common/libcommon.la $(PNG_LIBS) -lm

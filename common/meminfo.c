@@ -1,0 +1,105 @@
+/*
+ * meminfo: memory available to the process (see meminfo.h).
+ */
+#include "common/meminfo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+static ssize_t slurp(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n < 0)
+        return -EIO;
+    buf[n] = '\0';
+    return n;
+}
+
+static uint64_t parse_u64(const char *s)
+{
+    uint64_t v = 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    return v;
+}
+
+/* Value in kB of "Key:" in /proc/meminfo text, in bytes. */
+static uint64_t meminfo_key(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    return p ? parse_u64(p + strlen(key)) * 1024 : 0;
+}
+
+int moetier_meminfo_read(struct moetier_meminfo *m)
+{
+    memset(m, 0, sizeof *m);
+    char buf[4096];
+    if (slurp("/proc/meminfo", buf, sizeof buf) <= 0)
+        return -EIO;
+    m->available = meminfo_key(buf, "MemAvailable:");
+    m->total = meminfo_key(buf, "MemTotal:");
+
+    /* cgroup v2: our cgroup's memory.max; v1: the memory controller's limit */
+    char cg[512], path[700];
+    if (slurp("/proc/self/cgroup", cg, sizeof cg) > 0) {
+        char *line = cg;
+        while (line && *line) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            const char *rel = NULL;
+            int v2 = 0;
+            if (strncmp(line, "0::", 3) == 0) {
+                rel = line + 3;
+                v2 = 1;
+            } else {
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (c1 && c2 && strncmp(c1 + 1, "memory:", 7) == 0)
+                    rel = c2 + 1;
+            }
+            if (rel) {
+                const char *base = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+                const char *limit = v2 ? "memory.max" : "memory.limit_in_bytes";
+                const char *usage = v2 ? "memory.current" : "memory.usage_in_bytes";
+                char val[64];
+                size_t rl = strlen(rel);
+                if (rl + 60 < sizeof path) {
+                    memcpy(path, base, strlen(base) + 1);
+                    strcat(path, rel);
+                    strcat(path, "/");
+                    strcat(path, limit);
+                    if (slurp(path, val, sizeof val) > 0 && val[0] >= '0' && val[0] <= '9') {
+                        uint64_t lim = parse_u64(val);
+                        /* v1 reports "unlimited" as a huge number */
+                        if (lim > 0 && lim < (1ULL << 60) && (!m->cgroup_limit || lim < m->cgroup_limit))
+                            m->cgroup_limit = lim;
+                        memcpy(path, base, strlen(base) + 1);
+                        strcat(path, rel);
+                        strcat(path, "/");
+                        strcat(path, usage);
+                        if (slurp(path, val, sizeof val) > 0)
+                            m->cgroup_usage = parse_u64(val);
+                    }
+                }
+            }
+            line = nl ? nl + 1 : NULL;
+        }
+    }
+    return 0;
+}
+
+uint64_t moetier_meminfo_base(const struct moetier_meminfo *m)
+{
+    if (m->cgroup_limit && (!m->available || m->cgroup_limit < m->available + m->cgroup_usage))
+        return m->cgroup_limit > m->cgroup_usage ? m->cgroup_limit - m->cgroup_usage : 0;
+    return m->available;
+}

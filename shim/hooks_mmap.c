@@ -1,0 +1,67 @@
+/*
+ * hooks_mmap: mappings. A mapping of a tracked model file places the expert
+ * tensors it covers; unmapping (or moving) memory retires the placements and
+ * sampler probes inside it first, so nothing of moetier's ever touches an
+ * address after the binary gave it back. madvise/posix_madvise pass through
+ * (llama.cpp's WILLNEED after the mapping; hooked so a later tiering engine can
+ * see them, and because posix_madvise does not go through madvise's symbol).
+ */
+#include "shim/shim.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+
+static void *real_mmap, *real_mmap64, *real_munmap, *real_mremap, *real_madvise, *real_posix_madvise;
+
+static void *mapped(void *p, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (p != MAP_FAILED && fd >= 0 && fd < SHIM_MAX_FD && shim.fd_file[fd] && shim.active && !shim_busy) {
+        int saved = errno;
+        shim_mapped(p, len, prot, flags, fd, off);
+        errno = saved;
+    }
+    return p;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p = ((void *(*)(void *, size_t, int, int, int, off_t))shim_real("mmap", &real_mmap))(addr, len, prot, flags, fd, off);
+    return mapped(p, len, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p = ((void *(*)(void *, size_t, int, int, int, off_t))shim_real("mmap64", &real_mmap64))(addr, len, prot, flags, fd, off);
+    return mapped(p, len, prot, flags, fd, off);
+}
+
+int munmap(void *addr, size_t len)
+{
+    if (shim.model_ready && !shim_busy)
+        shim_unmapping(addr, len);
+    return ((int (*)(void *, size_t))shim_real("munmap", &real_munmap))(addr, len);
+}
+
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    void *new_addr = (flags & MREMAP_FIXED) ? va_arg(ap, void *) : NULL;
+    va_end(ap);
+    /* the old range goes away (or may move): retire what was placed there */
+    if (shim.model_ready && !shim_busy)
+        shim_unmapping(old, old_len);
+    return ((void *(*)(void *, size_t, size_t, int, ...))shim_real("mremap", &real_mremap))(old, old_len, new_len,
+                                                                                           flags, new_addr);
+}
+
+int madvise(void *addr, size_t len, int advice)
+{
+    return ((int (*)(void *, size_t, int))shim_real("madvise", &real_madvise))(addr, len, advice);
+}
+
+int posix_madvise(void *addr, size_t len, int advice)
+{
+    return ((int (*)(void *, size_t, int))shim_real("posix_madvise", &real_posix_madvise))(addr, len, advice);
+}

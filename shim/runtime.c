@@ -1,0 +1,615 @@
+/*
+ * runtime: the shim's state and its life cycle: configuration at load, the
+ * model when the binary opens it, placements as weights land in memory,
+ * sampling around decode steps, publishing (live stats segment, profile), fork
+ * and exit. See shim.h for the rules.
+ */
+#include "shim/shim.h"
+#include "common/fmt.h"
+#include "common/log.h"
+#include "common/meminfo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+struct shim_state shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
+__thread int shim_busy __attribute__((tls_model("initial-exec")));
+
+#define PUBLISH_MS 200
+#define PROFILE_SAVE_S 60
+#define HALF_LIFE_SAMPLES 64.0
+
+uint64_t shim_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void shim_give_up(const char *why)
+{
+    if (shim.given_up)
+        return;
+    shim.given_up = 1;
+    shim.model_ready = 0;
+    shim.active = 0;
+    moetier_sampler_disarm(&shim.sampler);
+    log_error("%s; moetier is now pass-through for this process", why);
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* Index of the model file that path names, or -1. */
+static int model_file_index(const char *path)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!realpath(path, a))
+        return -1;
+    size_t n = moetier_gguf_model_n_files(shim.model.gguf);
+    for (size_t i = 0; i < n; i++)
+        if (realpath(moetier_gguf_model_path(shim.model.gguf, i), b) && strcmp(a, b) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void publish_locked(void);
+
+static void budget_resolve(void)
+{
+    struct moetier_meminfo mi;
+    if (shim.cfg.dram.percent > 0) {
+        if (moetier_meminfo_read(&mi) == 0)
+            shim.dram_budget = (uint64_t)((double)moetier_meminfo_base(&mi) * shim.cfg.dram.percent / 100);
+    } else {
+        shim.dram_budget = shim.cfg.dram.bytes;
+    }
+}
+
+static void profile_start(void)
+{
+    if (strcmp(shim.cfg.profile, "off") == 0)
+        return;
+    if (shim.cfg.profile[0])
+        moetier_fmt(shim.profile_path, sizeof shim.profile_path, "%s", shim.cfg.profile);
+    else if (!moetier_profile_default_path(shim.model.id, shim.profile_path, sizeof shim.profile_path))
+        return;
+    struct moetier_profile p;
+    char err[256];
+    int rc = moetier_profile_load(shim.profile_path, shim.model.id, &p, NULL, err, sizeof err);
+    if (rc == -ENOENT)
+        return;
+    if (rc) {
+        log_warn("profile %s not used: %s", shim.profile_path, err);
+        if (rc == -ESTALE)
+            shim.profile_path[0] = '\0'; /* never overwrite another model's profile */
+        return;
+    }
+    if (moetier_hotness_seed(&shim.hot, &p) == 0)
+        log_info("warm start from %s (%llu decode tokens seen before)", shim.profile_path,
+                 (unsigned long long)p.tokens_decode);
+    free(p.blocks);
+    free(p.experts);
+}
+
+static void profile_save(void)
+{
+    if (!shim.profile_path[0] || shim.child || !shim.model_open || shim.hot.samples == 0)
+        return;
+    struct moetier_profile p;
+    memset(&p, 0, sizeof p);
+    moetier_fmt(p.model_id, sizeof p.model_id, "%s", shim.model.id);
+    moetier_fmt(p.model, sizeof p.model, "%s", shim.model_path);
+    p.n_layers = shim.model.n_layers;
+    p.n_experts = shim.model.n_experts;
+    p.tokens_decode = shim.tokens_decode;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    p.saved_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    p.blocks = shim.model.blocks;
+    p.experts = malloc(shim.hot.n_slots * sizeof *p.experts);
+    if (!p.experts)
+        return;
+    moetier_hotness_export(&shim.hot, p.experts);
+    int rc = moetier_profile_save(shim.profile_path, &p);
+    if (rc)
+        log_warn("cannot save profile %s: %s", shim.profile_path, strerror(-rc));
+    free(p.experts);
+}
+
+static void *runtime_thread(void *arg);
+
+static int model_start(const char *path, int fd)
+{
+    char err[256];
+    int rc = moetier_model_open(path, &shim.model, err, sizeof err);
+    if (rc) {
+        /* a model moetier cannot read is still the binary's to load: pass through */
+        log_warn("%s; not tiering it (pass-through)", err);
+        return rc;
+    }
+    shim.model_open = 1;
+    moetier_fmt(shim.model_path, sizeof shim.model_path, "%s", path);
+    uint32_t slots = shim.model.n_layers * shim.model.n_experts;
+    shim.used = calloc(slots, 1);
+    if (!shim.used || moetier_hotness_init(&shim.hot, shim.model.n_layers, shim.model.n_experts, HALF_LIFE_SAMPLES)) {
+        shim_give_up("out of memory setting up the profiler");
+        return -ENOMEM;
+    }
+    budget_resolve();
+    profile_start();
+    if (!shim.child) {
+        rc = moetier_stats_create(&shim.stats, shim.cfg.stats_dir, shim.model.n_layers, shim.model.n_experts,
+                                  shim.model.blocks);
+        if (rc)
+            log_warn("no live stats: cannot create the stats segment in %s: %s",
+                     shim.cfg.stats_dir[0] ? shim.cfg.stats_dir : "the default directory", strerror(-rc));
+        else
+            publish_locked();
+        if (pthread_create(&shim.thread, NULL, runtime_thread, NULL) == 0)
+            shim.thread_running = 1;
+        else
+            log_warn("cannot start the runtime thread: no periodic publishing");
+    }
+    log_info("model %s: %u MoE layers x %u experts, id %s", path, shim.model.n_layers, shim.model.n_experts,
+             shim.model.id);
+    (void)fd;
+    return 0;
+}
+
+void shim_file_opened(const char *path, int fd)
+{
+    if (fd >= SHIM_MAX_FD || fnmatch(shim.cfg.match, base_name(path), 0) != 0)
+        return;
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    int idx = -1;
+    if (!shim.model_open && !shim.given_up) {
+        if (model_start(path, fd) == 0)
+            idx = model_file_index(path);
+    } else if (shim.model_open) {
+        idx = model_file_index(path);
+        if (idx < 0)
+            log_info("%s is not part of the model being tiered (%s); ignored", path, shim.model_path);
+    }
+    if (idx >= 0 && idx < 127)
+        shim.fd_file[fd] = (int8_t)(idx + 1);
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+void shim_fd_closed(int fd)
+{
+    shim.fd_file[fd] = 0;
+}
+
+/* ---- placements ------------------------------------------------------- */
+
+static int pinned_at(uintptr_t a)
+{
+    for (size_t i = 0; i < shim.n_pinned; i++)
+        if (a >= shim.pinned[i].start && a < shim.pinned[i].end)
+            return 1;
+    return 0;
+}
+
+static void place(uintptr_t base, const struct moetier_expert_tensor *t, uint32_t layer, int kind, int prot)
+{
+    struct moetier_placement p = {
+        .base = base,
+        .stride = t->expert_bytes,
+        .n_expert = (uint32_t)t->ne[2],
+        .layer = layer,
+        .part = (uint8_t)t->part,
+        .kind = (uint8_t)(pinned_at(base) ? MOETIER_MEM_PINNED : kind),
+        .prot = prot,
+    };
+    if (moetier_placements_add(&shim.placements, &p))
+        log_warn("placement table full: layer %u not sampled", layer);
+    else
+        log_debug("layer %u %s experts at %p (%s)", layer, moetier_expert_part_name(t->part), (void *)base,
+                  moetier_mem_kind_name(p.kind));
+}
+
+void shim_mapped(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
+{
+    int file = shim.fd_file[fd] - 1;
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    const struct moetier_expert_map *m = shim.model.map;
+    for (uint32_t l = 0; m && l < m->n_layers; l++) {
+        const struct moetier_expert_layer *ly = &m->layers[l];
+        for (int i = 0; i < ly->n_tensors; i++) {
+            const struct moetier_expert_tensor *t = &ly->tensor[i];
+            if (t->file != file || t->offset < (uint64_t)offset || t->offset + t->size > (uint64_t)offset + len)
+                continue;
+            place((uintptr_t)addr + (t->offset - (uint64_t)offset), t, l,
+                  (flags & MAP_SHARED) ? MOETIER_MEM_FILE_SHARED : MOETIER_MEM_FILE_PRIVATE, prot);
+        }
+    }
+    if (shim.placements.n)
+        shim.model_ready = 1;
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+void shim_read_into(int fd, off_t off, const void *buf, size_t len)
+{
+    int file = shim.fd_file[fd] - 1;
+    if (len < 4096)
+        return; /* headers and small reads: never a whole expert tensor */
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    const struct moetier_expert_map *m = shim.model.map;
+    for (uint32_t l = 0; m && l < m->n_layers; l++) {
+        const struct moetier_expert_layer *ly = &m->layers[l];
+        for (int i = 0; i < ly->n_tensors; i++) {
+            const struct moetier_expert_tensor *t = &ly->tensor[i];
+            if (t->file == file && t->offset >= (uint64_t)off && t->offset + t->size <= (uint64_t)off + len)
+                place((uintptr_t)buf + (t->offset - (uint64_t)off), t, l, MOETIER_MEM_ANON, PROT_READ | PROT_WRITE);
+        }
+    }
+    if (shim.placements.n)
+        shim.model_ready = 1;
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+/* "blk.N.ffn_PART_exps.weight" -> N and PART; 0 on a match. */
+static int parse_expert_tensor_name(const char *name, int *block, char *part, size_t cap)
+{
+    static const char suffix[] = "_exps.weight";
+    if (!name || strncmp(name, "blk.", 4) != 0)
+        return -1;
+    const char *p = name + 4;
+    int n = 0, digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 7; p++, digits++)
+        n = n * 10 + (*p - '0');
+    if (!digits || strncmp(p, ".ffn_", 5) != 0)
+        return -1;
+    p += 5;
+    const char *end = strstr(p, suffix);
+    if (!end || end[sizeof suffix - 1] != '\0' || (size_t)(end - p) >= cap || end == p)
+        return -1;
+    memcpy(part, p, (size_t)(end - p));
+    part[end - p] = '\0';
+    *block = n;
+    return 0;
+}
+
+void shim_tensor_placed(const char *name, void *data, size_t nbytes)
+{
+    int block;
+    char part[16];
+    if (!data || parse_expert_tensor_name(name, &block, part, sizeof part) != 0)
+        return;
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    int l = moetier_model_layer_of_block(&shim.model, block);
+    if (l >= 0) {
+        const struct moetier_expert_layer *ly = &shim.model.map->layers[l];
+        for (int i = 0; i < ly->n_tensors; i++) {
+            struct moetier_expert_tensor t = ly->tensor[i];
+            if (strcmp(moetier_expert_part_name(t.part), part) != 0)
+                continue;
+            /* a repacked tensor keeps each expert one contiguous slice of nbytes / n_expert */
+            if (t.ne[2] > 0 && nbytes % (size_t)t.ne[2] == 0)
+                t.expert_bytes = nbytes / (size_t)t.ne[2];
+            place((uintptr_t)data, &t, (uint32_t)l, MOETIER_MEM_ANON, PROT_READ | PROT_WRITE);
+            shim.model_ready = 1;
+        }
+    }
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+void shim_pinned(void *ptr, size_t size, int add)
+{
+    pthread_mutex_lock(&shim.lock);
+    if (add && shim.n_pinned < SHIM_MAX_PINNED) {
+        shim.pinned[shim.n_pinned].start = (uintptr_t)ptr;
+        shim.pinned[shim.n_pinned].end = (uintptr_t)ptr + size;
+        shim.n_pinned++;
+    } else if (!add) {
+        for (size_t i = 0; i < shim.n_pinned; i++)
+            if (shim.pinned[i].start == (uintptr_t)ptr)
+                shim.pinned[i] = shim.pinned[--shim.n_pinned];
+    }
+    pthread_mutex_unlock(&shim.lock);
+}
+
+void shim_unmapping(void *addr, size_t len)
+{
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    moetier_sampler_forget(&shim.sampler, (uintptr_t)addr, len);
+    moetier_placements_retire(&shim.placements, (uintptr_t)addr, len);
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+/* ---- sampling ---------------------------------------------------------- */
+
+static void sampler_build_locked(void)
+{
+    static const int want[] = { [MOETIER_SAMPLER_AUTO] = MOETIER_SAMPLE_NONE,
+                                [MOETIER_SAMPLER_PAGEMAP] = MOETIER_SAMPLE_PAGEMAP,
+                                [MOETIER_SAMPLER_FAULT] = MOETIER_SAMPLE_FAULT,
+                                [MOETIER_SAMPLER_ROUTING] = MOETIER_SAMPLE_NONE,
+                                [MOETIER_SAMPLER_OFF] = MOETIER_SAMPLE_NONE };
+    char why[200] = "";
+    shim.sampler_built = -1;
+    if (shim.cfg.sampler == MOETIER_SAMPLER_OFF)
+        return;
+    int rc = moetier_sampler_build(&shim.sampler, want[shim.cfg.sampler], &shim.placements, shim.model.n_layers,
+                                   shim.model.n_experts, why, sizeof why);
+    if (rc) {
+        log_warn("no expert sampling: %s", why);
+        return;
+    }
+    if (shim.sampler.kind == MOETIER_SAMPLE_FAULT && shim_fault_handler_install() != 0) {
+        moetier_sampler_free(&shim.sampler);
+        log_warn("no expert sampling: cannot install the SIGSEGV handler");
+        return;
+    }
+    shim.sampler_built = 1;
+    if (why[0])
+        log_info("sampler: %s", why);
+    log_info("sampler: %s, %zu probes%s", shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "pagemap" : "fault",
+             shim.sampler.n, shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "" : " (SIGSEGV on a probe page)");
+}
+
+static int sample_due(uint64_t now)
+{
+    return now - shim.last_sample_ns >= (uint64_t)shim.cfg.sample_ms * 1000000ULL;
+}
+
+void shim_decode_begin(int n_tokens, int *sampling)
+{
+    enum shim_phase phase = shim.warmup ? SHIM_PHASE_WARMUP : n_tokens == 1 ? SHIM_PHASE_DECODE : SHIM_PHASE_PROMPT;
+    if (phase != SHIM_PHASE_DECODE || shim.child)
+        return;
+    uint64_t now = shim_now_ns();
+    if (!sample_due(now))
+        return;
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    if (!shim.sampler_built)
+        sampler_build_locked();
+    if (shim.sampler_built > 0 && !shim.given_up) {
+        uint64_t t0 = shim_now_ns();
+        moetier_sampler_arm(&shim.sampler);
+        shim.sampler_ns += shim_now_ns() - t0;
+        *sampling = 1;
+    }
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+void shim_decode_end(int n_tokens, int sampling, uint64_t ns)
+{
+    uint64_t now = shim_now_ns();
+    if (shim.warmup) {
+        shim.tokens_warmup += (uint64_t)n_tokens;
+    } else if (n_tokens == 1) {
+        shim.tokens_decode++;
+        shim.decode_ns_total += ns;
+        if (shim.last_decode_ns) {
+            double dt = (double)(now - shim.last_decode_ns) / 1e9;
+            if (dt > 0)
+                shim.tok_per_s = shim.tok_per_s ? 0.9 * shim.tok_per_s + 0.1 / dt : 1 / dt;
+        }
+        shim.last_decode_ns = now;
+    } else {
+        shim.tokens_prompt += (uint64_t)(n_tokens > 0 ? n_tokens : 0);
+        shim.last_decode_ns = 0;
+    }
+    if (!sampling)
+        return;
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    uint64_t t0 = shim_now_ns();
+    memset(shim.used, 0, shim.hot.n_slots);
+    moetier_sampler_collect(&shim.sampler, shim.used);
+    moetier_hotness_record(&shim.hot, shim.used);
+    shim.last_sample_ns = shim_now_ns();
+    shim.sampler_ns += shim.last_sample_ns - t0;
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+/* ---- publishing -------------------------------------------------------- */
+
+static void describe_placement(char *buf, size_t cap, uint64_t *dram, uint64_t *slow, const char **slow_kind)
+{
+    size_t counts[4] = { 0 };
+    *dram = *slow = 0;
+    for (size_t i = 0; i < shim.placements.n; i++) {
+        const struct moetier_placement *p = &shim.placements.item[i];
+        if (!p->live)
+            continue;
+        counts[p->kind]++;
+        uint64_t bytes = p->stride * p->n_expert;
+        if (p->kind == MOETIER_MEM_FILE_SHARED || p->kind == MOETIER_MEM_FILE_PRIVATE)
+            *slow += bytes;
+        else
+            *dram += bytes;
+    }
+    *slow_kind = counts[MOETIER_MEM_FILE_SHARED] + counts[MOETIER_MEM_FILE_PRIVATE] ? "file" : "anon";
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < 4; k++) {
+        if (!counts[k])
+            continue;
+        n += moetier_fmt(buf + n, cap - n, "%s%zu expert tensors in %s%s", n ? "; " : "", counts[k],
+                         moetier_mem_kind_name(k),
+                         k == MOETIER_MEM_ANON     ? " (DRAM-resident, untiered until a slow tier holds it)"
+                         : k == MOETIER_MEM_PINNED ? " (pinned for CUDA: never tiered)"
+                                                   : "");
+    }
+    if (!n)
+        moetier_fmt(buf, cap, "no expert tensor placed yet");
+}
+
+static void publish_locked(void)
+{
+    struct moetier_stats_header *h = shim.stats.h;
+    if (!h)
+        return;
+    uint64_t dram, slow;
+    const char *slow_kind;
+    moetier_stats_begin(&shim.stats);
+    describe_placement(h->placement, sizeof h->placement, &dram, &slow, &slow_kind);
+    moetier_fmt(h->model, sizeof h->model, "%s", shim.model_path);
+    moetier_fmt(h->model_id, sizeof h->model_id, "%s", shim.model.id);
+    moetier_fmt(h->comm, sizeof h->comm, "%s", shim.comm);
+    moetier_fmt(h->sampler, sizeof h->sampler, "%s",
+                shim.sampler_built <= 0 ? (shim.cfg.sampler == MOETIER_SAMPLER_OFF ? "off" : shim.sampler_built ? "none" : "pending")
+                : shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "pagemap" : "fault");
+    h->tokens_decode = shim.tokens_decode;
+    h->tokens_prompt = shim.tokens_prompt;
+    h->tokens_warmup = shim.tokens_warmup;
+    h->tok_per_s = shim.tok_per_s;
+    h->samples = shim.hot.samples;
+    h->sampler_ns = shim.sampler_ns;
+    h->dram_bytes = dram;
+    h->dram_budget = shim.dram_budget;
+    h->slow_bytes = slow;
+    moetier_fmt(h->slow_kind, sizeof h->slow_kind, "%s", slow_kind);
+    struct moetier_stats_expert *e = moetier_stats_experts(&shim.stats);
+    for (uint32_t i = 0; i < shim.hot.n_slots; i++) {
+        e[i].hits = shim.hot.hits[i];
+        e[i].rate = shim.hot.rate[i];
+        e[i].tier = MOETIER_TIER_SLOW;
+    }
+    /* tiers by placement: any non-file placement of a layer makes its experts DRAM / pinned */
+    for (size_t i = 0; i < shim.placements.n; i++) {
+        const struct moetier_placement *p = &shim.placements.item[i];
+        if (!p->live || p->kind == MOETIER_MEM_FILE_SHARED || p->kind == MOETIER_MEM_FILE_PRIVATE)
+            continue;
+        for (uint32_t x = 0; x < shim.model.n_experts && x < p->n_expert; x++) {
+            uint8_t *t = &e[p->layer * shim.model.n_experts + x].tier;
+            uint8_t want = p->kind == MOETIER_MEM_PINNED ? MOETIER_TIER_PINNED : MOETIER_TIER_DRAM;
+            *t = *t == MOETIER_TIER_SLOW ? want : *t == want ? want : MOETIER_TIER_MIXED;
+        }
+    }
+    moetier_stats_end(&shim.stats);
+}
+
+static void *runtime_thread(void *arg)
+{
+    (void)arg;
+    shim_busy = 1;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* the binary's signals are not ours to take */
+    uint64_t last_save = shim_now_ns();
+    while (!shim.stop) {
+        struct timespec ts = { 0, PUBLISH_MS * 1000000L };
+        nanosleep(&ts, NULL);
+        if (shim.stop || shim.given_up)
+            break;
+        pthread_mutex_lock(&shim.lock);
+        publish_locked();
+        int save = shim_now_ns() - last_save > (uint64_t)PROFILE_SAVE_S * 1000000000ULL;
+        pthread_mutex_unlock(&shim.lock);
+        if (save) {
+            pthread_mutex_lock(&shim.lock);
+            profile_save();
+            pthread_mutex_unlock(&shim.lock);
+            last_save = shim_now_ns();
+        }
+    }
+    return NULL;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+static void at_fork_child(void)
+{
+    /* The child has no runtime thread and must not publish over the parent's
+     * segment or profile; probes and the fault handler stay consistent (the
+     * handler keeps restoring pages the child touches). */
+    shim.child = 1;
+    shim.thread_running = 0;
+    moetier_stats_detach(&shim.stats);
+    pthread_mutex_init(&shim.lock, NULL);
+}
+
+static void finish(void)
+{
+    static int finished;
+    if (!shim.model_open || shim.child || finished)
+        return;
+    finished = 1;
+    shim.stop = 1;
+    if (shim.thread_running) {
+        pthread_join(shim.thread, NULL);
+        shim.thread_running = 0;
+    }
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    moetier_sampler_disarm(&shim.sampler);
+    if (shim.hot.samples)
+        log_info("sampled %llu of %llu decode tokens; sampler time %llu us in all, %llu us per sample",
+                 (unsigned long long)shim.hot.samples, (unsigned long long)shim.tokens_decode,
+                 (unsigned long long)(shim.sampler_ns / 1000),
+                 (unsigned long long)(shim.sampler_ns / 1000 / shim.hot.samples));
+    profile_save();
+    moetier_stats_destroy(&shim.stats);
+    pthread_mutex_unlock(&shim.lock);
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+    finish();
+}
+
+static const char *getenv_raw(const char *name)
+{
+    return getenv(name);
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    char err[320];
+    int bad = moetier_config_load(&shim.cfg, getenv_raw, err, sizeof err);
+    int fd = 2;
+    if (shim.cfg.log_file[0]) {
+        fd = open(shim.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            fd = 2;
+            log_warn("MOETIER_LOG_FILE=%s: %s; logging to stderr", shim.cfg.log_file, strerror(errno));
+        }
+    }
+    moetier_log_setup((enum moetier_log_level)shim.cfg.log_level, fd);
+    if (bad && shim.cfg.strict) {
+        log_error("MOETIER_STRICT: %s", err);
+        exit(2);
+    }
+    if (shim.cfg.disable)
+        return;
+    prctl(PR_GET_NAME, shim.comm, 0, 0, 0);
+    if (shim.cfg.only_comm[0] && fnmatch(shim.cfg.only_comm, shim.comm, 0) != 0)
+        return;
+    if (shim.cfg.sampler == MOETIER_SAMPLER_ROUTING) {
+        log_warn("MOETIER_SAMPLER=routing is not available in this build; using auto");
+        shim.cfg.sampler = MOETIER_SAMPLER_AUTO;
+    }
+    pthread_atfork(NULL, NULL, at_fork_child);
+    atexit(finish);
+    shim.active = 1;
+}

@@ -1,0 +1,117 @@
+/*
+ * shim: the preloaded face of moetier (libmoetier.so), internal declarations.
+ *
+ * The shim interposes the calls an inference binary uses to load weights
+ * (open/fopen, read/pread/fread, mmap/munmap/mremap, madvise, ggml's tensor
+ * upload, CUDA host allocations) and to run the model (llama_decode), learns
+ * where every expert tensor lives (profiler/placement.h), samples which
+ * experts decode steps use (profiler/sampler.h) and publishes what it learns
+ * (profiler/stats.h, profiler/profile.h).
+ *
+ * Rules every file here follows:
+ *  - an inactive process (MOETIER_DISABLE, MOETIER_ONLY_COMM mismatch, no model
+ *    opened) pays one predictable branch per interposed call;
+ *  - no stdio; logging through common/log.h (one write per line);
+ *  - any failure inside the runtime logs one line and degrades to pass-through
+ *    (shim_give_up), never takes the binary down;
+ *  - calls the runtime makes itself pass through the hooks untouched
+ *    (the thread-local `shim_busy` guard).
+ */
+#ifndef MOETIER_SHIM_SHIM_H
+#define MOETIER_SHIM_SHIM_H
+
+#include "config.h" /* _GNU_SOURCE before any system header */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/config.h"
+#include "profiler/hotness.h"
+#include "profiler/model.h"
+#include "profiler/placement.h"
+#include "profiler/sampler.h"
+#include "profiler/stats.h"
+
+#define SHIM_MAX_FD 65536
+#define SHIM_MAX_PINNED 256
+
+enum shim_phase { SHIM_PHASE_DECODE, SHIM_PHASE_PROMPT, SHIM_PHASE_WARMUP };
+
+struct shim_range {
+    uintptr_t start, end;
+};
+
+struct shim_state {
+    struct moetier_config cfg;
+    volatile int active;        /* hooks look at files */
+    volatile int model_ready;   /* a model is mapped: decode hooks work */
+    int given_up;               /* a runtime failure turned everything off */
+    int child;                  /* forked child: no publishing */
+    pthread_mutex_t lock;       /* model, placements, sampler, hotness */
+    char comm[32];
+
+    struct moetier_model model;
+    int model_open;
+    char model_path[MOETIER_PATH_MAX];
+    int8_t fd_file[SHIM_MAX_FD]; /* file index + 1 of a tracked fd, 0 = untracked */
+
+    struct moetier_placements placements;
+    struct shim_range pinned[SHIM_MAX_PINNED];
+    size_t n_pinned;
+
+    struct moetier_sampler sampler;
+    int sampler_built;          /* 1 built, -1 failed (no sampling) */
+    uint8_t *used;              /* [slots] scratch for one sample */
+    struct moetier_hotness hot;
+    uint64_t last_sample_ns;
+    uint64_t sampler_ns;
+
+    uint64_t tokens_decode, tokens_prompt, tokens_warmup;
+    uint64_t decode_ns_total;
+    double tok_per_s;
+    uint64_t last_decode_ns;
+    volatile int warmup;
+
+    struct moetier_stats_writer stats;
+    char profile_path[MOETIER_PATH_MAX];
+    uint64_t dram_budget;
+
+    pthread_t thread;
+    int thread_running;
+    volatile int stop;
+};
+
+extern struct shim_state shim;
+extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
+
+/* ---- real functions (real.c) ---- */
+void *shim_real(const char *name, void **slot);
+#define REAL(fn) ((__typeof__(&fn))shim_real(#fn, (void **)&real_##fn))
+/* For functions that may be absent (llama.cpp, ggml, CUDA): NULL when absent. */
+void *shim_real_optional(const char *name, void **slot);
+
+/* ---- runtime (runtime.c) ---- */
+uint64_t shim_now_ns(void);
+/* A file was opened: track fd if it is (part of) the model. */
+void shim_file_opened(const char *path, int fd);
+void shim_fd_closed(int fd);
+/* The binary mapped [addr, addr+len) of fd at offset. */
+void shim_mapped(void *addr, size_t len, int prot, int flags, int fd, off_t offset);
+void shim_unmapping(void *addr, size_t len);
+/* The binary read len bytes of fd at file offset off into buf. */
+void shim_read_into(int fd, off_t off, const void *buf, size_t len);
+/* ggml uploaded tensor data: name and final address. */
+void shim_tensor_placed(const char *name, void *data, size_t nbytes);
+void shim_pinned(void *ptr, size_t size, int add);
+/* Decode bracketing (hooks_llama.c). */
+void shim_decode_begin(int n_tokens, int *sampling);
+void shim_decode_end(int n_tokens, int sampling, uint64_t ns);
+void shim_give_up(const char *why);
+
+/* ---- signals (hooks_signal.c) ---- */
+int shim_fault_handler_install(void);
+
+#endif

@@ -1,0 +1,71 @@
+# tests/lib.sh: sourced by the shell tests (skip/fail helpers, models, the driver).
+# Environment (from tests/local.mk; defaults let a test run by hand from the
+# build directory): MOETIER, TOP_SRCDIR, TOP_BUILDDIR, LLAMA_LIBDIR, LLAMA_DRIVER.
+# Exit codes follow the automake harness: 0 pass, 1 fail, 77 skip.
+
+set -u
+
+TOP_BUILDDIR=${TOP_BUILDDIR:-$(pwd)}
+TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+MOETIER=${MOETIER:-$TOP_BUILDDIR/tools/moetier}
+LLAMA_DRIVER=${LLAMA_DRIVER:-$TOP_BUILDDIR/tests/bin/llama_driver}
+export LLAMA_LIBDIR=${LLAMA_LIBDIR:-}
+TEXT=$TOP_SRCDIR/data/text/varied.txt
+
+test_name=$(basename "$0" .sh)
+
+skip() { echo "SKIP: $test_name: $*"; exit 77; }
+fail() { echo "FAIL: $test_name: $*"; exit 1; }
+note() { echo "$test_name: $*"; }
+
+need_driver() {
+    [ -x "$LLAMA_DRIVER" ] ||
+        skip "llama_driver not built ($LLAMA_DRIVER missing): run scripts/setup-deps, then configure"
+    [ -n "$LLAMA_LIBDIR" ] || note "LLAMA_LIBDIR unset: the driver finds the backends next to libllama"
+}
+
+need_mkmoe() {
+    [ -x "$MOETIER" ] || skip "moetier not built ($MOETIER missing)"
+    "$MOETIER" mkmoe --help >/dev/null 2>&1 || skip "moetier mkmoe does not work yet"
+}
+
+need_text() {
+    [ -r "$TEXT" ] || fail "corpus $TEXT missing"
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/moetier-$test_name.XXXXXX") || fail "mktemp"
+trap 'rm -rf "$TMP"' EXIT
+
+# mkmodel OUT TYPE [mkmoe options]: a small model (a few MiB), fixed seed.
+mkmodel() {
+    out=$1 type=$2
+    shift 2
+    "$MOETIER" mkmoe "$out" --type "$type" --embd 128 --layers 4 --experts 8 --used 2 \
+        --seed 7 -q "$@" > "$TMP/mkmoe.log" 2>&1 ||
+        { cat "$TMP/mkmoe.log"; fail "mkmoe $out --type $type $* failed"; }
+}
+
+# drive OUTPREFIX [driver options]: runs the driver, stdout to OUTPREFIX.out,
+# stderr to OUTPREFIX.err; fails the test on a non-zero exit (showing stderr).
+drive() {
+    pfx=$1
+    shift
+    "$LLAMA_DRIVER" --quiet "$@" > "$pfx.out" 2> "$pfx.err"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        echo "--- $LLAMA_DRIVER $* (exit $rc) stderr:"
+        cat "$pfx.err"
+        fail "llama_driver exited $rc"
+    fi
+}
+
+# field FILE KEY: the value of a 'KEY: value' line.
+field() {
+    sed -n "s/^$2: //p" "$1" | head -n 1
+}
+
+need_shim() {
+    MOETIER_LIB=${MOETIER_LIB:-$TOP_BUILDDIR/shim/.libs/libmoetier.so}
+    [ -f "$MOETIER_LIB" ] || skip "libmoetier.so not built ($MOETIER_LIB missing)"
+    export MOETIER_LIB
+}

@@ -1,0 +1,12 @@
+# tests/shim.mk: the preload library under real binaries (llama.cpp through the
+# driver, node with node-llama-cpp, shells), and the profiler's accuracy.
+check_PROGRAMS += tests/bin/accuracy
+tests_bin_accuracy_SOURCES = tests/shim/accuracy.c
+tests_bin_accuracy_LDADD = profiler/libprofiler.la common/libcommon.la -lm
+SHIM_TESTS = \
+	tests/shim/passthrough.sh \
+	tests/shim/identity.sh \
+	tests/shim/accuracy.sh \
+	tests/shim/node.sh
+TESTS += $(SHIM_TESTS)
+EXTRA_DIST += $(SHIM_TESTS) tests/node/generate.mjs

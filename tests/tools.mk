@@ -1,0 +1,46 @@
+# tests/tools.mk: the live-stats segment and profiles (profiler/stats.c,
+# profiler/profile.c) and the commands that read them: moetier stat, top,
+# heatmap, profile, run, doctor (docs/tools.md).
+#
+#   make check TESTS='tests/bin/test_stats tests/tools/stat_json.sh ...'
+#   REGEN=1 make check TESTS=tests/tools/heatmap_golden.sh    rewrite the goldens
+TOOLS_UNIT_TESTS = tests/bin/test_stats tests/bin/test_profile
+TOOLS_SH_TESTS = \
+	tests/tools/cli_tools.sh \
+	tests/tools/stat_json.sh \
+	tests/tools/stat_human.sh \
+	tests/tools/stat_prometheus.sh \
+	tests/tools/pick_process.sh \
+	tests/tools/stale_cleanup.sh \
+	tests/tools/corrupt_segment.sh \
+	tests/tools/corrupt_profile.sh \
+	tests/tools/profile_show.sh \
+	tests/tools/heatmap_golden.sh \
+	tests/tools/heatmap_png.sh \
+	tests/tools/heatmap_svg.sh \
+	tests/tools/top_plain.sh \
+	tests/tools/run_env.sh \
+	tests/tools/run_bad_values.sh \
+	tests/tools/doctor_config.sh
+TOOLS_GOLDEN = \
+	tests/tools/golden/heatmap_profile.json \
+	tests/tools/golden/heatmap_profile.txt \
+	tests/tools/golden/heatmap_segment.json \
+	tests/tools/golden/heatmap_segment.txt \
+	tests/tools/golden/heatmap_segment_w40.txt \
+	tests/tools/golden/profile_show.txt \
+	tests/tools/golden/doctor_defaults.txt
+
+check_PROGRAMS += $(TOOLS_UNIT_TESTS) tests/bin/stats_writer tests/bin/png_read
+TESTS += $(TOOLS_UNIT_TESTS) $(TOOLS_SH_TESTS)
+EXTRA_DIST += $(TOOLS_SH_TESTS) $(TOOLS_GOLDEN) tests/tools/tools_lib.sh
+
+tests_bin_test_stats_SOURCES = tests/tools/test_stats.c
+tests_bin_test_stats_LDADD = profiler/libprofiler.la common/libcommon.la -lpthread
+tests_bin_test_profile_SOURCES = tests/tools/test_profile.c
+tests_bin_test_profile_LDADD = profiler/libprofiler.la common/libcommon.la
+tests_bin_stats_writer_SOURCES = tests/tools/stats_writer.c
+tests_bin_stats_writer_LDADD = profiler/libprofiler.la common/libcommon.la
+tests_bin_png_read_SOURCES = tests/tools/png_read.c
+tests_bin_png_read_CPPFLAGS = $(AM_CPPFLAGS) $(PNG_CFLAGS)
+tests_bin_png_read_LDADD = $(PNG_LIBS)
