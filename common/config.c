@@ -19,8 +19,9 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_SLOW] = { "MOETIER_SLOW", "--slow", "auto", "slow tier: file, numa:N, pmem:DIR, devdax:/dev/daxX.Y or auto" },
     [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto, lru, lfu, static, predict" },
     [MOETIER_CFG_PROFILE] = { "MOETIER_PROFILE", "--profile", "", "profile file (empty: $XDG_CACHE_HOME/moetier/<model-id>.prof); off disables" },
-    [MOETIER_CFG_SAMPLER] = { "MOETIER_SAMPLER", "--sampler", "auto", "expert-use sampler: auto, pagemap, fault, routing, off" },
+    [MOETIER_CFG_SAMPLER] = { "MOETIER_SAMPLER", "--sampler", "auto", "expert-use sampler: auto, pagemap, fault, off (routing: not in this build, falls back to auto)" },
     [MOETIER_CFG_SAMPLE_MS] = { "MOETIER_SAMPLE_MS", "--sample-ms", "20", "sampling period in milliseconds (1-60000)" },
+    [MOETIER_CFG_SAMPLE_BUDGET] = { "MOETIER_SAMPLE_BUDGET", "--sample-budget", "1%", "share of decode time the sampler may take (0.1%-100%); sampling thins out to stay within it" },
     [MOETIER_CFG_MIGRATE_MBPS] = { "MOETIER_MIGRATE_MBPS", "--migrate-mbps", "0", "migration rate limit in MiB/s (0: unlimited)" },
     [MOETIER_CFG_ALLOC_MIN] = { "MOETIER_ALLOC_MIN", "--alloc-min", "4M", "smallest allocation treated as a weight buffer" },
     [MOETIER_CFG_HUGEPAGES] = { "MOETIER_HUGEPAGES", "--hugepages", "auto", "huge pages for the DRAM cache: auto, on, off" },
@@ -186,6 +187,11 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
         c->sample_ms = u;
         return 0;
     }
+    case MOETIER_CFG_SAMPLE_BUDGET:
+        if (moetier_size_parse(v, 1, &sz) || sz.percent < 0.1)
+            return fail(err, n, name, v, "not a percentage from 0.1% to 100%");
+        c->sample_budget = sz.percent;
+        return 0;
     case MOETIER_CFG_MIGRATE_MBPS:
         if (parse_u32(v, 0, 1u << 24, &u))
             return fail(err, n, name, v, "not a rate in MiB/s (0 = unlimited)");
@@ -301,6 +307,14 @@ const char *moetier_config_value(const struct moetier_config *c, int var, char *
     case MOETIER_CFG_PROFILE: return c->profile;
     case MOETIER_CFG_SAMPLER: return samplers[c->sampler];
     case MOETIER_CFG_SAMPLE_MS: moetier_fmt(buf, cap, "%u", c->sample_ms); return buf;
+    case MOETIER_CFG_SAMPLE_BUDGET: {
+        unsigned tenths = (unsigned)(c->sample_budget * 10 + 0.5);
+        if (tenths % 10)
+            moetier_fmt(buf, cap, "%u.%u%%", tenths / 10, tenths % 10);
+        else
+            moetier_fmt(buf, cap, "%u%%", tenths / 10);
+        return buf;
+    }
     case MOETIER_CFG_MIGRATE_MBPS: moetier_fmt(buf, cap, "%u", c->migrate_mbps); return buf;
     case MOETIER_CFG_ALLOC_MIN: return moetier_size_format(c->alloc_min, buf, cap);
     case MOETIER_CFG_HUGEPAGES: return tri[c->hugepages + 1];

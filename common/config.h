@@ -53,6 +53,7 @@ enum moetier_config_var {
     MOETIER_CFG_PROFILE,
     MOETIER_CFG_SAMPLER,
     MOETIER_CFG_SAMPLE_MS,
+    MOETIER_CFG_SAMPLE_BUDGET,
     MOETIER_CFG_MIGRATE_MBPS,
     MOETIER_CFG_ALLOC_MIN,
     MOETIER_CFG_HUGEPAGES,
@@ -76,6 +77,7 @@ struct moetier_config {
     char profile[MOETIER_PATH_MAX];  /* "" = default location, "off" = disabled */
     enum moetier_sampler_choice sampler;
     uint32_t sample_ms;
+    double sample_budget;            /* percent of decode time the sampler may use */
     uint32_t migrate_mbps;           /* 0 = unlimited */
     uint64_t alloc_min;
     enum moetier_tristate hugepages;

@@ -306,6 +306,7 @@ static int take(struct parser *p, void *dst, uint64_t n)
 static int rd_le(struct parser *p, unsigned n, uint64_t *out, const char *part)
 {
     unsigned char b[8];
+    *out = 0;
     if (n > left(p))
         return truncated(p, part, p->s.pos);
     int rc = take(p, b, n);
@@ -320,10 +321,9 @@ static int rd_le(struct parser *p, unsigned n, uint64_t *out, const char *part)
 
 static int rd_u32(struct parser *p, uint32_t *out, const char *part)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int rc = rd_le(p, 4, &v, part);
-    if (rc == 0)
-        *out = (uint32_t)v;
+    *out = (uint32_t)v;
     return rc;
 }
 
@@ -459,7 +459,9 @@ static void decode_scalar(uint32_t type, const unsigned char *b, struct moetier_
 /* Reads a u64-length string for `part`; stores it NUL-terminated in the arena. */
 static int rd_string(struct parser *p, const char **out, uint64_t *len_out, const char *part)
 {
-    uint64_t at = p->s.pos, len;
+    uint64_t at = p->s.pos, len = 0;
+    *out = NULL;
+    *len_out = 0;
     int rc = rd_u64(p, &len, part);
     if (rc)
         return rc;
@@ -1435,7 +1437,12 @@ int moetier_gguf_model_open(const char *path, struct moetier_gguf_model **out, c
         goto out_first;
     }
     v = moetier_gguf_kv_find(first, "split.no");
-    if (v && moetier_gguf_value_get_u64(v, &no) == 0 && no != 0) {
+    if (v && moetier_gguf_value_get_u64(v, &no) == 0 && no >= count) {
+        rc = set_err(err, errcap, -EBADMSG, "split.no %llu is not below split.count %llu",
+                     (unsigned long long)no, (unsigned long long)count);
+        goto out_first;
+    }
+    if (no != 0) {
         char want[40];
         moetier_fmt(want, sizeof want, "-00001-of-%05llu.gguf", (unsigned long long)count);
         rc = set_err(err, errcap, -EINVAL,

@@ -1,27 +1,29 @@
 /*
- * sampler: which experts a stretch of execution touched, seen from outside
- * the binary, without modifying it.
+ * sampler: which experts a decode step touched, seen from outside the binary,
+ * without modifying it.
  *
- * One probe per (layer, expert): a window inside that expert's slice of one
- * of its tensors (MUL_MAT_ID reads a routed expert's whole slice, so any
- * window inside it is touched exactly when the expert is used). Two kinds:
+ * MUL_MAT_ID reads a routed expert's whole slice of each expert tensor, so any
+ * part of a slice is touched exactly when that expert is used. Two kinds:
  *
- *  - pagemap: on a MAP_SHARED file mapping, MADV_DONTNEED drops the window's
+ *  - pagemap: one probe per (layer, expert), an aligned window inside its
+ *    slice of a MAP_SHARED file mapping. MADV_DONTNEED drops the window's
  *    page-table entries but keeps the data; /proc/self/pagemap bit 63 then says
  *    whether it was touched since. A touch maps a whole fault-around window or
  *    large folio (the "unit", measured per mapping at start), so a probe is an
- *    aligned unit-sized window lying wholly inside one expert's slice; a
- *    mapping whose experts are smaller than two units cannot use this sampler.
- *    Never used on private or anonymous memory (zapping would lose data).
- *  - fault: the probe page is made PROT_NONE; the first touch raises SIGSEGV,
- *    whose handler (moetier_sampler_fault) marks the hit and restores the
- *    protection. Works on any memory; costs one fault per used expert per
- *    sample and two VMA splits per armed probe, so at most
- *    MOETIER_SAMPLER_MAX_ARMED probes are armed at a time (a rotating subset).
+ *    aligned unit-sized window lying wholly inside one expert's slice; experts
+ *    smaller than two units cannot be seen this way. Zaps are batched into one
+ *    process_madvise call (one TLB flush). Never used on private or anonymous
+ *    memory (zapping would lose data).
+ *  - fault: one region per MoE layer, the whole-page interior of one expert
+ *    tensor, made PROT_NONE when armed (one mprotect, one TLB flush). The first
+ *    touch of an expert raises SIGSEGV; moetier_sampler_fault (called from the
+ *    shim's handler) works out the expert from the address, marks it and
+ *    restores that expert's pages; collect() restores the rest. Works on any
+ *    memory; costs one fault per used expert and layer per sample.
  *
- * Usage per sample: arm() before, collect() after. moetier_sampler_fault is
- * async-signal-safe; everything else runs in ordinary context. Pinned memory is
- * never probed.
+ * Usage per sample: arm() before the step, collect() after it.
+ * moetier_sampler_fault is async-signal-safe; everything else runs in ordinary
+ * context. Pinned memory is never probed.
  */
 #ifndef MOETIER_PROFILER_SAMPLER_H
 #define MOETIER_PROFILER_SAMPLER_H
@@ -37,29 +39,43 @@ enum moetier_sampler_kind {
     MOETIER_SAMPLE_FAULT = 2,
 };
 
-#define MOETIER_SAMPLER_MAX_ARMED 8192
-
 struct moetier_probe {
     uintptr_t addr;
     uint32_t len;
     uint32_t slot;        /* layer * n_experts + expert */
-    int prot;             /* protection to restore (fault) */
-    volatile uint8_t hit; /* set by the fault handler */
-    volatile uint8_t armed;
+    uint8_t hit;
+    uint8_t armed;
     uint8_t dead;         /* its memory went away */
+};
+
+/* fault: one layer's expert tensor, armed as a whole */
+struct moetier_fault_region {
+    uintptr_t start, end;    /* whole pages inside the tensor */
+    uintptr_t base;          /* expert 0's slice */
+    uint64_t stride;
+    uint32_t n_expert;
+    uint32_t slot0;          /* layer * n_experts */
+    int prot;                /* protection to restore */
+    volatile uint8_t armed;
+    uint8_t dead;
 };
 
 struct moetier_sampler {
     int kind;                       /* enum moetier_sampler_kind */
+    uint32_t n_slots;
+    uint32_t covered;               /* (layer, expert) pairs the sampler can see */
+    /* pagemap */
     size_t n;                       /* probes, sorted by addr */
     struct moetier_probe *probes;
-    uint32_t n_slots;
-    uint64_t unit;                  /* pagemap: bytes a touch maps */
+    uint64_t unit;                  /* bytes a touch maps */
     int pagemap_fd;
+    int pidfd;                      /* for batched zaps (process_madvise), or -1 */
     uint64_t *pm;                   /* pagemap read buffer */
-    size_t pm_cap;                  /* entries */
-    size_t next;                    /* fault: start of the next armed subset */
-    uint32_t covered;               /* slots with a probe */
+    size_t pm_cap;                  /* its entries */
+    /* fault */
+    size_t n_regions;               /* sorted by start */
+    struct moetier_fault_region *regions;
+    volatile uint8_t *hit;          /* [n_slots], set by the fault handler */
 };
 
 /*
@@ -78,11 +94,12 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used);
 
 /* The memory [addr, addr+len) is going away: never touch its probes again. */
 void moetier_sampler_forget(struct moetier_sampler *s, uintptr_t addr, size_t len);
-/* Restores every armed probe's protection (before disabling the sampler). */
+/* Restores every armed region's protection (before disabling the sampler). */
 void moetier_sampler_disarm(struct moetier_sampler *s);
 
-/* From the SIGSEGV handler: 1 if addr is an armed probe (now restored and
- * marked hit), 0 if the fault is not ours. Async-signal-safe. */
+/* From the SIGSEGV handler: 1 if addr lies in an armed region (the expert
+ * there is marked and its pages restored), 0 if the fault is not ours.
+ * Async-signal-safe. */
 int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr);
 
 /* Measures the pagemap unit of the shared mapping around addr (which must lie

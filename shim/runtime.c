@@ -368,13 +368,25 @@ static void sampler_build_locked(void)
     shim.sampler_built = 1;
     if (why[0])
         log_info("sampler: %s", why);
-    log_info("sampler: %s, %zu probes%s", shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "pagemap" : "fault",
-             shim.sampler.n, shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "" : " (SIGSEGV on a probe page)");
+    if (shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP)
+        log_info("sampler: pagemap, %zu probes of %llu KiB", shim.sampler.n,
+                 (unsigned long long)(shim.sampler.unit >> 10));
+    else
+        log_info("sampler: fault, %zu layer regions, %u experts covered", shim.sampler.n_regions,
+                 shim.sampler.covered);
 }
 
+/* A sample is due when the period has passed and the sampler has used less than
+ * its budget (MOETIER_SAMPLE_BUDGET) of the time since decoding started: on
+ * machines where TLB shootdowns are slow, sampling thins out by itself. */
 static int sample_due(uint64_t now)
 {
-    return now - shim.last_sample_ns >= (uint64_t)shim.cfg.sample_ms * 1000000ULL;
+    if (!shim.first_decode_ns)
+        shim.first_decode_ns = now;
+    if (now - shim.last_sample_ns < (uint64_t)shim.cfg.sample_ms * 1000000ULL)
+        return 0;
+    double elapsed = (double)(now - shim.first_decode_ns);
+    return (double)shim.sampler_ns <= elapsed * shim.cfg.sample_budget / 100 || shim.hot.samples == 0;
 }
 
 void shim_decode_begin(int n_tokens, int *sampling)

@@ -67,6 +67,7 @@ struct shim_state {
     uint8_t *used;              /* [slots] scratch for one sample */
     struct moetier_hotness hot;
     uint64_t last_sample_ns;
+    uint64_t first_decode_ns;
     uint64_t sampler_ns;
 
     uint64_t tokens_decode, tokens_prompt, tokens_warmup;

@@ -7,6 +7,8 @@ SHIM_TESTS = \
 	tests/shim/passthrough.sh \
 	tests/shim/identity.sh \
 	tests/shim/accuracy.sh \
-	tests/shim/node.sh
+	tests/shim/node.sh \
+	tests/shim/segv_chain.sh \
+	tests/shim/live_stats.sh
 TESTS += $(SHIM_TESTS)
 EXTRA_DIST += $(SHIM_TESTS) tests/node/generate.mjs

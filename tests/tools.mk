@@ -18,18 +18,22 @@ TOOLS_SH_TESTS = \
 	tests/tools/heatmap_golden.sh \
 	tests/tools/heatmap_png.sh \
 	tests/tools/heatmap_svg.sh \
+	tests/tools/heatmap_color.sh \
 	tests/tools/top_plain.sh \
+	tests/tools/top_terminal.sh \
 	tests/tools/run_env.sh \
 	tests/tools/run_bad_values.sh \
 	tests/tools/doctor_config.sh
 TOOLS_GOLDEN = \
+	tests/tools/golden/stat_segment.json \
+	tests/tools/golden/stat_human.txt \
+	tests/tools/golden/profile_show.txt \
+	tests/tools/golden/profile_show.json \
 	tests/tools/golden/heatmap_profile.json \
 	tests/tools/golden/heatmap_profile.txt \
 	tests/tools/golden/heatmap_segment.json \
 	tests/tools/golden/heatmap_segment.txt \
-	tests/tools/golden/heatmap_segment_w40.txt \
-	tests/tools/golden/profile_show.txt \
-	tests/tools/golden/doctor_defaults.txt
+	tests/tools/golden/heatmap_segment_w20.txt
 
 check_PROGRAMS += $(TOOLS_UNIT_TESTS) tests/bin/stats_writer tests/bin/png_read
 TESTS += $(TOOLS_UNIT_TESTS) $(TOOLS_SH_TESTS)

@@ -89,6 +89,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             int rc = moetier_size_parse(val, 0, &sz);
             if (rc == -ERANGE)
                 return cli_error(CLI_USAGE, CMD, "--dram '%s': too large", val);
+            if (rc && strchr(val, '%'))
+                return cli_error(CLI_USAGE, CMD, "--dram '%s': give a size; a percentage has no meaning here", val);
             if (rc)
                 return cli_error(CLI_USAGE, CMD, "--dram '%s': not a size (e.g. 64G, 512M, 1.5T)", val);
             o->dram = sz.bytes;
@@ -123,9 +125,9 @@ static void row(FILE *f, const char *label, const char *value)
 
 static void row_size(FILE *f, const char *label, uint64_t bytes, const char *extra)
 {
-    char b[32], line[128];
-    snprintf(line, sizeof line, "%s%s", moetier_size_format(bytes, b, sizeof b), extra ? extra : "");
-    row(f, label, line);
+    char b[32];
+    fprintf(f, "  %-*s %s%s\n", LABEL_WIDTH - 1, label, moetier_size_format(bytes, b, sizeof b),
+            extra ? extra : "");
 }
 
 /* Appends the block indices of layers[idx[0..n-1]] as "0-3,5,7-9". */
@@ -151,15 +153,43 @@ static void block_list(char *buf, size_t cap, const struct moetier_expert_map *m
     }
 }
 
-static int same_shape(const struct moetier_expert_layer *a, const struct moetier_expert_layer *b)
+/* Compares the shape of two layers' experts: tensors, types, sizes. */
+static int shape_cmp(const struct moetier_expert_layer *x, const struct moetier_expert_layer *y)
 {
-    if (a->n_tensors != b->n_tensors)
-        return 0;
-    for (int r = 0; r < a->n_tensors; r++)
-        if (a->tensor[r].part != b->tensor[r].part || a->tensor[r].type != b->tensor[r].type ||
-            a->tensor[r].expert_bytes != b->tensor[r].expert_bytes)
-            return 0;
-    return 1;
+    if (x->n_tensors != y->n_tensors)
+        return x->n_tensors < y->n_tensors ? -1 : 1;
+    for (int r = 0; r < x->n_tensors; r++) {
+        const struct moetier_expert_tensor *s = &x->tensor[r], *t = &y->tensor[r];
+        if (s->part != t->part)
+            return s->part < t->part ? -1 : 1;
+        if (s->type != t->type)
+            return s->type < t->type ? -1 : 1;
+        if (s->expert_bytes != t->expert_bytes)
+            return s->expert_bytes < t->expert_bytes ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Layer indices by shape, then by position. */
+static int cmp_shape(const void *a, const void *b, void *arg)
+{
+    const struct moetier_expert_map *map = arg;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = shape_cmp(&map->layers[i], &map->layers[j]);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* Groups (start, length) in idx[], ordered by their first layer. */
+struct group {
+    size_t start, n;
+};
+
+static int cmp_group(const void *a, const void *b, void *arg)
+{
+    const size_t *idx = arg;
+    const struct group *x = a, *y = b;
+    size_t i = idx[x->start], j = idx[y->start];
+    return (i > j) - (i < j);
 }
 
 /* The column of a part: gate and gate_up share the first. */
@@ -168,37 +198,43 @@ static int column(int part)
     return part == MOETIER_EXPERT_GATE_UP ? 0 : part;
 }
 
-/* One line per group of layers whose experts have the same tensors, types and sizes. */
+/*
+ * One line per group of layers whose experts have the same tensors, types and
+ * sizes, in the order of each group's first block. O(n log n) in the layers.
+ */
 static int per_expert_table(FILE *f, const struct moetier_expert_map *map)
 {
-    size_t *idx = malloc(map->n_layers * sizeof *idx);
-    char *done = calloc(map->n_layers, 1);
+    size_t n = map->n_layers, n_groups = 0;
+    size_t *idx = malloc(n * sizeof *idx);
+    struct group *groups = malloc(n * sizeof *groups);
     char *blocks = malloc(8192);
     int rc = 0, has_gate = 0, has_gate_up = 0;
 
-    if (!idx || !done || !blocks) {
+    if (!idx || !groups || !blocks) {
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t l = 0; l < map->n_layers; l++)
+    for (size_t l = 0; l < n; l++) {
+        idx[l] = l;
         for (int r = 0; r < map->layers[l].n_tensors; r++) {
             has_gate |= map->layers[l].tensor[r].part == MOETIER_EXPERT_GATE;
             has_gate_up |= map->layers[l].tensor[r].part == MOETIER_EXPERT_GATE_UP;
         }
+    }
+    qsort_r(idx, n, sizeof *idx, cmp_shape, (void *)map);
+    for (size_t k = 0; k < n; k++) {
+        if (k == 0 || shape_cmp(&map->layers[idx[k - 1]], &map->layers[idx[k]]) != 0)
+            groups[n_groups++] = (struct group){ k, 0 };
+        groups[n_groups - 1].n++;
+    }
+    qsort_r(groups, n_groups, sizeof *groups, cmp_group, idx);
+
     fprintf(f, "  %-*s%-*s%-*s%-*s%s\n", CELL_WIDTH,
             has_gate && has_gate_up ? "gate|gate_up" : has_gate_up ? "gate_up" : "gate", CELL_WIDTH,
             "up", CELL_WIDTH, "down", 12, "total", "blocks");
-    for (size_t l = 0; l < map->n_layers; l++) {
-        if (done[l])
-            continue;
-        size_t n = 0;
-        for (size_t k = l; k < map->n_layers; k++)
-            if (!done[k] && same_shape(&map->layers[l], &map->layers[k])) {
-                done[k] = 1;
-                idx[n++] = k;
-            }
-        const struct moetier_expert_layer *L = &map->layers[l];
-        char cell[3][64];
+    for (size_t gi = 0; gi < n_groups; gi++) {
+        const struct moetier_expert_layer *L = &map->layers[idx[groups[gi].start]];
+        char cell[3][64], tot[32];
         for (int c = 0; c < 3; c++)
             snprintf(cell[c], sizeof cell[c], "-");
         for (int r = 0; r < L->n_tensors; r++) {
@@ -208,14 +244,14 @@ static int per_expert_table(FILE *f, const struct moetier_expert_map *map)
             snprintf(cell[column(t->part)], sizeof cell[0], "%s %s",
                      moetier_size_format(t->expert_bytes, b, sizeof b), gt ? gt->name : "?");
         }
-        char tot[32];
-        block_list(blocks, 8192, map, idx, n);
+        /* a group's members are in layer order within idx (ties sort by position) */
+        block_list(blocks, 8192, map, idx + groups[gi].start, groups[gi].n);
         fprintf(f, "  %-*s%-*s%-*s%-*s%s\n", CELL_WIDTH, cell[0], CELL_WIDTH, cell[1], CELL_WIDTH,
                 cell[2], 12, moetier_size_format(L->expert_bytes, tot, sizeof tot), blocks);
     }
 out:
     free(idx);
-    free(done);
+    free(groups);
     free(blocks);
     return rc;
 }

@@ -270,9 +270,10 @@ int view_load_path(const char *cmd, const char *path, int allow_profile, struct 
     if (got == 8 && memcmp(magic, MOETIER_PROFILE_MAGIC, 8) == 0)
         return cli_error(CLI_USAGE, cmd, "%s: a moetier profile, not a live stats segment (try moetier profile show)",
                          path);
-    if (got == 8 && memcmp(magic, MOETIER_STATS_MAGIC, 8) == 0)
-        return load_segment(cmd, path, v);
-    return cli_error(CLI_USAGE, cmd, "%s: not a moetier stats segment%s", path, allow_profile ? " or profile" : "");
+    if (allow_profile && got == 8 && memcmp(magic, MOETIER_STATS_MAGIC, 8) != 0)
+        return cli_error(CLI_USAGE, cmd, "%s: not a moetier stats segment or profile (bad magic)", path);
+    /* the reader names what is wrong (empty, truncated, bad magic, version) */
+    return load_segment(cmd, path, v);
 }
 
 int view_load(const char *cmd, const char *arg, int allow_profile, struct view *v)

@@ -36,7 +36,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +75,7 @@ struct opts {
     bool verbose;
     bool buffers;
     bool check_routing;
+    bool own_segv;          /* install a SIGSEGV handler of its own mid-run, then fault once */
 };
 
 /* One weight tensor seen as src[0] of a MUL_MAT_ID node (the experts). */
@@ -165,6 +169,9 @@ static void usage(FILE *f)
 "      --routing-phase P   feed|prompt|gen|all: which decodes to record (default all;\n"
 "                          the prompt is recorded only with --prompt-single)\n"
 "      --stop-eog          stop generating at an end-of-generation token\n"
+"      --own-segv-handler  after the feed, install a SIGSEGV handler of the driver's own\n"
+"                          (as node/V8 do), and after generating, fault once on purpose\n"
+"                          and recover through it (prints own_segv: caught N)\n"
 "      --buffers           print the buffer type of every expert tensor\n"
 "      --backend-dir DIR   where the ggml backend .so files are (default: $LLAMA_LIBDIR,\n"
 "                          else the directory of the loaded libllama)\n"
@@ -217,12 +224,46 @@ static const char *load_mode_str(int m)
     }
 }
 
+/* --own-segv-handler: an application's own SIGSEGV handling, as node/V8 have;
+ * it must see exactly the faults that are its own. */
+static sigjmp_buf own_segv_jmp;
+static volatile sig_atomic_t own_segv_caught;
+
+static void own_segv_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)si, (void)uc;
+    own_segv_caught++;
+    siglongjmp(own_segv_jmp, 1);
+}
+
+static void own_segv_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = own_segv_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+}
+
+/* Faults once on a PROT_NONE page of its own and recovers via its handler. */
+static void own_segv_provoke(void)
+{
+    volatile char *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if ((void *)p == MAP_FAILED)
+        return;
+    if (sigsetjmp(own_segv_jmp, 1) == 0)
+        (void)p[0];
+    munmap((void *)p, 4096);
+    printf("own_segv: caught %d\n", (int)own_segv_caught);
+}
+
 /* Returns 0, or 2 for bad usage (message printed), or -1 for --help. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_MMAP = 256, O_NO_MMAP, O_LOAD_MODE, O_REPACK, O_NO_REPACK, O_FEED, O_FEED_MAX,
            O_ROUT, O_PHASE, O_PSINGLE, O_EOG, O_BUFFERS, O_BDIR, O_QUIET, O_NGL, O_VERBOSE,
-           O_CHECK };
+           O_CHECK, O_OWN_SEGV };
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' },
         { "n-predict", required_argument, 0, 'n' },
@@ -247,6 +288,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "quiet", no_argument, 0, O_QUIET },
         { "verbose", no_argument, 0, O_VERBOSE },
         { "check-routing", no_argument, 0, O_CHECK },
+        { "own-segv-handler", no_argument, 0, O_OWN_SEGV },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -309,6 +351,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_QUIET: o->quiet = true; break;
         case O_VERBOSE: o->verbose = true; break;
         case O_CHECK: o->check_routing = true; break;
+        case O_OWN_SEGV: o->own_segv = true; break;
         case 'h': usage(stdout); return -1;
         case ':': err("option '%s' needs a value", argv[optind - 1]); return 2;
         default: err("unknown option '%s' (see --help)", argv[optind - 1]); return 2;
@@ -1078,6 +1121,8 @@ int main(int argc, char **argv)
     double t_gen = 0;
     {
         bool rec = routing && (o->phases & PH_GEN);
+        if (o->own_segv)
+            own_segv_install();
         t0 = now_s();
         for (int i = 0; i < o->n_gen; i++) {
             const float *logits = llama_get_logits_ith(ctx, -1);
@@ -1119,6 +1164,8 @@ int main(int argc, char **argv)
     }
     if (o->buffers)
         print_buffers(d);
+    if (o->own_segv)
+        own_segv_provoke();
 
     fprintf(stderr, "feed_tokens: %d\nfeed_s: %.3f\nfeed_tok_per_s: %.2f\n", n_feed, t_feed,
             t_feed > 0 ? n_feed / t_feed : 0.0);

@@ -16,7 +16,7 @@ run_pair() { # run_pair NAME MODEL [driver options]
     name=$1 model=$2
     shift 2
     drive "$TMP/$name.plain" -m "$model" --feed "$TEXT" --feed-max 200 -n 24 "$@"
-    MOETIER_SAMPLE_MS=1 MOETIER_PROFILE="$TMP/$name.prof" MOETIER_STATS_DIR="$TMP/stats" MOETIER_LOG=info \
+    MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% MOETIER_PROFILE="$TMP/$name.prof" MOETIER_STATS_DIR="$TMP/stats" MOETIER_LOG=info \
         LD_PRELOAD="$MOETIER_LIB" drive "$TMP/$name.shim" -m "$model" --feed "$TEXT" --feed-max 200 -n 24 "$@"
     a=$(field "$TMP/$name.plain.out" tokens)
     b=$(field "$TMP/$name.shim.out" tokens)

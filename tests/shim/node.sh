@@ -13,7 +13,7 @@ gen="$TOP_SRCDIR/tests/node/generate.mjs"
 for flag in "" --no-mmap; do
     node "$gen" "$modules" "$TMP/m.gguf" $flag > "$TMP/plain.out" 2> "$TMP/plain.err" ||
         { cat "$TMP/plain.err"; fail "node without the preload failed"; }
-    MOETIER_LOG=info MOETIER_SAMPLE_MS=1 MOETIER_PROFILE="$TMP/n.prof" MOETIER_STATS_DIR="$TMP/stats" \
+    MOETIER_LOG=info MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% MOETIER_PROFILE="$TMP/n.prof" MOETIER_STATS_DIR="$TMP/stats" \
         LD_PRELOAD="$MOETIER_LIB" node "$gen" "$modules" "$TMP/m.gguf" $flag > "$TMP/shim.out" 2> "$TMP/shim.err" ||
         { cat "$TMP/shim.err"; fail "node under the preload failed"; }
     cmp -s "$TMP/plain.out" "$TMP/shim.out" ||

@@ -46,7 +46,7 @@ echo "parent done \$status"
 exit \$status
 EOS
 drive "$TMP/plain" -m "$TMP/m.gguf" -n 8
-MOETIER_LOG=info MOETIER_PROFILE="$TMP/c.prof" MOETIER_STATS_DIR="$TMP/stats" MOETIER_SAMPLE_MS=1 \
+MOETIER_LOG=info MOETIER_PROFILE="$TMP/c.prof" MOETIER_STATS_DIR="$TMP/stats" MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% \
     LD_PRELOAD="$MOETIER_LIB" sh "$TMP/launch.sh" > "$TMP/launch.out" 2> "$TMP/launch.err" || fail "launcher failed"
 grep -q "parent done 0" "$TMP/launch.out" || fail "launcher: $(cat "$TMP/launch.out")"
 [ "$(field "$TMP/plain.out" tokens)" = "$(field "$TMP/child.out" tokens)" ] || fail "tokens differ through the launcher"

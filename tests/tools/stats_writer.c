@@ -117,6 +117,8 @@ int main(int argc, char **argv)
                 p.experts[l * E + e].rate = rate_of(l, e, L, E);
             }
         int rc = moetier_profile_save(where, &p);
+        free(p.experts);
+        free(blocks);
         if (rc) {
             fprintf(stderr, "stats_writer: saving %s: %s\n", where, strerror(-rc));
             return 1;

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Benchmark (not a test): what the preload costs when the model fits in DRAM.
+#
+#   tests/bench/shim_overhead.sh [BUILD_DIR] [SIZE] [TOKENS] [REPS]
+#
+# Generates a skew-shaped q8_0 model of SIZE (default 1G; llama.cpp keeps q8_0
+# in the file mapping, so the default sampler is pagemap), warms the page cache,
+# then alternates runs of the real llama.cpp driver (teacher-forced feed of
+# TOKENS tokens of data/text/varied.txt, then 32 generated) in one session:
+#   plain                 no preload
+#   moetier               the preload, default settings
+#   moetier, sampler off  the preload with MOETIER_SAMPLER=off (interposition only)
+#   moetier, fault        MOETIER_SAMPLER=fault
+# REPS rounds (default 3), each configuration once per round, so drift hits all
+# alike. Prints the median decode rates, their ratios to plain, the sampler's
+# cost per sample and the hit-count accuracy (Spearman against the routing
+# llama.cpp recorded) at the default period. Results go in docs/bench-shim.md.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top/build}
+size=${2:-1G}
+tokens=${3:-600}
+reps=${4:-3}
+moetier=$build/tools/moetier
+driver=$build/tests/bin/llama_driver
+lib=$build/shim/.libs/libmoetier.so
+acc=$build/tests/bin/accuracy
+text=$top/data/text/varied.txt
+for f in "$moetier" "$driver" "$lib"; do
+    [ -e "$f" ] || { echo "missing $f: build first (scripts/build; make -C build check TESTS= for tests/bin)"; exit 1; }
+done
+[ -x "$acc" ] || make -s -C "$build" tests/bin/accuracy > /dev/null
+tmp=$(mktemp -d /tmp/moetier-bench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+model=$tmp/bench.gguf
+"$moetier" mkmoe "$model" --size "$size" --routing "$top/data/traces/olmoe_counts_c4.counts" -q || exit 1
+cat "$model" > /dev/null
+export LLAMA_LIBDIR=${LLAMA_LIBDIR:-$top/deps/llama/lib}
+
+run() { # run NAME [env assignments...]
+    name=$1
+    shift
+    env "$@" "$driver" --quiet -m "$model" --feed "$text" --feed-max "$tokens" -n 32 \
+        > "$tmp/$name.out" 2> "$tmp/$name.err" || { cat "$tmp/$name.err"; exit 1; }
+    sed -n 's/^feed_tok_per_s: //p' "$tmp/$name.err" >> "$tmp/$name.rates"
+    sed -n 's/.*sampler time [0-9]* us in all, \([0-9]*\) us per sample/\1/p' "$tmp/$name.err" >> "$tmp/$name.cost"
+}
+common="MOETIER_LOG=info MOETIER_PROFILE=off MOETIER_STATS_DIR=$tmp/stats"
+i=0
+while [ $i -lt "$reps" ]; do
+    run plain
+    run moetier LD_PRELOAD="$lib" $common
+    run off LD_PRELOAD="$lib" $common MOETIER_SAMPLER=off
+    run fault LD_PRELOAD="$lib" $common MOETIER_SAMPLER=fault
+    i=$((i + 1))
+done
+# accuracy at the default sampling period
+env LD_PRELOAD="$lib" MOETIER_LOG=info MOETIER_PROFILE="$tmp/acc.prof" MOETIER_STATS_DIR="$tmp/stats" \
+    "$driver" --quiet -m "$model" --feed "$text" --feed-max "$tokens" -n 1 --routing-out "$tmp/acc.trace" \
+    --routing-phase feed > /dev/null 2> "$tmp/acc.err"
+rho=$("$acc" "$tmp/acc.trace" "$tmp/acc.prof" | sed -n 's/^spearman: //p')
+sampled=$(sed -n 's/.*info: \(sampled [0-9]* of [0-9]* decode tokens\).*/\1/p' "$tmp/acc.err")
+
+median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
+base=$(median "$tmp/plain.rates")
+echo "model: $(du -h "$model" | cut -f1) q8_0 (olmoe c4 shape), $tokens fed tokens, $reps rounds, median tok/s"
+echo "sampler: $(sed -n 's/.*info: sampler: \([a-z]*\), .*/\1/p' "$tmp/moetier.err" | head -n 1) by default"
+printf '%-24s %10s %8s %16s\n' configuration "tok/s" ratio "us per sample"
+for n in plain moetier off fault; do
+    r=$(median "$tmp/$n.rates")
+    c=$( [ -s "$tmp/$n.cost" ] && median "$tmp/$n.cost" || echo -)
+    label=$n
+    [ $n = off ] && label="moetier, sampler off"
+    [ $n = fault ] && label="moetier, fault sampler"
+    printf '%-24s %10.1f %8.3f %16s\n' "$label" "$r" "$(awk -v a="$r" -v b="$base" 'BEGIN { print a / b }')" "$c"
+done
+echo "accuracy at the default period: spearman $rho ($sampled)"

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Coexistence with an application's own SIGSEGV handler (node/V8 install one):
+# with the fault sampler armed, the driver installs its own handler mid-run,
+# keeps decoding (probe faults must stay moetier's), then faults once on purpose
+# on a page of its own: its handler must see exactly that one fault, recover,
+# and the tokens must equal a run without the preload.
+. "$(dirname "$0")/../lib.sh"
+need_driver
+need_shim
+need_text
+"$MOETIER" mkmoe "$TMP/m.gguf" --embd 256 -q || fail "mkmoe"
+args="-m $TMP/m.gguf --no-mmap --feed $TEXT --feed-max 50 -n 250 --own-segv-handler"
+drive "$TMP/plain" $args
+MOETIER_SAMPLER=fault MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% MOETIER_LOG=info MOETIER_PROFILE=off \
+    MOETIER_STATS_DIR="$TMP/stats" LD_PRELOAD="$MOETIER_LIB" drive "$TMP/shim" $args
+[ "$(field "$TMP/plain.out" own_segv)" = "caught 1" ] || fail "without the preload: $(cat "$TMP/plain.out")"
+[ "$(field "$TMP/shim.out" own_segv)" = "caught 1" ] ||
+    fail "under the preload the application's handler saw: $(field "$TMP/shim.out" own_segv) (expected caught 1)"
+[ "$(field "$TMP/plain.out" tokens)" = "$(field "$TMP/shim.out" tokens)" ] || fail "tokens differ under the preload"
+grep -q "sampler: fault" "$TMP/shim.err" || fail "the fault sampler was not used: $(cat "$TMP/shim.err")"
+# sampling must go on after the application's sigaction: compare with a run
+# whose application never installs a handler
+MOETIER_SAMPLER=fault MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% MOETIER_LOG=info MOETIER_PROFILE=off \
+    MOETIER_STATS_DIR="$TMP/stats" LD_PRELOAD="$MOETIER_LIB" drive "$TMP/ref" -m "$TMP/m.gguf" --no-mmap \
+    --feed "$TEXT" --feed-max 50 -n 250
+samples=$(sed -n 's/.*info: sampled \([0-9]*\) of .*/\1/p' "$TMP/shim.err")
+ref=$(sed -n 's/.*info: sampled \([0-9]*\) of .*/\1/p' "$TMP/ref.err")
+[ "${samples:-0}" -ge $(( ${ref:-0} / 2 )) ] && [ "${samples:-0}" -gt 0 ] ||
+    fail "$samples samples against $ref without the application's handler: sampling stopped after its sigaction?"
+note "application handler caught exactly its own fault; $samples samples taken ($ref without its handler)"
+echo "PASS: $test_name"
