@@ -207,14 +207,23 @@ static void render(FILE *f, const struct view *v, struct frame_state *st, int co
 
     uint32_t idx[N_HOTTEST];
     size_t k = view_hottest(v, N_HOTTEST, idx);
-    /* rows for layers: what is left after the hottest list (k + 3 lines) */
+    /* on a terminal, share the rows left between layers and hottest experts:
+     * the hottest list gets at most a third (at least 3) when both do not fit */
     int layer_rows = (int)v->n_layers;
     if (max_rows > 0) {
-        int left = max_rows - rows - 3 - (k ? (int)k + 2 : 0);
-        if (left < 1)
-            left = 1;
-        if (layer_rows > left)
-            layer_rows = left > 1 ? left - 1 : 0; /* keep one line for "... more" */
+        int avail = max_rows - rows - 2 - (k ? 2 : 0);
+        if (avail < 0)
+            avail = 0;
+        if (layer_rows + (int)k > avail) {
+            int hot = avail / 3 < 3 ? 3 : avail / 3;
+            if ((size_t)hot < k)
+                k = (size_t)hot;
+            layer_rows = avail - (int)k - 1; /* one line for "... N more layers" */
+            if (layer_rows < 0)
+                layer_rows = 0;
+            if (layer_rows > (int)v->n_layers)
+                layer_rows = (int)v->n_layers;
+        }
     }
     fprintf(f, "\n%s%7s %8s %7s %7s %7s %8s%s\n", bold, "layer", "in DRAM", "hit%", "mean", "max", "hottest", off);
     for (int r = 0; r < layer_rows; r++) {
@@ -251,14 +260,30 @@ static void render(FILE *f, const struct view *v, struct frame_state *st, int co
     st->prev_demotions = h->demotions;
 }
 
-/* Writes buf to stdout, each line ending in "clear to end of line". */
-static void draw_screen(const char *buf, size_t n)
+/* Writes buf to stdout from the top-left corner, each line cut at cols visible
+ * characters (SGR sequences pass through uncounted) and ended with "clear to
+ * end of line", so a long line never wraps and shifts the frame. */
+static void draw_screen(const char *buf, size_t n, int cols)
 {
     fputs("\033[H", stdout);
+    int col = 0;
     for (size_t i = 0; i < n; i++) {
-        if (buf[i] == '\n')
-            fputs("\033[K", stdout);
-        fputc(buf[i], stdout);
+        char c = buf[i];
+        if (c == '\n') {
+            fputs("\033[K\n", stdout);
+            col = 0;
+        } else if (c == '\033') {
+            /* copy the sequence up to its final byte */
+            size_t j = i + 1;
+            if (j < n && buf[j] == '[')
+                for (j++; j < n && !(buf[j] >= 0x40 && buf[j] <= 0x7e); j++)
+                    ;
+            fwrite(buf + i, 1, j < n ? j - i + 1 : n - i, stdout);
+            i = j < n ? j : n;
+        } else if (col < cols) {
+            fputc(c, stdout);
+            col++;
+        }
     }
     fputs("\033[J", stdout);
     fflush(stdout);
@@ -384,7 +409,7 @@ int cmd_top(int argc, char **argv)
             break;
         }
         if (t.screen) {
-            draw_screen(buf, len);
+            draw_screen(buf, len, t.cols);
         } else {
             if (done)
                 fputc('\n', stdout);
