@@ -232,29 +232,41 @@ out:
 
 static int cmp_desc(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    double x = *(const double *)a, y = *(const double *)b;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-double moetier_routing_hot_share(const struct moetier_routing *r, double share)
+double moetier_hot_share(const double *v, size_t n, double share)
 {
-    size_t pairs = (size_t)r->layers * (size_t)r->experts;
-    uint64_t *sorted = malloc(pairs * sizeof *sorted);
+    double *sorted = malloc(n * sizeof *sorted);
     if (!sorted)
         return -1;
-    memcpy(sorted, r->counts, pairs * sizeof *sorted);
-    qsort(sorted, pairs, sizeof *sorted, cmp_desc);
-    size_t hot = (size_t)(share * (double)pairs);
+    memcpy(sorted, v, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_desc);
+    size_t hot = (size_t)(share * (double)n);
     if (hot < 1)
         hot = 1;
-    uint64_t total = 0, top = 0;
-    for (size_t i = 0; i < pairs; i++) {
+    double total = 0, top = 0;
+    for (size_t i = 0; i < n; i++) {
         total += sorted[i];
         if (i < hot)
             top += sorted[i];
     }
     free(sorted);
-    return total ? (double)top / (double)total : 0;
+    return total > 0 ? top / total : 0;
+}
+
+double moetier_routing_hot_share(const struct moetier_routing *r, double share)
+{
+    size_t pairs = (size_t)r->layers * (size_t)r->experts;
+    double *v = malloc(pairs * sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < pairs; i++)
+        v[i] = (double)r->counts[i];
+    double h = moetier_hot_share(v, pairs, share);
+    free(v);
+    return h;
 }
 
 int moetier_routing_header(char *buf, size_t cap, const char *model, int layers, int experts,

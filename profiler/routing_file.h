@@ -38,6 +38,8 @@ void moetier_routing_free(struct moetier_routing *r);
 /* Share of all accesses that fall on the hottest `share` (0..1] of (layer, expert)
  * pairs (floor(share * pairs), at least 1). */
 double moetier_routing_hot_share(const struct moetier_routing *r, double share);
+/* The same over any per-pair popularity v[n] (counts or probabilities). */
+double moetier_hot_share(const double *v, size_t n, double share);
 
 /* Writes the routing header line for a trace (without newline) into buf. */
 int moetier_routing_header(char *buf, size_t cap, const char *model, int layers, int experts,

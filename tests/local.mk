@@ -16,3 +16,10 @@ include tests/mkmoe.mk
 include tests/llama.mk
 include tests/shim.mk
 include tests/tools.mk
+
+# make check-long: the runs too long for `make check` (fuzzing the GGUF parser
+# and expert map under ASan/UBSan for FUZZ_SECONDS, default 600).
+check-long: fuzz-run
+clean-local:
+	-rm -rf tests/fuzz/corpus-run
+.PHONY: check-long

@@ -1,6 +1,7 @@
 # tests/shim.mk: the preload library under real binaries (llama.cpp through the
 # driver, node with node-llama-cpp, shells), and the profiler's accuracy.
-check_PROGRAMS += tests/bin/accuracy
+check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child
+tests_bin_fork_child_SOURCES = tests/shim/fork_child.c
 tests_bin_accuracy_SOURCES = tests/shim/accuracy.c
 tests_bin_accuracy_LDADD = profiler/libprofiler.la common/libcommon.la -lm
 SHIM_TESTS = \
@@ -9,6 +10,7 @@ SHIM_TESTS = \
 	tests/shim/accuracy.sh \
 	tests/shim/node.sh \
 	tests/shim/segv_chain.sh \
-	tests/shim/live_stats.sh
+	tests/shim/live_stats.sh \
+	tests/shim/fork.sh
 TESTS += $(SHIM_TESTS)
 EXTRA_DIST += $(SHIM_TESTS) tests/node/generate.mjs

@@ -588,8 +588,8 @@ int cmd_mkmoe(int argc, char **argv)
                     s.routing ? s.routing : "");
         fprintf(stderr, "routing: the hottest 10%% of (layer, expert) pairs should take %.3f of accesses"
                 " (%.3f on mkmoe's reference text)\n",
-                mkmoe_shape_hot_share(p, s.layers, s.experts, 0.10),
-                mkmoe_shape_hot_share(fitted, s.layers, s.experts, 0.10));
+                moetier_hot_share(p, (size_t)s.layers * s.experts, 0.10),
+                moetier_hot_share(fitted, (size_t)s.layers * s.experts, 0.10));
     }
     rc = CLI_OK;
 shape:

@@ -162,24 +162,3 @@ int mkmoe_shape_calibrate(const double *p, int experts, int topk, int samples, c
     free(hits), free(v), free(best), free(top);
     return 0;
 }
-
-double mkmoe_shape_hot_share(const double *p, int rows, int experts, double share)
-{
-    size_t n = (size_t)rows * experts;
-    double *sorted = malloc(n * sizeof *sorted);
-    if (!sorted)
-        return -1;
-    memcpy(sorted, p, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, cmp_desc);
-    size_t hot = (size_t)(share * (double)n);
-    if (hot < 1)
-        hot = 1;
-    double top = 0, total = 0;
-    for (size_t i = 0; i < n; i++) {
-        total += sorted[i];
-        if (i < hot)
-            top += sorted[i];
-    }
-    free(sorted);
-    return total > 0 ? top / total : 0;
-}

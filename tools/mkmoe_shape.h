@@ -43,7 +43,5 @@ void mkmoe_shape_uniform(int layers, int experts, int topk, double *p);
 int mkmoe_shape_calibrate(const double *p, int experts, int topk, int samples, const double *z,
                           const double *c, const double *w, double *b, double *p_hat);
 
-/* Fraction of accesses on the hottest `share` of the rows' pairs (p is [rows * experts]). */
-double mkmoe_shape_hot_share(const double *p, int rows, int experts, double share);
 
 #endif

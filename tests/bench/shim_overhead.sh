@@ -11,16 +11,18 @@
 #   moetier               the preload, default settings
 #   moetier, sampler off  the preload with MOETIER_SAMPLER=off (interposition only)
 #   moetier, fault        MOETIER_SAMPLER=fault
-# REPS rounds (default 3), each configuration once per round, so drift hits all
-# alike. Prints the median decode rates, their ratios to plain, the sampler's
-# cost per sample and the hit-count accuracy (Spearman against the routing
-# llama.cpp recorded) at the default period. Results go in docs/bench-shim.md.
+# REPS rounds (default 5), each configuration once per round, so drift hits all
+# alike; a ratio is the median over rounds of (configuration / plain of the same
+# round). Prints the median decode rates, those ratios, the sampler's cost per
+# sample, and the hit-count accuracy (Spearman against the routing llama.cpp
+# recorded) at sampling budgets of 1% (the default), 10% and 100%.
+# Results go in docs/bench-shim.md.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 size=${2:-1G}
 tokens=${3:-600}
-reps=${4:-3}
+reps=${4:-5}
 moetier=$build/tools/moetier
 driver=$build/tests/bin/llama_driver
 lib=$build/shim/.libs/libmoetier.so
@@ -54,24 +56,29 @@ while [ $i -lt "$reps" ]; do
     run fault LD_PRELOAD="$lib" $common MOETIER_SAMPLER=fault
     i=$((i + 1))
 done
-# accuracy at the default sampling period
-env LD_PRELOAD="$lib" MOETIER_LOG=info MOETIER_PROFILE="$tmp/acc.prof" MOETIER_STATS_DIR="$tmp/stats" \
-    "$driver" --quiet -m "$model" --feed "$text" --feed-max "$tokens" -n 1 --routing-out "$tmp/acc.trace" \
-    --routing-phase feed > /dev/null 2> "$tmp/acc.err"
-rho=$("$acc" "$tmp/acc.trace" "$tmp/acc.prof" | sed -n 's/^spearman: //p')
-sampled=$(sed -n 's/.*info: \(sampled [0-9]* of [0-9]* decode tokens\).*/\1/p' "$tmp/acc.err")
-
 median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
-base=$(median "$tmp/plain.rates")
-echo "model: $(du -h "$model" | cut -f1) q8_0 (olmoe c4 shape), $tokens fed tokens, $reps rounds, median tok/s"
+# paired ratios: line i of each .rates file is round i
+for n in moetier off fault; do
+    paste "$tmp/$n.rates" "$tmp/plain.rates" | awk '{ print $1 / $2 }' > "$tmp/$n.ratio"
+done
+echo 1 > "$tmp/plain.ratio"
+echo "model: $(du -h "$model" | cut -f1) q8_0 (olmoe c4 shape), $tokens fed tokens, $reps rounds"
 echo "sampler: $(sed -n 's/.*info: sampler: \([a-z]*\), .*/\1/p' "$tmp/moetier.err" | head -n 1) by default"
 printf '%-24s %10s %8s %16s\n' configuration "tok/s" ratio "us per sample"
 for n in plain moetier off fault; do
-    r=$(median "$tmp/$n.rates")
     c=$( [ -s "$tmp/$n.cost" ] && median "$tmp/$n.cost" || echo -)
     label=$n
     [ $n = off ] && label="moetier, sampler off"
     [ $n = fault ] && label="moetier, fault sampler"
-    printf '%-24s %10.1f %8.3f %16s\n' "$label" "$r" "$(awk -v a="$r" -v b="$base" 'BEGIN { print a / b }')" "$c"
+    printf '%-24s %10.1f %8.3f %16s\n' "$label" "$(median "$tmp/$n.rates")" "$(median "$tmp/$n.ratio")" "$c"
 done
-echo "accuracy at the default period: spearman $rho ($sampled)"
+for budget in 1% 10% 100%; do
+    env LD_PRELOAD="$lib" MOETIER_LOG=info MOETIER_PROFILE="$tmp/acc.prof" MOETIER_STATS_DIR="$tmp/stats" \
+        MOETIER_SAMPLE_BUDGET=$budget "$driver" --quiet -m "$model" --feed "$text" --feed-max "$tokens" -n 1 \
+        --routing-out "$tmp/acc.trace" --routing-phase feed > /dev/null 2> "$tmp/acc.err"
+    rho=$("$acc" "$tmp/acc.trace" "$tmp/acc.prof" | sed -n 's/^spearman: //p')
+    sampled=$(sed -n 's/.*info: \(sampled [0-9]* of [0-9]* decode tokens\).*/\1/p' "$tmp/acc.err")
+    rate=$(sed -n 's/^feed_tok_per_s: //p' "$tmp/acc.err")
+    echo "budget $budget: spearman $rho ($sampled, $rate tok/s)"
+    rm -f "$tmp/acc.prof"
+done
