@@ -11,8 +11,10 @@
 #   moetier               the preload, default settings
 #   moetier, sampler off  the preload with MOETIER_SAMPLER=off (interposition only)
 #   moetier, fault        MOETIER_SAMPLER=fault
-# REPS rounds (default 5), each configuration once per round, so drift hits all
-# alike; a ratio is the median over rounds of (configuration / plain of the same
+#   eval-callback routing no preload; the driver records exact routing through
+#                         llama.cpp's cb_eval (what a routing sampler would cost)
+# REPS rounds (default 5), each configuration once per round in a rotating
+# order, so drift and order effects hit all alike; a ratio is the median over rounds of (configuration / plain of the same
 # round). Prints the median decode rates, those ratios, the sampler's cost per
 # sample, and the hit-count accuracy (Spearman against the routing llama.cpp
 # recorded) at sampling budgets of 1% (the default), 10% and 100%.
@@ -39,37 +41,62 @@ model=$tmp/bench.gguf
 cat "$model" > /dev/null
 export LLAMA_LIBDIR=${LLAMA_LIBDIR:-$top/deps/llama/lib}
 
-run() { # run NAME [env assignments...]
+run() { # run NAME [env assignments...] [-- driver options]
     name=$1
     shift
-    env "$@" "$driver" --quiet -m "$model" --feed "$text" --feed-max "$tokens" -n 32 \
+    extra=
+    if [ "${1:-}" = "--routing" ]; then
+        extra="--routing-out $tmp/r.trace --routing-phase feed"
+        shift
+    fi
+    env "$@" "$driver" --quiet -m "$model" --feed "$text" --feed-max "$tokens" -n 32 $extra \
         > "$tmp/$name.out" 2> "$tmp/$name.err" || { cat "$tmp/$name.err"; exit 1; }
     sed -n 's/^feed_tok_per_s: //p' "$tmp/$name.err" >> "$tmp/$name.rates"
     sed -n 's/.*sampler time [0-9]* us in all, \([0-9]*\) us per sample/\1/p' "$tmp/$name.err" >> "$tmp/$name.cost"
 }
 common="MOETIER_LOG=info MOETIER_PROFILE=off MOETIER_STATS_DIR=$tmp/stats"
+one() {
+    case $1 in
+    plain) run plain ;;
+    moetier) run moetier LD_PRELOAD="$lib" $common ;;
+    off) run off LD_PRELOAD="$lib" $common MOETIER_SAMPLER=off ;;
+    fault) run fault LD_PRELOAD="$lib" $common MOETIER_SAMPLER=fault ;;
+    cbeval) run cbeval --routing ;;
+    esac
+}
+# each round starts with the next configuration, so no configuration always
+# runs first (or last) in a round
+configs="plain moetier off fault cbeval"
 i=0
 while [ $i -lt "$reps" ]; do
-    run plain
-    run moetier LD_PRELOAD="$lib" $common
-    run off LD_PRELOAD="$lib" $common MOETIER_SAMPLER=off
-    run fault LD_PRELOAD="$lib" $common MOETIER_SAMPLER=fault
+    set -- $configs
+    k=0
+    while [ $k -lt $((i % 5)) ]; do
+        first=$1
+        shift
+        set -- "$@" "$first"
+        k=$((k + 1))
+    done
+    for c in "$@"; do
+        one "$c"
+    done
     i=$((i + 1))
 done
 median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
 # paired ratios: line i of each .rates file is round i
-for n in moetier off fault; do
+for n in moetier off fault cbeval; do
     paste "$tmp/$n.rates" "$tmp/plain.rates" | awk '{ print $1 / $2 }' > "$tmp/$n.ratio"
 done
 echo 1 > "$tmp/plain.ratio"
 echo "model: $(du -h "$model" | cut -f1) q8_0 (olmoe c4 shape), $tokens fed tokens, $reps rounds"
 echo "sampler: $(sed -n 's/.*info: sampler: \([a-z]*\), .*/\1/p' "$tmp/moetier.err" | head -n 1) by default"
 printf '%-24s %10s %8s %16s\n' configuration "tok/s" ratio "us per sample"
-for n in plain moetier off fault; do
+for n in plain moetier off fault cbeval; do
     c=$( [ -s "$tmp/$n.cost" ] && median "$tmp/$n.cost" || echo -)
     label=$n
     [ $n = off ] && label="moetier, sampler off"
     [ $n = fault ] && label="moetier, fault sampler"
+    [ $n = cbeval ] && label="eval-callback routing"
     printf '%-24s %10.1f %8.3f %16s\n' "$label" "$(median "$tmp/$n.rates")" "$(median "$tmp/$n.ratio")" "$c"
 done
 for budget in 1% 10% 100%; do
