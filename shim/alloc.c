@@ -5,8 +5,9 @@
  * by every child, and ASan/valgrind must keep working): every call goes to
  * glibc's __libc_* entry points, which need no symbol lookup and so cannot
  * recurse through dlsym. Weight-sized allocations (at least MOETIER_ALLOC_MIN)
- * of an active process are where the tiering engine will place weights on the
- * slow tier; today they are only noticed by the read and tensor-upload hooks.
+ * of an active process are tracked (shim_big_*): they are where --no-mmap and
+ * repacked weights live, and where the tiering engine will place weights on
+ * the slow tier. Everything else costs one comparison.
  */
 #include "shim/shim.h"
 
@@ -23,13 +24,93 @@ extern void *__libc_memalign(size_t, size_t);
 extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
 
-void *malloc(size_t n) { return __libc_malloc(n); }
-void *calloc(size_t n, size_t m) { return __libc_calloc(n, m); }
-void *realloc(void *p, size_t n) { return __libc_realloc(p, n); }
-void free(void *p) { __libc_free(p); }
-void *memalign(size_t a, size_t n) { return __libc_memalign(a, n); }
-void *valloc(size_t n) { return __libc_valloc(n); }
-void *pvalloc(size_t n) { return __libc_pvalloc(n); }
+/* ---- weight-sized allocations: a small table under a spinlock (no allocation) */
+static struct shim_range big[SHIM_MAX_BIG];
+static volatile size_t big_hw; /* entries in use are below this high-water mark */
+static volatile int big_lock;
+
+static void lock(void)
+{
+    while (__atomic_exchange_n(&big_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+}
+
+static void unlock(void)
+{
+    __atomic_store_n(&big_lock, 0, __ATOMIC_RELEASE);
+}
+
+static inline void *noted(void *p, size_t n)
+{
+    if (p && n >= shim.cfg.alloc_min && shim.active) {
+        lock();
+        for (size_t i = 0; i < SHIM_MAX_BIG; i++) {
+            if (!big[i].start) {
+                big[i].start = (uintptr_t)p;
+                big[i].end = (uintptr_t)p + n;
+                if (i >= big_hw)
+                    big_hw = i + 1;
+                break;
+            }
+        }
+        unlock();
+    }
+    return p;
+}
+
+/* Every free passes here: look without the lock (a word-sized read), and lock
+ * only to clear an entry that matches. */
+static inline void forget(void *p)
+{
+    if (!p)
+        return;
+    size_t hw = __atomic_load_n(&big_hw, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < hw; i++) {
+        if (__atomic_load_n(&big[i].start, __ATOMIC_RELAXED) == (uintptr_t)p) {
+            lock();
+            if (big[i].start == (uintptr_t)p)
+                big[i].start = big[i].end = 0;
+            unlock();
+            return;
+        }
+    }
+}
+
+size_t shim_big_buffers(uint64_t *bytes)
+{
+    size_t n = 0;
+    *bytes = 0;
+    lock();
+    for (size_t i = 0; i < big_hw; i++)
+        if (big[i].start) {
+            n++;
+            *bytes += big[i].end - big[i].start;
+        }
+    unlock();
+    return n;
+}
+
+void *malloc(size_t n) { return noted(__libc_malloc(n), n); }
+void free(void *p)
+{
+    forget(p);
+    __libc_free(p);
+}
+void *memalign(size_t a, size_t n) { return noted(__libc_memalign(a, n), n); }
+void *valloc(size_t n) { return noted(__libc_valloc(n), n); }
+void *pvalloc(size_t n) { return noted(__libc_pvalloc(n), n); }
+
+void *calloc(size_t n, size_t m)
+{
+    size_t bytes;
+    return noted(__libc_calloc(n, m), __builtin_mul_overflow(n, m, &bytes) ? 0 : bytes);
+}
+
+void *realloc(void *p, size_t n)
+{
+    forget(p);
+    return noted(__libc_realloc(p, n), n);
+}
 
 void *aligned_alloc(size_t a, size_t n)
 {
@@ -37,7 +118,7 @@ void *aligned_alloc(size_t a, size_t n)
         errno = EINVAL;
         return NULL;
     }
-    return __libc_memalign(a, n);
+    return noted(__libc_memalign(a, n), n);
 }
 
 int posix_memalign(void **out, size_t a, size_t n)
@@ -49,7 +130,7 @@ int posix_memalign(void **out, size_t a, size_t n)
     if (!p && n)
         return ENOMEM;
     errno = saved;
-    *out = p;
+    *out = noted(p, n);
     return 0;
 }
 
@@ -60,7 +141,8 @@ void *reallocarray(void *p, size_t n, size_t m)
         errno = ENOMEM;
         return NULL;
     }
-    return __libc_realloc(p, bytes);
+    forget(p);
+    return noted(__libc_realloc(p, bytes), bytes);
 }
 
 size_t malloc_usable_size(void *p)

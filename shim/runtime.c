@@ -473,7 +473,14 @@ static void describe_placement(char *buf, size_t cap, uint64_t *dram, uint64_t *
                                                    : "");
     }
     if (!n)
-        moetier_fmt(buf, cap, "no expert tensor placed yet");
+        n = moetier_fmt(buf, cap, "no expert tensor placed yet");
+    uint64_t big_bytes;
+    size_t nbig = shim_big_buffers(&big_bytes);
+    if (nbig) {
+        char sz[24];
+        moetier_fmt(buf + n, cap - n, "; %zu weight-sized allocation%s (%s)", nbig, nbig == 1 ? "" : "s",
+                    moetier_size_format(big_bytes, sz, sizeof sz));
+    }
 }
 
 static void publish_locked(void)

@@ -37,6 +37,7 @@
 
 #define SHIM_MAX_FD 65536
 #define SHIM_MAX_PINNED 256
+#define SHIM_MAX_BIG 256
 
 enum shim_phase { SHIM_PHASE_DECODE, SHIM_PHASE_PROMPT, SHIM_PHASE_WARMUP };
 
@@ -111,6 +112,10 @@ void shim_pinned(void *ptr, size_t size, int add);
 void shim_decode_begin(int n_tokens, int *sampling);
 void shim_decode_end(int n_tokens, int sampling, uint64_t ns);
 void shim_give_up(const char *why);
+
+/* ---- allocations (alloc.c) ---- */
+/* Live weight-sized allocations (>= MOETIER_ALLOC_MIN): count, and bytes. */
+size_t shim_big_buffers(uint64_t *bytes);
 
 /* ---- signals (hooks_signal.c) ---- */
 int shim_fault_handler_install(void);

@@ -33,6 +33,26 @@ wait $pid || fail "driver failed under the preload"
 [ ! -e "$seg" ] || fail "segment not removed at exit"
 [ -s "$TMP/m.prof" ] || fail "no profile at exit"
 
+# --no-mmap: the weight buffer llama.cpp allocates is tracked as a weight-sized
+# allocation, and the experts in it are reported as DRAM-resident and untiered
+LD_PRELOAD="$MOETIER_LIB" MOETIER_PROFILE=off "$LLAMA_DRIVER" --quiet --no-mmap -m "$TMP/m.gguf" --feed "$TEXT" \
+    --feed-max 6000 -n 1 > "$TMP/nm.out" 2> "$TMP/nm.err" &
+pid=$!
+seen=
+i=0
+while [ $i -lt 150 ] && kill -0 $pid 2> /dev/null; do
+    if "$MOETIER" stat $pid > "$TMP/nm.stat" 2> /dev/null && grep -q "weight-sized allocation" "$TMP/nm.stat"; then
+        seen=1
+        break
+    fi
+    sleep 0.1
+    i=$((i + 1))
+done
+wait $pid || fail "--no-mmap driver failed under the preload"
+[ -n "$seen" ] || fail "--no-mmap: no weight-sized allocation reported: $(cat "$TMP/nm.stat" 2>/dev/null)"
+grep -q "anonymous buffer (DRAM-resident, untiered" "$TMP/nm.stat" || fail "--no-mmap placement: $(grep placement "$TMP/nm.stat")"
+note "no-mmap $(grep placement "$TMP/nm.stat")"
+
 # the next run starts warm: it logs the warm start, and its profile carries the first run's hits on
 LD_PRELOAD="$MOETIER_LIB" MOETIER_LOG=info drive "$TMP/warm" -m "$TMP/m.gguf" -n 4
 grep -q "warm start from $TMP/m.prof" "$TMP/warm.err" || fail "no warm start: $(cat "$TMP/warm.err")"
