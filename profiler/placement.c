@@ -44,20 +44,6 @@ int moetier_placements_retire(struct moetier_placements *t, uintptr_t addr, size
     return n;
 }
 
-const struct moetier_placement *moetier_placements_find(const struct moetier_placements *t,
-                                                        uintptr_t addr, uint32_t *expert)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        const struct moetier_placement *q = &t->item[i];
-        if (q->live && addr >= q->base && addr < q->base + q->stride * q->n_expert) {
-            if (expert)
-                *expert = (uint32_t)((addr - q->base) / q->stride);
-            return q;
-        }
-    }
-    return NULL;
-}
-
 const char *moetier_mem_kind_name(int kind)
 {
     switch (kind) {

@@ -7,9 +7,8 @@
  * shim adds placements as it sees the binary map the GGUF file or upload
  * tensors into buffers, and retires them when the memory goes away.
  *
- * Fixed capacity, no allocation: the table lives in the shim's static state.
- * Lookups are safe from a signal handler as long as no add/retire runs
- * concurrently (the shim adds during load, before sampling starts).
+ * Fixed capacity, no allocation: the table lives in the shim's static state,
+ * under the shim's lock.
  */
 #ifndef MOETIER_PROFILER_PLACEMENT_H
 #define MOETIER_PROFILER_PLACEMENT_H
@@ -47,10 +46,6 @@ int moetier_placements_add(struct moetier_placements *t, const struct moetier_pl
 
 /* Retires every placement overlapping [addr, addr + len). Returns how many. */
 int moetier_placements_retire(struct moetier_placements *t, uintptr_t addr, size_t len);
-
-/* The live placement holding addr and the expert there, or NULL. */
-const struct moetier_placement *moetier_placements_find(const struct moetier_placements *t,
-                                                        uintptr_t addr, uint32_t *expert);
 
 /* Words for a kind: "file mapping (shared)", ... */
 const char *moetier_mem_kind_name(int kind);

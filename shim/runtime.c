@@ -132,7 +132,7 @@ static void profile_save(void)
 
 static void *runtime_thread(void *arg);
 
-static int model_start(const char *path, int fd)
+static int model_start(const char *path)
 {
     char err[256];
     int rc = moetier_model_open(path, &shim.model, err, sizeof err);
@@ -166,7 +166,6 @@ static int model_start(const char *path, int fd)
     }
     log_info("model %s: %u MoE layers x %u experts, id %s", path, shim.model.n_layers, shim.model.n_experts,
              shim.model.id);
-    (void)fd;
     return 0;
 }
 
@@ -178,7 +177,7 @@ void shim_file_opened(const char *path, int fd)
     pthread_mutex_lock(&shim.lock);
     int idx = -1;
     if (!shim.model_open && !shim.given_up) {
-        if (model_start(path, fd) == 0)
+        if (model_start(path) == 0)
             idx = model_file_index(path);
     } else if (shim.model_open) {
         idx = model_file_index(path);

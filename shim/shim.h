@@ -91,7 +91,6 @@ extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
 /* ---- real functions (real.c) ---- */
 void *shim_real(const char *name, void **slot);
-#define REAL(fn) ((__typeof__(&fn))shim_real(#fn, (void **)&real_##fn))
 /* For functions that may be absent (llama.cpp, ggml, CUDA): NULL when absent. */
 void *shim_real_optional(const char *name, void **slot);
 
