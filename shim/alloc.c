@@ -42,7 +42,8 @@ static void unlock(void)
 
 static inline void *noted(void *p, size_t n)
 {
-    if (p && n >= shim.cfg.alloc_min && shim.active) {
+    /* the runtime's own allocations (shim_busy) are never weights */
+    if (p && n >= shim.cfg.alloc_min && shim.active && !shim_busy) {
         lock();
         for (size_t i = 0; i < SHIM_MAX_BIG; i++) {
             if (!big[i].start) {
@@ -59,7 +60,9 @@ static inline void *noted(void *p, size_t n)
 }
 
 /* Every free passes here: look without the lock (a word-sized read), and lock
- * only to clear an entry that matches. */
+ * only to clear an entry that matches. A weight buffer going away (a server
+ * unloading a model) retires the placements and probes inside it first, so
+ * the sampler never protects memory the allocator may hand out again. */
 static inline void forget(void *p)
 {
     if (!p)
@@ -67,10 +70,15 @@ static inline void forget(void *p)
     size_t hw = __atomic_load_n(&big_hw, __ATOMIC_RELAXED);
     for (size_t i = 0; i < hw; i++) {
         if (__atomic_load_n(&big[i].start, __ATOMIC_RELAXED) == (uintptr_t)p) {
+            uintptr_t end = 0;
             lock();
-            if (big[i].start == (uintptr_t)p)
+            if (big[i].start == (uintptr_t)p) {
+                end = big[i].end;
                 big[i].start = big[i].end = 0;
+            }
             unlock();
+            if (end && shim.model_ready && !shim_busy)
+                shim_unmapping(p, end - (uintptr_t)p);
             return;
         }
     }
