@@ -241,7 +241,8 @@ int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moet
         moetier_sampler_free(s);
         return rc;
     }
-    s->kind = kind;
+    /* last, so a signal handler that sees the kind sees a complete sampler */
+    __atomic_store_n(&s->kind, kind, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -400,7 +401,7 @@ void moetier_sampler_disarm(struct moetier_sampler *s)
 
 int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr)
 {
-    if (s->kind != MOETIER_SAMPLE_FAULT || s->n_regions == 0)
+    if (__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) != MOETIER_SAMPLE_FAULT || s->n_regions == 0)
         return 0;
     size_t lo = 0, hi = s->n_regions;
     while (lo < hi) {

@@ -216,6 +216,8 @@ static void place(uintptr_t base, const struct moetier_expert_tensor *t, uint32_
         .kind = (uint8_t)(pinned_at(base) ? MOETIER_MEM_PINNED : kind),
         .prot = prot,
     };
+    if (shim.sampler_built)
+        shim.sampler_stale = 1; /* rebuilt before the next sample */
     if (moetier_placements_add(&shim.placements, &p))
         log_warn("placement table full: layer %u not sampled", layer);
     else
@@ -342,6 +344,20 @@ void shim_unmapping(void *addr, size_t len)
 
 /* ---- sampling ---------------------------------------------------------- */
 
+static void sampler_build_locked(void);
+
+/* Placements changed after the sampler was built (a model loaded again, a
+ * repacked copy): build a new one. Between samples nothing is armed, so no
+ * fault can be ours; the handler sees kind NONE while the old one goes. */
+static void sampler_rebuild_locked(void)
+{
+    shim.sampler_stale = 0;
+    __atomic_store_n(&shim.sampler.kind, MOETIER_SAMPLE_NONE, __ATOMIC_SEQ_CST);
+    moetier_sampler_free(&shim.sampler);
+    shim.sampler_built = 0;
+    sampler_build_locked();
+}
+
 static void sampler_build_locked(void)
 {
     static const int want[] = { [MOETIER_SAMPLER_AUTO] = MOETIER_SAMPLE_NONE,
@@ -400,6 +416,8 @@ void shim_decode_begin(int n_tokens, int *sampling)
     pthread_mutex_lock(&shim.lock);
     if (!shim.sampler_built)
         sampler_build_locked();
+    else if (shim.sampler_stale)
+        sampler_rebuild_locked();
     if (shim.sampler_built > 0 && !shim.given_up) {
         uint64_t t0 = shim_now_ns();
         moetier_sampler_arm(&shim.sampler);

@@ -65,6 +65,7 @@ struct shim_state {
 
     struct moetier_sampler sampler;
     int sampler_built;          /* 1 built, -1 failed (no sampling) */
+    volatile int sampler_stale; /* placements changed since it was built */
     uint8_t *used;              /* [slots] scratch for one sample */
     struct moetier_hotness hot;
     uint64_t last_sample_ns;
