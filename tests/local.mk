@@ -16,6 +16,7 @@ include tests/mkmoe.mk
 include tests/llama.mk
 include tests/shim.mk
 include tests/tools.mk
+include tests/tiering.mk
 
 # make check-long: the runs too long for `make check` (fuzzing the GGUF parser
 # and expert map under ASan/UBSan for FUZZ_SECONDS, default 600).

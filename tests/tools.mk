@@ -7,6 +7,7 @@
 TOOLS_UNIT_TESTS = tests/bin/test_stats tests/bin/test_profile
 TOOLS_SH_TESTS = \
 	tests/tools/cli_tools.sh \
+	tests/tools/doctor_system.sh \
 	tests/tools/stat_json.sh \
 	tests/tools/stat_human.sh \
 	tests/tools/stat_prometheus.sh \

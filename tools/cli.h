@@ -35,6 +35,7 @@ int cli_is_help(const char *arg);
 int cmd_inspect(int argc, char **argv);
 int cmd_mkmoe(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_top(int argc, char **argv);

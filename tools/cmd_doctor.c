@@ -1,7 +1,14 @@
 /*
  * moetier doctor: checks of this machine and configuration.
  *
- *   moetier doctor --config [--json]
+ *   moetier doctor [--json]            the machine: tiers, limits, what moetier would choose
+ *   moetier doctor --config [--json]   the configuration
+ *
+ * Without --config: NUMA nodes (CPU-less ones are where Optane KMEM-DAX and
+ * CXL memory appear), memory tiers, PMem regions and namespaces, DAX mounts,
+ * huge pages, vm.max_map_count, the memlock limit, the cgroup memory limit,
+ * CUDA, whether the samplers' kernel interfaces work, the slow tier
+ * MOETIER_SLOW=auto would choose, and what to change (tools/system_probe.c).
  *
  * --config prints every variable of moetier_config_table (common/config.c)
  * with the value the runtime would use (moetier_config_load from this
@@ -10,14 +17,14 @@
  * runtime's own warnings are not repeated on stderr: the report says it all.
  *
  * Exit 0; 2 for bad usage, or when MOETIER_STRICT is on and a value is bad
- * (the runtime would refuse to start: the message names the value). The
- * system checks (tiers, limits) are not written yet: plain `moetier doctor`
- * says so (exit 2) and points at --config.
+ * (the runtime would refuse to start: the message names the value).
  */
 #include "common/config.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/size.h"
 #include "tools/cli.h"
+#include "tools/system_probe.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -29,8 +36,14 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: moetier doctor --config [--json]\n"
+            "usage: moetier doctor [--json]\n"
+            "       moetier doctor --config [--json]\n"
             "\n"
+            "  (none)     this machine: NUMA nodes and which have no CPUs, memory tiers,\n"
+            "             PMem regions and namespaces, DAX mounts, huge pages,\n"
+            "             vm.max_map_count, memlock and cgroup limits, CUDA, the\n"
+            "             samplers' kernel interfaces, what moetier would choose, and\n"
+            "             what to change\n"
             "  --config   every MOETIER_* variable: its effective value (from this\n"
             "             environment), its source (default, env, or env (invalid,\n"
             "             default used) with the reason), its moetier run flag and\n"
@@ -45,6 +58,167 @@ static void usage(FILE *f)
 static const char *shown(const char *v)
 {
     return v && *v ? v : "\"\"";
+}
+
+static const char *limit_text(uint64_t v, char *buf, size_t cap)
+{
+    return v == UINT64_MAX ? "unlimited" : moetier_size_format(v, buf, cap);
+}
+
+/* Advice lines: what to change for moetier to work well here. */
+static int advise(const struct system_probe *p, void (*say)(const char *, void *), void *arg)
+{
+    int n = 0;
+    char line[300], a[32];
+    if (p->max_map_count && p->max_map_count < 262144) {
+        snprintf(line, sizeof line, "vm.max_map_count is %llu: promoting tens of thousands of expert slices can "
+                 "reach it; raise it with sysctl -w vm.max_map_count=262144",
+                 (unsigned long long)p->max_map_count);
+        say(line, arg), n++;
+    }
+    if (p->memlock_soft != UINT64_MAX && p->memlock_soft < (64ULL << 20)) {
+        snprintf(line, sizeof line, "the memlock limit is %s: a CUDA-pinned DRAM cache needs more "
+                 "(ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit)",
+                 limit_text(p->memlock_soft, a, sizeof a));
+        say(line, arg), n++;
+    }
+    if (!p->pagemap_ok) {
+        snprintf(line, sizeof line, "/proc/self/pagemap shows no present pages here: the pagemap sampler "
+                 "cannot work; moetier will use the fault sampler");
+        say(line, arg), n++;
+    }
+    if (!p->process_madvise_ok) {
+        snprintf(line, sizeof line, "process_madvise(MADV_DONTNEED) is not available (Linux 6.13+ batches zaps): "
+                 "the pagemap sampler pays one TLB flush per probe");
+        say(line, arg), n++;
+    }
+    if (p->mem.cgroup_limit) {
+        snprintf(line, sizeof line, "a cgroup memory limit of %s is set: the DRAM cache is sized below it, "
+                 "since its pages cannot be reclaimed without swap",
+                 moetier_size_format(p->mem.cgroup_limit, a, sizeof a));
+        say(line, arg), n++;
+    }
+    return n;
+}
+
+static void say_text(const char *s, void *arg)
+{
+    (void)arg;
+    printf("  - %s\n", s);
+}
+
+static void say_json(const char *s, void *arg)
+{
+    json_str(arg, s);
+}
+
+static int report_system(int json)
+{
+    struct system_probe p;
+    system_probe_read(&p);
+    char why[300], a[32], b[32];
+    const char *slow = system_probe_slow_choice(&p, why, sizeof why);
+    if (json) {
+        struct json j;
+        json_init(&j, stdout, 0);
+        json_obj_begin(&j);
+        json_key(&j, "schema"), json_int(&j, 1);
+        json_key(&j, "kernel"), json_str(&j, p.kernel);
+        json_key(&j, "numa_nodes"), json_arr_begin(&j);
+        for (size_t i = 0; i < p.n_nodes; i++) {
+            json_obj_begin(&j);
+            json_key(&j, "node"), json_int(&j, p.nodes[i].id);
+            json_key(&j, "cpus"), json_bool(&j, p.nodes[i].has_cpu);
+            json_key(&j, "memory"), json_uint(&j, p.nodes[i].mem_total);
+            json_key(&j, "tier");
+            if (p.nodes[i].tier >= 0)
+                json_int(&j, p.nodes[i].tier);
+            else
+                json_null(&j);
+            json_obj_end(&j);
+        }
+        json_arr_end(&j);
+        json_key(&j, "pmem"), json_arr_begin(&j);
+        for (size_t i = 0; i < p.n_pmem; i++) {
+            json_obj_begin(&j);
+            json_key(&j, "name"), json_str(&j, p.pmem[i].name);
+            json_key(&j, "mode"), json_str(&j, p.pmem[i].mode);
+            json_key(&j, "device"), json_str(&j, p.pmem[i].dev);
+            json_key(&j, "size"), json_uint(&j, p.pmem[i].size);
+            json_obj_end(&j);
+        }
+        json_arr_end(&j);
+        json_key(&j, "dax_mounts"), json_arr_begin(&j);
+        for (size_t i = 0; i < p.n_dax_mounts; i++)
+            json_str(&j, p.dax_mounts[i].path);
+        json_arr_end(&j);
+        json_key(&j, "hugepages"), json_obj_begin(&j);
+        json_key(&j, "total"), json_uint(&j, p.hugepages_total);
+        json_key(&j, "free"), json_uint(&j, p.hugepages_free);
+        json_key(&j, "size"), json_uint(&j, p.hugepage_size);
+        json_key(&j, "thp"), json_str(&j, p.thp);
+        json_obj_end(&j);
+        json_key(&j, "max_map_count"), json_uint(&j, p.max_map_count);
+        json_key(&j, "memlock"), p.memlock_soft == UINT64_MAX ? json_null(&j) : json_uint(&j, p.memlock_soft);
+        json_key(&j, "memory"), json_obj_begin(&j);
+        json_key(&j, "available"), json_uint(&j, p.mem.available);
+        json_key(&j, "total"), json_uint(&j, p.mem.total);
+        json_key(&j, "cgroup_limit"), p.mem.cgroup_limit ? json_uint(&j, p.mem.cgroup_limit) : json_null(&j);
+        json_obj_end(&j);
+        json_key(&j, "cuda"), json_obj_begin(&j);
+        json_key(&j, "runtime"), json_bool(&j, p.cuda_runtime);
+        json_key(&j, "device"), json_bool(&j, p.nvidia_device);
+        json_obj_end(&j);
+        json_key(&j, "sampler"), json_obj_begin(&j);
+        json_key(&j, "pagemap"), json_bool(&j, p.pagemap_ok);
+        json_key(&j, "process_madvise"), json_bool(&j, p.process_madvise_ok);
+        json_obj_end(&j);
+        json_key(&j, "slow_tier"), json_obj_begin(&j);
+        json_key(&j, "choice"), json_str(&j, slow);
+        json_key(&j, "why"), json_str(&j, why);
+        json_obj_end(&j);
+        json_key(&j, "advice"), json_arr_begin(&j);
+        advise(&p, say_json, &j);
+        json_arr_end(&j);
+        json_obj_end(&j);
+        json_finish(&j);
+        return CLI_OK;
+    }
+    printf("kernel:          %s\n", p.kernel);
+    printf("numa nodes:      %zu\n", p.n_nodes);
+    for (size_t i = 0; i < p.n_nodes; i++) {
+        printf("  node %-3d %10s  %s", p.nodes[i].id, moetier_size_format(p.nodes[i].mem_total, a, sizeof a),
+               p.nodes[i].has_cpu ? "with CPUs" : "no CPUs (a slow tier: KMEM-DAX PMem or CXL)");
+        if (p.nodes[i].tier >= 0)
+            printf(", memory_tier%d", p.nodes[i].tier);
+        putchar('\n');
+    }
+    printf("pmem:            %s\n", p.n_pmem ? "" : "none");
+    for (size_t i = 0; i < p.n_pmem; i++)
+        printf("  %-14s %10s  %s%s%s\n", p.pmem[i].name, moetier_size_format(p.pmem[i].size, a, sizeof a),
+               p.pmem[i].mode[0] ? p.pmem[i].mode : "region", p.pmem[i].dev[0] ? " /dev/" : "", p.pmem[i].dev);
+    printf("dax mounts:      %s\n", p.n_dax_mounts ? "" : "none");
+    for (size_t i = 0; i < p.n_dax_mounts; i++)
+        printf("  %s (%s on %s)\n", p.dax_mounts[i].path, p.dax_mounts[i].fstype, p.dax_mounts[i].dev);
+    printf("huge pages:      %llu of %s free, transparent: %s\n", (unsigned long long)p.hugepages_free,
+           moetier_size_format(p.hugepage_size, a, sizeof a), p.thp[0] ? p.thp : "unknown");
+    printf("max_map_count:   %llu\n", (unsigned long long)p.max_map_count);
+    printf("memlock:         %s (hard %s)\n", limit_text(p.memlock_soft, a, sizeof a),
+           limit_text(p.memlock_hard, b, sizeof b));
+    printf("memory:          %s available of %s", moetier_size_format(p.mem.available, a, sizeof a),
+           moetier_size_format(p.mem.total, b, sizeof b));
+    if (p.mem.cgroup_limit)
+        printf(", cgroup limit %s", moetier_size_format(p.mem.cgroup_limit, a, sizeof a));
+    putchar('\n');
+    printf("cuda:            runtime %s, device %s\n", p.cuda_runtime ? "found" : "not found",
+           p.nvidia_device ? "present" : "none");
+    printf("samplers:        pagemap %s, batched zaps (process_madvise) %s\n", p.pagemap_ok ? "works" : "no",
+           p.process_madvise_ok ? "work" : "no");
+    printf("slow tier:       MOETIER_SLOW=auto would use %s: %s\n", slow, why);
+    printf("advice:\n");
+    if (!advise(&p, say_text, NULL))
+        printf("  - nothing to change\n");
+    return CLI_OK;
 }
 
 int cmd_doctor(int argc, char **argv)
@@ -73,8 +247,7 @@ int cmd_doctor(int argc, char **argv)
     if (optind < argc)
         return cli_error(CLI_USAGE, CMD, "unexpected argument '%s' (moetier doctor --help)", argv[optind]);
     if (!config)
-        return cli_error(CLI_USAGE, CMD, "the system checks are not written yet; moetier doctor --config "
-                                         "shows the configuration");
+        return report_system(json);
 
     /* the report shows every bad value itself: keep the loader's warnings quiet */
     moetier_log_setup(MOETIER_LOG_ERROR, STDERR_FILENO);

@@ -6,6 +6,8 @@ tools_moetier_SOURCES = \
 	tools/cmd_inspect.c \
 	tools/cmd_mkmoe.c \
 	tools/cmd_trace.c \
+	tools/system_probe.c tools/system_probe.h \
+	tools/cmd_replay.c \
 	tools/cmd_run.c \
 	tools/cmd_stat.c \
 	tools/cmd_top.c \
@@ -24,4 +26,4 @@ tools_moetier_SOURCES = \
 tools_moetier_CPPFLAGS = $(AM_CPPFLAGS) $(PNG_CFLAGS) \
 	-DMOETIER_PKGLIBDIR='"$(pkglibdir)"' \
 	-DMOETIER_BUILD_SHIM='"$(abs_top_builddir)/shim/.libs/libmoetier.so"'
-tools_moetier_LDADD = profiler/libprofiler.la common/libcommon.la $(PNG_LIBS) -lm
+tools_moetier_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la $(PNG_LIBS) -lm

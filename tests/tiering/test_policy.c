@@ -1,0 +1,222 @@
+/*
+ * Unit tests of tiering/policy.c and tiering/replay.c on tiny hand-made
+ * sequences whose right victim (or hit count) is known by hand.
+ */
+#include "tiering/policy.h"
+#include "tiering/replay.h"
+#include "tests/unit/check.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/moetier-policy-XXXXXX";
+
+static struct moetier_policy *mk(const char *name, uint32_t layers, uint32_t experts,
+                                 const struct moetier_policy_opts *o)
+{
+    struct moetier_policy *p = NULL;
+    int rc = moetier_policy_new(name, layers, experts, o, &p);
+    CHECK(rc == 0 && p);
+    return p;
+}
+
+static uint32_t victim(struct moetier_policy *p, const uint32_t *res, size_t n, const uint8_t *pinned)
+{
+    uint32_t v = 9999;
+    CHECK(moetier_policy_victim(p, res, n, pinned, &v) == 0);
+    return v;
+}
+
+static void test_lru(void)
+{
+    struct moetier_policy *p = mk("lru", 1, 4, NULL);
+    CHECK_STR(moetier_policy_name(p), "lru");
+    moetier_policy_access(p, 0, 0);
+    moetier_policy_access(p, 1, 1);
+    moetier_policy_access(p, 2, 2);
+    moetier_policy_access(p, 0, 3);
+    uint32_t res[] = { 0, 1, 2 };
+    CHECK(victim(p, res, 3, NULL) == 1);
+    uint8_t pinned[4] = { 0, 1, 0, 0 };
+    CHECK(victim(p, res, 3, pinned) == 2);
+    uint8_t all[4] = { 1, 1, 1, 1 };
+    uint32_t v;
+    CHECK(moetier_policy_victim(p, res, 3, all, &v) == -ENOENT);
+    CHECK(moetier_policy_victim(p, res, 0, NULL, &v) == -ENOENT);
+    CHECK(moetier_policy_prefetch(p, 0, &v, 1) == 0);
+    moetier_policy_free(p);
+}
+
+static void test_lfu(void)
+{
+    /* no decay: 0 used 2x, 1 once, 2 three times -> 1; counts survive eviction */
+    struct moetier_policy *p = mk("lfu", 1, 4, NULL);
+    uint64_t t = 0;
+    moetier_policy_access(p, 0, t++);
+    moetier_policy_access(p, 0, t++);
+    moetier_policy_access(p, 1, t++);
+    for (int i = 0; i < 3; i++)
+        moetier_policy_access(p, 2, t++);
+    uint32_t res[] = { 0, 1, 2 };
+    CHECK(victim(p, res, 3, NULL) == 1);
+    moetier_policy_access(p, 1, t++); /* 1 now has 2 uses, like 0: tie -> older last use (0) */
+    CHECK(victim(p, res, 3, NULL) == 0);
+    moetier_policy_free(p);
+
+    /* half-life 1: three old uses of 0 weigh less than one recent use of 1 */
+    struct moetier_policy_opts o = { .half_life = 1 };
+    p = mk("lfu", 1, 4, &o);
+    for (uint64_t i = 0; i < 3; i++)
+        moetier_policy_access(p, 0, i);
+    moetier_policy_access(p, 1, 10);
+    CHECK(victim(p, res, 2, NULL) == 0);
+    /* far in time (forces the rescaling): still ordered by decayed counts */
+    for (uint64_t i = 0; i < 4; i++)
+        moetier_policy_access(p, 2, 5000 + i);
+    moetier_policy_access(p, 1, 5004);
+    CHECK(victim(p, res, 3, NULL) == 0);
+    uint32_t r12[] = { 1, 2 };
+    /* 2: 1/16 + 1/8 + 1/4 + 1/2 = 0.94 at t 5004, against 1's fresh 1.0 */
+    CHECK(victim(p, r12, 2, NULL) == 2);
+    moetier_policy_free(p);
+}
+
+static void test_static(void)
+{
+    double rank[4] = { 5, 1, 3, 1 };
+    struct moetier_policy_opts o = { .rank = rank };
+    struct moetier_policy *p = mk("static", 2, 2, &o);
+    uint32_t res[] = { 0, 1, 2, 3 };
+    moetier_policy_access(p, 3, 0);
+    moetier_policy_access(p, 1, 1);
+    CHECK(victim(p, res, 4, NULL) == 3); /* 1 and 3 tie on rank; 3 used longer ago */
+    uint8_t pinned[4] = { 0, 0, 0, 1 };
+    CHECK(victim(p, res, 4, pinned) == 1);
+    moetier_policy_free(p);
+    struct moetier_policy *q = NULL;
+    CHECK(moetier_policy_new("static", 2, 2, NULL, &q) == -EINVAL && !q);
+}
+
+static void test_belady(void)
+{
+    /* slots used at t = 0..4: 0 1 2 1 0 */
+    uint64_t next[] = { 4, 3, MOETIER_POLICY_NEVER, MOETIER_POLICY_NEVER, MOETIER_POLICY_NEVER };
+    struct moetier_policy_opts o = { .next_use = next, .n_next_use = 5 };
+    struct moetier_policy *p = mk("belady", 1, 3, &o);
+    moetier_policy_access(p, 0, 0);
+    moetier_policy_access(p, 1, 1);
+    moetier_policy_access(p, 2, 2);
+    uint32_t res[] = { 0, 1, 2 };
+    CHECK(victim(p, res, 3, NULL) == 2); /* never used again */
+    uint8_t pinned[3] = { 0, 0, 1 };
+    CHECK(victim(p, res, 3, pinned) == 0); /* used at 4, after 1 (at 3) */
+    moetier_policy_free(p);
+}
+
+static void test_predict(void)
+{
+    struct moetier_policy_opts o = { .topk = 1, .prefetch = 2 };
+    struct moetier_policy *p = mk("predict", 2, 4, &o);
+    uint16_t a0 = 0, a1 = 3, b0 = 1, b1 = 2;
+    for (int i = 0; i < 3; i++) { /* tokens A: expert 0 at layer 0, then 3 at layer 1 */
+        moetier_policy_observe(p, 0, &a0, 1);
+        moetier_policy_observe(p, 1, &a1, 1);
+    }
+    moetier_policy_observe(p, 0, &b0, 1); /* token B: 1 then 2 */
+    moetier_policy_observe(p, 1, &b1, 1);
+    moetier_policy_observe(p, 0, &a0, 1); /* a new token starts with 0 */
+    uint32_t s[4] = { 0 };
+    /* co-occurrence says 3 (share 1.0), the previous token's choice says 2 (0.01) */
+    CHECK(moetier_policy_prefetch(p, 0, s, 4) == 2);
+    CHECK(s[0] == 1 * 4 + 3 && s[1] == 1 * 4 + 2);
+    CHECK(moetier_policy_prefetch(p, 0, s, 1) == 1 && s[0] == 7);
+    CHECK(moetier_policy_prefetch(p, 1, s, 4) == 0); /* last layer */
+    /* eviction is LFU: 7 used twice, 6 once */
+    moetier_policy_access(p, 7, 0);
+    moetier_policy_access(p, 7, 1);
+    moetier_policy_access(p, 6, 2);
+    uint32_t res[] = { 6, 7 };
+    CHECK(victim(p, res, 2, NULL) == 6);
+    moetier_policy_free(p);
+}
+
+static int load(const char *text, struct moetier_routing *r)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/t.trace", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    int rc = moetier_routing_load(path, 1, r, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "load: %s\n", err);
+    return rc;
+}
+
+static uint64_t hits(const struct moetier_routing *r, const char *name, uint32_t slots)
+{
+    struct moetier_policy_opts o = { .topk = (uint32_t)r->topk };
+    uint64_t *next = NULL;
+    if (strcmp(name, "belady") == 0) {
+        CHECK(moetier_replay_next_use(r, &next) == 0);
+        o.next_use = next;
+        o.n_next_use = r->tokens * r->layers * r->topk;
+    }
+    struct moetier_policy *p = mk(name, (uint32_t)r->layers, (uint32_t)r->experts, &o);
+    struct moetier_replay_result res;
+    CHECK(moetier_replay_run(r, p, slots, &res) == 0);
+    CHECK(res.accesses == r->tokens * r->layers * r->topk);
+    moetier_policy_free(p);
+    free(next);
+    return res.hits;
+}
+
+static void test_replay(void)
+{
+    struct moetier_routing r;
+    /* 0 1 2 0 1 through 2 slots: LRU and LFU always evict what comes next; Belady keeps 0 */
+    CHECK(load("# layers=1 experts=3 topk=1\n0\n1\n2\n0\n1\n", &r) == 0);
+    CHECK(moetier_replay_slots(&r, 0.67) == 2 && moetier_replay_slots(&r, 0.5) == 1);
+    uint64_t *next = NULL;
+    CHECK(moetier_replay_next_use(&r, &next) == 0);
+    CHECK(next[0] == 3 && next[1] == 4 && next[2] == MOETIER_POLICY_NEVER && next[4] == MOETIER_POLICY_NEVER);
+    free(next);
+    CHECK(hits(&r, "lru", 2) == 0);
+    CHECK(hits(&r, "lfu", 2) == 0);
+    CHECK(hits(&r, "belady", 2) == 1);
+    CHECK(hits(&r, "lru", 3) == 2); /* only cold misses */
+    moetier_routing_free(&r);
+
+    /* pinning: a 1-slot cache cannot hold both experts of a layer; the second bypasses */
+    CHECK(load("# layers=1 experts=4 topk=2\n0,1\n0,1\n", &r) == 0);
+    CHECK(hits(&r, "lru", 1) == 1);
+    moetier_routing_free(&r);
+
+    /* two layers; predict learns 0 -> 3 and prefetches 3 before layer 1 needs it */
+    CHECK(load("# layers=2 experts=4 topk=1\n0 3\n1 2\n0 3\n1 2\n0 3\n", &r) == 0);
+    struct moetier_replay_result res;
+    CHECK(moetier_replay_policy(&r, "predict", 1.0, NULL, &res) == 0);
+    /* cold: 0, 3, 1, 2; token 3 (0 3) hits; prefetches for fresh pairs happen only while cold */
+    CHECK(res.hits == 6 && res.accesses == 10);
+    CHECK(moetier_replay_policy(&r, "static", 0.5, NULL, &res) == 0 && res.half_from == 2);
+    CHECK(moetier_replay_policy(&r, "nosuch", 0.5, NULL, &res) == -EINVAL);
+    moetier_routing_free(&r);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 99;
+    test_lru();
+    test_lfu();
+    test_static();
+    test_belady();
+    test_predict();
+    test_replay();
+    char path[300];
+    snprintf(path, sizeof path, "%s/t.trace", dir);
+    unlink(path);
+    rmdir(dir);
+    return check_exit("test_policy");
+}

@@ -1,0 +1,264 @@
+/*
+ * policy: the eviction / prefetch policies of the DRAM expert cache (see
+ * policy.h for the interface and docs/policies.md for the definitions).
+ *
+ * All policies share one structure of per-slot arrays; a victim is the
+ * candidate with the smallest key (policy-specific), ties broken by the oldest
+ * last use, then the lowest slot, so every run is deterministic.
+ * LFU decay without rescanning: a use at time t adds 2^((t - base) / half_life)
+ * instead of 1, which ranks slots exactly like decayed counts (all decay by the
+ * same factor); when the increments grow past 2^512 every score is scaled down
+ * and base moves to t.
+ * Invariants: slot < n_slots everywhere; cooc is only allocated for predict.
+ */
+#include "tiering/policy.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_LRU, K_LFU, K_STATIC, K_PREDICT, K_BELADY };
+
+const char *const moetier_policy_names[] = { "lru", "lfu", "static", "predict", "belady", NULL };
+
+struct moetier_policy {
+    enum kind kind;
+    uint32_t layers, experts, n_slots;
+    uint64_t *last;  /* [n_slots] time of the last use + 1 (0 = never used) */
+    double *score;   /* lfu, predict: (inflated) decayed use counts; static: rank */
+    uint64_t *next;  /* belady: time of the next use */
+    double half_life, base;
+    const uint64_t *next_use;
+    uint64_t n_next_use;
+    /* predict */
+    uint32_t k, prefetch;
+    double prev_weight;
+    uint32_t *cooc;     /* [(layers - 1) * experts * experts]: expert at l -> expert at l+1 */
+    uint64_t *rowsum;   /* [(layers - 1) * experts]: sum of a cooc row */
+    uint16_t *cur, *prev; /* [layers * k]: this token's / the previous token's choices */
+    uint32_t *ncur, *nprev;
+    double *pscore;     /* [experts] scratch */
+};
+
+static int kind_of(const char *name, enum kind *k)
+{
+    static const enum kind kinds[] = { K_LRU, K_LFU, K_STATIC, K_PREDICT, K_BELADY };
+    for (int i = 0; moetier_policy_names[i]; i++)
+        if (strcmp(name, moetier_policy_names[i]) == 0) {
+            *k = kinds[i];
+            return 0;
+        }
+    return -EINVAL;
+}
+
+int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
+                       const struct moetier_policy_opts *opts, struct moetier_policy **out)
+{
+    static const struct moetier_policy_opts defaults;
+    const struct moetier_policy_opts *o = opts ? opts : &defaults;
+    enum kind kind;
+    *out = NULL;
+    if (!name || kind_of(name, &kind) || n_layers == 0 || n_experts == 0 ||
+        (uint64_t)n_layers * n_experts > UINT32_MAX / 2 || o->half_life < 0 || o->prev_weight < 0)
+        return -EINVAL;
+    if ((kind == K_STATIC && !o->rank) || (kind == K_BELADY && !o->next_use))
+        return -EINVAL;
+    struct moetier_policy *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->kind = kind;
+    p->layers = n_layers;
+    p->experts = n_experts;
+    p->n_slots = n_layers * n_experts;
+    p->half_life = o->half_life;
+    p->last = calloc(p->n_slots, sizeof *p->last);
+    p->score = calloc(p->n_slots, sizeof *p->score);
+    if (!p->last || !p->score)
+        goto fail;
+    if (kind == K_STATIC)
+        memcpy(p->score, o->rank, p->n_slots * sizeof *p->score);
+    if (kind == K_BELADY) {
+        p->next_use = o->next_use;
+        p->n_next_use = o->n_next_use;
+        p->next = malloc(p->n_slots * sizeof *p->next);
+        if (!p->next)
+            goto fail;
+        for (uint32_t s = 0; s < p->n_slots; s++)
+            p->next[s] = MOETIER_POLICY_NEVER;
+    }
+    if (kind == K_PREDICT) {
+        p->k = o->topk ? o->topk : 1;
+        p->prefetch = o->prefetch ? o->prefetch : p->k;
+        p->prev_weight = o->prev_weight > 0 ? o->prev_weight : 0.01;
+        size_t pairs = (size_t)(n_layers - 1) * n_experts;
+        if (pairs && (size_t)n_experts > SIZE_MAX / sizeof(uint32_t) / pairs)
+            goto fail;
+        p->cooc = calloc(pairs * n_experts + 1, sizeof *p->cooc);
+        p->rowsum = calloc(pairs + 1, sizeof *p->rowsum);
+        p->cur = calloc((size_t)n_layers * p->k, sizeof *p->cur);
+        p->prev = calloc((size_t)n_layers * p->k, sizeof *p->prev);
+        p->ncur = calloc(n_layers, sizeof *p->ncur);
+        p->nprev = calloc(n_layers, sizeof *p->nprev);
+        p->pscore = calloc(n_experts, sizeof *p->pscore);
+        if (!p->cooc || !p->rowsum || !p->cur || !p->prev || !p->ncur || !p->nprev || !p->pscore)
+            goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    moetier_policy_free(p);
+    return -ENOMEM;
+}
+
+void moetier_policy_free(struct moetier_policy *p)
+{
+    if (!p)
+        return;
+    free(p->pscore);
+    free(p->nprev);
+    free(p->ncur);
+    free(p->prev);
+    free(p->cur);
+    free(p->rowsum);
+    free(p->cooc);
+    free(p->next);
+    free(p->score);
+    free(p->last);
+    free(p);
+}
+
+const char *moetier_policy_name(const struct moetier_policy *p)
+{
+    return moetier_policy_names[p->kind];
+}
+
+/* LFU with decay: adds the inflated weight of a use at t (see the file comment). */
+static void lfu_bump(struct moetier_policy *p, uint32_t slot, uint64_t t)
+{
+    if (p->half_life <= 0) {
+        p->score[slot] += 1;
+        return;
+    }
+    double e = ((double)t - p->base) / p->half_life;
+    if (e > 512) {
+        double scale = exp2(-e);
+        for (uint32_t s = 0; s < p->n_slots; s++)
+            p->score[s] *= scale;
+        p->base = (double)t;
+        e = 0;
+    }
+    p->score[slot] += exp2(e);
+}
+
+void moetier_policy_access(struct moetier_policy *p, uint32_t slot, uint64_t t)
+{
+    if (slot >= p->n_slots)
+        return;
+    p->last[slot] = t + 1;
+    if (p->kind == K_LFU || p->kind == K_PREDICT)
+        lfu_bump(p, slot, t);
+    else if (p->kind == K_BELADY)
+        p->next[slot] = t < p->n_next_use ? p->next_use[t] : MOETIER_POLICY_NEVER;
+}
+
+/* The eviction key of a slot: the smallest is evicted first. */
+static double key(const struct moetier_policy *p, uint32_t s)
+{
+    switch (p->kind) {
+    case K_LRU:
+        return (double)p->last[s];
+    case K_BELADY:
+        return p->next[s] == MOETIER_POLICY_NEVER ? -INFINITY : -(double)p->next[s];
+    default:
+        return p->score[s];
+    }
+}
+
+int moetier_policy_victim(struct moetier_policy *p, const uint32_t *resident, size_t n,
+                          const uint8_t *pinned, uint32_t *slot)
+{
+    int found = 0;
+    uint32_t best = 0;
+    double best_key = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = resident[i];
+        if (s >= p->n_slots || (pinned && pinned[s]))
+            continue;
+        double k = key(p, s);
+        if (!found || k < best_key ||
+            (k == best_key && (p->last[s] < p->last[best] || (p->last[s] == p->last[best] && s < best)))) {
+            found = 1;
+            best = s;
+            best_key = k;
+        }
+    }
+    if (!found)
+        return -ENOENT;
+    *slot = best;
+    return 0;
+}
+
+void moetier_policy_observe(struct moetier_policy *p, uint32_t layer, const uint16_t *experts, size_t n)
+{
+    if (p->kind != K_PREDICT || layer >= p->layers)
+        return;
+    if (layer == 0) { /* a new token: this one's choices become the previous token's */
+        memcpy(p->prev, p->cur, (size_t)p->layers * p->k * sizeof *p->cur);
+        memcpy(p->nprev, p->ncur, p->layers * sizeof *p->ncur);
+    }
+    uint32_t m = 0;
+    uint16_t *row = p->cur + (size_t)layer * p->k;
+    for (size_t i = 0; i < n && m < p->k; i++)
+        if (experts[i] < p->experts)
+            row[m++] = experts[i];
+    p->ncur[layer] = m;
+    if (layer == 0)
+        return;
+    /* learn: each expert of layer - 1 co-occurred with each of layer */
+    const uint16_t *up = p->cur + (size_t)(layer - 1) * p->k;
+    for (uint32_t a = 0; a < p->ncur[layer - 1]; a++) {
+        size_t r = (size_t)(layer - 1) * p->experts + up[a];
+        uint32_t *c = p->cooc + r * p->experts;
+        for (uint32_t b = 0; b < m; b++)
+            c[row[b]]++;
+        p->rowsum[r] += m;
+    }
+}
+
+size_t moetier_policy_prefetch(struct moetier_policy *p, uint32_t layer, uint32_t *slots, size_t cap)
+{
+    if (p->kind != K_PREDICT || layer + 1 >= p->layers || cap == 0)
+        return 0;
+    uint32_t nx = layer + 1, E = p->experts;
+    double *sc = p->pscore;
+    memset(sc, 0, E * sizeof *sc);
+    /* share of the co-occurrence mass of this token's experts at layer on each expert of nx */
+    uint64_t total = 0;
+    const uint16_t *row = p->cur + (size_t)layer * p->k;
+    for (uint32_t a = 0; a < p->ncur[layer]; a++)
+        total += p->rowsum[(size_t)layer * E + row[a]];
+    if (total)
+        for (uint32_t a = 0; a < p->ncur[layer]; a++) {
+            const uint32_t *c = p->cooc + ((size_t)layer * E + row[a]) * E;
+            for (uint32_t b = 0; b < E; b++)
+                sc[b] += (double)c[b] / (double)total;
+        }
+    /* recent-token reuse: the previous token's choice at nx */
+    const uint16_t *pv = p->prev + (size_t)nx * p->k;
+    for (uint32_t i = 0; i < p->nprev[nx]; i++)
+        sc[pv[i]] += p->prev_weight / p->nprev[nx];
+    /* the best `prefetch` experts with a positive score, best first */
+    size_t want = p->prefetch < cap ? p->prefetch : cap, n = 0;
+    while (n < want) {
+        uint32_t best = E;
+        for (uint32_t b = 0; b < E; b++)
+            if (sc[b] > 0 && (best == E || sc[b] > sc[best]))
+                best = b;
+        if (best == E)
+            break;
+        slots[n++] = nx * E + best;
+        sc[best] = 0;
+    }
+    return n;
+}

@@ -1,0 +1,91 @@
+/*
+ * policy: which (layer, expert) pair the DRAM expert cache evicts, and which
+ * pairs it prefetches.
+ *
+ * A cache slot is one (layer, expert) pair: slot = layer * n_experts + expert.
+ * The caller (the runtime with live samples, or tiering/replay.c with trace
+ * tokens) owns residency; a policy only keeps per-slot history and answers:
+ *   - moetier_policy_access(): a use of a slot, in time order (t never decreases);
+ *   - moetier_policy_observe(): the full routing of one layer for one token
+ *     (the predictive policy learns from it; the others ignore it);
+ *   - moetier_policy_victim(): which resident, unpinned slot to evict;
+ *   - moetier_policy_prefetch(): slots worth fetching before they are needed
+ *     (only `predict` returns any).
+ *
+ * Policies (docs/policies.md has the measured comparison):
+ *   lru      least recently used.
+ *   lfu      least frequently used; counts survive eviction; optional exponential
+ *            decay with half-life opts.half_life (in units of t; 0 = no decay).
+ *   static   a fixed ranking given at creation (opts.rank, higher = hotter):
+ *            evicts the coldest; ties go to the least recently used.
+ *   predict  LFU-with-decay eviction, plus prefetch of layer l+1's likely
+ *            experts while layer l runs: cross-layer co-occurrence counts
+ *            (expert at l -> expert at l+1, learned online) plus the previous
+ *            token's choice at l+1.
+ *   belady   clairvoyant reference (replay only): evicts the slot whose next use
+ *            is furthest away; needs opts.next_use.
+ * Ties in every policy go to the least recently used slot, then the lowest slot.
+ * Not thread-safe: one caller drives a policy.
+ */
+#ifndef MOETIER_TIERING_POLICY_H
+#define MOETIER_TIERING_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOETIER_POLICY_NEVER UINT64_MAX /* next_use value: never used again */
+/* predict's measured best decay half-life, in tokens (docs/policies.md); a caller
+ * converts it to t units: x n_layers x topk when t counts accesses. */
+#define MOETIER_PREDICT_HALF_LIFE_TOKENS 5
+
+struct moetier_policy;
+
+struct moetier_policy_opts {
+    double half_life;          /* lfu, predict: decay half-life in units of t; 0 = none */
+    const double *rank;        /* static: [n_layers * n_experts], higher = keep longer */
+    const uint64_t *next_use;  /* belady: next_use[t] = t of the next use of the slot used
+                                  at t, or MOETIER_POLICY_NEVER */
+    uint64_t n_next_use;       /* entries in next_use */
+    uint32_t topk;             /* predict: experts per token per layer (default 1) */
+    uint32_t prefetch;         /* predict: slots prefetched per layer (0 = topk) */
+    double prev_weight;        /* predict: weight of the previous token's choice against
+                                  the co-occurrence share (0 = the default 0.01) */
+};
+
+/* The policy names moetier_policy_new() knows, NULL-terminated. */
+extern const char *const moetier_policy_names[];
+
+/*
+ * Creates policy NAME for n_layers x n_experts slots. opts may be NULL (defaults)
+ * except for `static` (needs rank) and `belady` (needs next_use).
+ * Returns 0, -EINVAL (unknown name, bad shape, missing option) or -ENOMEM.
+ */
+int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
+                       const struct moetier_policy_opts *opts, struct moetier_policy **out);
+void moetier_policy_free(struct moetier_policy *p);
+const char *moetier_policy_name(const struct moetier_policy *p);
+
+/* A use of slot at time t (non-decreasing). Out-of-range slots are ignored. */
+void moetier_policy_access(struct moetier_policy *p, uint32_t slot, uint64_t t);
+
+/* One token's experts at layer (n ids), once known: the predictor's training signal.
+ * Call it for layers 0, 1, ... of each token in order. */
+void moetier_policy_observe(struct moetier_policy *p, uint32_t layer, const uint16_t *experts,
+                            size_t n);
+
+/*
+ * Chooses the slot to evict among resident[0..n) whose pinned[slot] is 0
+ * (pinned may be NULL). Returns 0 and sets *slot, or -ENOENT when every
+ * candidate is pinned (or n is 0).
+ */
+int moetier_policy_victim(struct moetier_policy *p, const uint32_t *resident, size_t n,
+                          const uint8_t *pinned, uint32_t *slot);
+
+/*
+ * Slots to fetch ahead while `layer` runs, best first, for layer + 1 of the
+ * token last observed: writes up to cap slots, returns how many (0 for every
+ * policy but predict, and at the last layer).
+ */
+size_t moetier_policy_prefetch(struct moetier_policy *p, uint32_t layer, uint32_t *slots, size_t cap);
+
+#endif

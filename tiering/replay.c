@@ -1,0 +1,216 @@
+/*
+ * replay: a trace through a cache policy (definitions in replay.h).
+ *
+ * Residency is a dense array of resident slots plus each slot's position in it
+ * (NONE when not resident), so a miss costs one victim scan over the resident
+ * slots and an O(1) swap. Invariants: nres <= slots; pos[res[i]] == i;
+ * pinned[] is all zero between layers; pf[] marks pairs prefetched for the
+ * layer about to run and is cleared once that layer has run.
+ */
+#include "tiering/replay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+uint32_t moetier_replay_slots(const struct moetier_routing *r, double share)
+{
+    double pairs = (double)r->layers * r->experts;
+    if (share <= 0)
+        return 0;
+    if (share >= 1)
+        return (uint32_t)pairs;
+    /* floor, with a tolerance for shares like 0.29 that are not exact in binary */
+    return (uint32_t)(share * pairs + 1e-9);
+}
+
+static int check_trace(const struct moetier_routing *r)
+{
+    return r && r->routes && r->layers > 0 && r->experts > 0 && r->topk > 0 ? 0 : -EINVAL;
+}
+
+int moetier_replay_next_use(const struct moetier_routing *r, uint64_t **out)
+{
+    if (check_trace(r))
+        return -EINVAL;
+    uint64_t n = r->tokens * (uint64_t)r->layers * r->topk;
+    uint64_t *next = malloc((n ? n : 1) * sizeof *next);
+    uint64_t *seen = malloc((size_t)r->layers * r->experts * sizeof *seen);
+    if (!next || !seen) {
+        free(next);
+        free(seen);
+        return -ENOMEM;
+    }
+    for (size_t s = 0; s < (size_t)r->layers * r->experts; s++)
+        seen[s] = MOETIER_POLICY_NEVER;
+    for (uint64_t t = n; t-- > 0;) {
+        uint64_t layer = (t / r->topk) % r->layers;
+        size_t slot = layer * r->experts + r->routes[t];
+        next[t] = seen[slot];
+        seen[slot] = t;
+    }
+    free(seen);
+    *out = next;
+    return 0;
+}
+
+struct cache {
+    uint32_t *res, *pos, nres, cap;
+    uint8_t *pinned, *pf;
+};
+
+/* Makes slot resident, evicting the policy's victim when full; a full cache
+ * whose every slot is pinned serves the access without caching it. */
+static void cache_insert(struct cache *c, struct moetier_policy *p, uint32_t slot,
+                         struct moetier_replay_result *res)
+{
+    if (c->nres < c->cap) {
+        c->res[c->nres] = slot;
+        c->pos[slot] = c->nres++;
+        return;
+    }
+    uint32_t v;
+    if (moetier_policy_victim(p, c->res, c->nres, c->pinned, &v))
+        return;
+    uint32_t i = c->pos[v];
+    c->res[i] = slot;
+    c->pos[slot] = i;
+    c->pos[v] = NONE;
+    c->pf[v] = 0;
+    res->evictions++;
+}
+
+int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
+                       struct moetier_replay_result *res)
+{
+    if (check_trace(r) || slots == 0)
+        return -EINVAL;
+    const uint32_t L = r->layers, E = r->experts, K = r->topk, n_slots = L * E;
+    if (slots > n_slots)
+        slots = n_slots;
+    memset(res, 0, sizeof *res);
+    res->slots = slots;
+    res->half_from = r->tokens / 2;
+
+    int rc = -ENOMEM;
+    struct cache c = { .cap = slots };
+    uint32_t *pfl = NULL, npfl = 0, pfcap = E;
+    c.res = malloc(slots * sizeof *c.res);
+    c.pos = malloc(n_slots * sizeof *c.pos);
+    c.pinned = calloc(n_slots, 1);
+    c.pf = calloc(n_slots, 1);
+    uint32_t *want = malloc(pfcap * sizeof *want);
+    pfl = malloc(pfcap * sizeof *pfl);
+    if (!c.res || !c.pos || !c.pinned || !c.pf || !want || !pfl)
+        goto out;
+    for (uint32_t s = 0; s < n_slots; s++)
+        c.pos[s] = NONE;
+
+    uint64_t t = 0;
+    for (uint64_t tok = 0; tok < r->tokens; tok++) {
+        int half = tok >= res->half_from;
+        for (uint32_t l = 0; l < L; l++) {
+            const uint16_t *row = r->routes + (tok * L + l) * K;
+            for (uint32_t k = 0; k < K; k++)
+                c.pinned[l * E + row[k]] = 1;
+            for (uint32_t k = 0; k < K; k++, t++) {
+                uint32_t slot = l * E + row[k];
+                int hit = c.pos[slot] != NONE;
+                res->accesses++;
+                res->hits += hit;
+                res->accesses_half += half;
+                res->hits_half += half && hit;
+                if (c.pf[slot]) {
+                    res->prefetch_used += hit;
+                    c.pf[slot] = 0;
+                }
+                moetier_policy_access(p, slot, t);
+                if (!hit)
+                    cache_insert(&c, p, slot, res);
+            }
+            moetier_policy_observe(p, l, row, K);
+            /* the prefetches for this layer have had their chance */
+            for (uint32_t i = 0; i < npfl; i++)
+                c.pf[pfl[i]] = 0;
+            npfl = 0;
+            size_t n = moetier_policy_prefetch(p, l, want, pfcap);
+            for (size_t i = 0; i < n; i++) {
+                uint32_t s = want[i];
+                if (s >= n_slots)
+                    continue;
+                res->predicted++;
+                for (uint32_t k = 0; k < K; k++) /* the trace knows what the next layer routes to */
+                    if (s == (l + 1) * E + row[K + k]) {
+                        res->predicted_used++;
+                        break;
+                    }
+                if (c.pos[s] != NONE)
+                    continue;
+                c.pinned[s] = 1; /* a prefetch never evicts another of the same round */
+                cache_insert(&c, p, s, res);
+                if (c.pos[s] != NONE) {
+                    c.pf[s] = 1;
+                    pfl[npfl++] = s;
+                    res->prefetched++;
+                }
+            }
+            for (uint32_t i = 0; i < npfl; i++)
+                c.pinned[pfl[i]] = 0;
+            for (uint32_t k = 0; k < K; k++)
+                c.pinned[l * E + row[k]] = 0;
+        }
+    }
+    rc = 0;
+out:
+    free(pfl);
+    free(want);
+    free(c.pf);
+    free(c.pinned);
+    free(c.pos);
+    free(c.res);
+    return rc;
+}
+
+int moetier_replay_policy(const struct moetier_routing *r, const char *name, double share,
+                          const struct moetier_policy_opts *opts, struct moetier_replay_result *res)
+{
+    if (check_trace(r) || !name)
+        return -EINVAL;
+    struct moetier_policy_opts o = { 0 };
+    if (opts) {
+        o.half_life = opts->half_life;
+        o.prefetch = opts->prefetch;
+        o.prev_weight = opts->prev_weight;
+    }
+    o.topk = (uint32_t)r->topk;
+    size_t n_slots = (size_t)r->layers * r->experts;
+    double *rank = NULL;
+    uint64_t *next = NULL;
+    struct moetier_policy *p = NULL;
+    int rc;
+    if (strcmp(name, "static") == 0) {
+        rank = calloc(n_slots, sizeof *rank);
+        if (!rank)
+            return -ENOMEM;
+        size_t per = (size_t)r->layers * r->topk;
+        for (uint64_t i = 0; i < (r->tokens / 2) * per; i++)
+            rank[(i / r->topk) % r->layers * r->experts + r->routes[i]] += 1;
+        o.rank = rank;
+    } else if (strcmp(name, "belady") == 0) {
+        if ((rc = moetier_replay_next_use(r, &next)))
+            return rc;
+        o.next_use = next;
+        o.n_next_use = r->tokens * (uint64_t)r->layers * r->topk;
+    }
+    rc = moetier_policy_new(name, (uint32_t)r->layers, (uint32_t)r->experts, &o, &p);
+    if (rc == 0) {
+        uint32_t slots = moetier_replay_slots(r, share);
+        rc = slots ? moetier_replay_run(r, p, slots, res) : -EINVAL;
+    }
+    moetier_policy_free(p);
+    free(next);
+    free(rank);
+    return rc;
+}

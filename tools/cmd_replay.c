@@ -1,0 +1,316 @@
+/*
+ * moetier replay: replays a routing trace (data/traces/README.md's .trace
+ * format) through the DRAM expert cache's policies (tiering/policy.h) at one or
+ * more cache sizes and prints their hit rates, as tiering/replay.h defines them.
+ * `static` is ranked on the first half of the trace and scored on the second
+ * half only; the winner is the best online policy (not belady) over the whole trace.
+ */
+#include "tiering/replay.h"
+#include "common/json.h"
+#include "tools/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "replay"
+#define MAX_SHARES 16
+#define MAX_POLICIES 8
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: moetier replay TRACE [--policy NAME[,NAME...]|all] [--cache SHARE[,SHARE...]]\n"
+            "                      [--half-life TOKENS] [--predict-half-life TOKENS]\n"
+            "                      [--prev-weight W] [--json]\n"
+            "\n"
+            "Replays a .trace through the expert cache: one global cache of\n"
+            "floor(SHARE x layers x experts) (layer, expert) slots, tokens in order, layers\n"
+            "in order, demand fetch on a miss, the running layer's experts pinned, cold\n"
+            "misses counted. Prints the hit rate of each policy at each cache size.\n"
+            "\n"
+            "  --policy    lru, lfu, static, predict, belady, or all (default all)\n"
+            "              static: ranked by the first half's counts, scored on the second half\n"
+            "              belady: the clairvoyant reference (knows the future)\n"
+            "  --cache     shares of all pairs, as 10%% or 0.1 (default 10%%,25%%,50%%)\n"
+            "  --half-life decay half-life of lfu's counts, in tokens (default 0: no decay)\n"
+            "  --predict-half-life  the same for predict's eviction counts (default 5)\n"
+            "  --prev-weight  predict: weight of the previous token's choice against the\n"
+            "              co-occurrence share (default 0.01)\n"
+            "  --json      one JSON object: schema, trace, model, layers, experts, topk,\n"
+            "              tokens, results: [{policy, cache_share, slots, accesses, hits,\n"
+            "              hit_rate, hit_rate_second_half, evictions, prefetched,\n"
+            "              prefetch_used, prefetch_accuracy, predicted,\n"
+            "              prediction_accuracy, fetches}]\n");
+}
+
+static int parse_shares(const char *s, double *out, int *n)
+{
+    char buf[256];
+    if (strlen(s) >= sizeof buf)
+        return -EINVAL;
+    strcpy(buf, s);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        errno = 0;
+        double v = strtod(tok, &end);
+        if (end == tok || errno)
+            return -EINVAL;
+        if (*end == '%') {
+            v /= 100;
+            end++;
+        }
+        if (*end || !(v > 0 && v <= 1) || *n == MAX_SHARES)
+            return -EINVAL;
+        out[(*n)++] = v;
+    }
+    return *n ? 0 : -EINVAL;
+}
+
+static int parse_policies(const char *s, const char **out, int *n)
+{
+    if (strcmp(s, "all") == 0) {
+        for (*n = 0; moetier_policy_names[*n]; (*n)++)
+            out[*n] = moetier_policy_names[*n];
+        return 0;
+    }
+    *n = 0;
+    for (const char *p = s; *p;) {
+        size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; moetier_policy_names[i]; i++)
+            if (strlen(moetier_policy_names[i]) == len && strncmp(p, moetier_policy_names[i], len) == 0) {
+                if (*n == MAX_POLICIES)
+                    return -EINVAL;
+                out[(*n)++] = moetier_policy_names[i];
+                found = 1;
+            }
+        if (!found)
+            return -EINVAL;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return *n ? 0 : -EINVAL;
+}
+
+static double rate(uint64_t a, uint64_t b)
+{
+    return b ? (double)a / (double)b : 0;
+}
+
+/* The figure a policy is judged by: static only out-of-sample (second half). */
+static double headline(const char *pol, const struct moetier_replay_result *x)
+{
+    return strcmp(pol, "static") == 0 ? rate(x->hits_half, x->accesses_half) : rate(x->hits, x->accesses);
+}
+
+static void print_json(const char *file, const struct moetier_routing *r, const char **pol, int np,
+                       const double *shares, int ns, const struct moetier_replay_result *res)
+{
+    struct json j;
+    json_init(&j, stdout, 0);
+    json_obj_begin(&j);
+    json_key(&j, "schema"), json_int(&j, 1);
+    json_key(&j, "trace"), json_str(&j, file);
+    json_key(&j, "model"), json_str(&j, r->model);
+    json_key(&j, "layers"), json_int(&j, r->layers);
+    json_key(&j, "experts"), json_int(&j, r->experts);
+    json_key(&j, "topk"), json_int(&j, r->topk);
+    json_key(&j, "tokens"), json_uint(&j, r->tokens);
+    json_key(&j, "results");
+    json_arr_begin(&j);
+    for (int i = 0; i < np; i++)
+        for (int s = 0; s < ns; s++) {
+            const struct moetier_replay_result *x = &res[i * ns + s];
+            json_obj_begin(&j);
+            json_key(&j, "policy"), json_str(&j, pol[i]);
+            json_key(&j, "cache_share"), json_double(&j, shares[s]);
+            json_key(&j, "slots"), json_uint(&j, x->slots);
+            json_key(&j, "accesses"), json_uint(&j, x->accesses);
+            json_key(&j, "hits"), json_uint(&j, x->hits);
+            json_key(&j, "hit_rate"), json_double(&j, rate(x->hits, x->accesses));
+            json_key(&j, "second_half_from_token"), json_uint(&j, x->half_from);
+            json_key(&j, "hit_rate_second_half"), json_double(&j, rate(x->hits_half, x->accesses_half));
+            json_key(&j, "evictions"), json_uint(&j, x->evictions);
+            json_key(&j, "prefetched"), json_uint(&j, x->prefetched);
+            json_key(&j, "prefetch_used"), json_uint(&j, x->prefetch_used);
+            json_key(&j, "prefetch_accuracy");
+            if (x->prefetched)
+                json_double(&j, rate(x->prefetch_used, x->prefetched));
+            else
+                json_null(&j);
+            json_key(&j, "predicted"), json_uint(&j, x->predicted);
+            json_key(&j, "prediction_accuracy");
+            if (x->predicted)
+                json_double(&j, rate(x->predicted_used, x->predicted));
+            else
+                json_null(&j);
+            json_key(&j, "fetches"), json_uint(&j, x->accesses - x->hits + x->prefetched);
+            json_obj_end(&j);
+        }
+    json_arr_end(&j);
+    json_obj_end(&j);
+    json_finish(&j);
+}
+
+static void print_table(const char *file, const struct moetier_routing *r, const char **pol, int np,
+                        const double *shares, int ns, const struct moetier_replay_result *res)
+{
+    printf("trace:   %s\n", file);
+    printf("shape:   %d layers x %d experts, top-%d, %llu tokens, %d pairs\n", r->layers, r->experts,
+           r->topk, (unsigned long long)r->tokens, r->layers * r->experts);
+    printf("\nhit rate    ");
+    for (int s = 0; s < ns; s++) {
+        char h[32];
+        snprintf(h, sizeof h, "C=%g%% (%u)", shares[s] * 100, res[s].slots);
+        printf(" %14s", h);
+    }
+    printf("\n");
+    int has_static = 0, has_predict = 0;
+    for (int i = 0; i < np; i++) {
+        has_static |= strcmp(pol[i], "static") == 0;
+        has_predict |= strcmp(pol[i], "predict") == 0;
+        printf("%-12s", strcmp(pol[i], "static") == 0 ? "static*" : pol[i]);
+        for (int s = 0; s < ns; s++)
+            printf(" %14.4f", headline(pol[i], &res[i * ns + s]));
+        printf("\n");
+    }
+    if (has_predict) {
+        printf("\npredict prefetch\n");
+        for (int i = 0; i < np; i++) {
+            if (strcmp(pol[i], "predict"))
+                continue;
+            printf("%-12s", "prediction");
+            for (int s = 0; s < ns; s++) {
+                const struct moetier_replay_result *x = &res[i * ns + s];
+                printf(" %14.4f", rate(x->predicted_used, x->predicted));
+            }
+            printf("\n");
+            printf("%-12s", "accuracy");
+            for (int s = 0; s < ns; s++) {
+                const struct moetier_replay_result *x = &res[i * ns + s];
+                printf(" %14.4f", rate(x->prefetch_used, x->prefetched));
+            }
+            printf("\n%-12s", "extra fetch");
+            for (int s = 0; s < ns; s++) {
+                const struct moetier_replay_result *x = &res[i * ns + s];
+                /* unused prefetches per demand miss */
+                printf(" %14.4f", rate(x->prefetched - x->prefetch_used, x->accesses - x->hits));
+            }
+            printf("\n");
+        }
+        printf("(prediction: predicted experts the next layer used; accuracy: the same for\n"
+               " the pairs actually fetched ahead; extra fetch: unused prefetches per demand miss)\n");
+    }
+    if (has_static)
+        printf("* static: ranked by the first half's counts, hit rate over the second half only\n");
+    printf("\nwinner      ");
+    for (int s = 0; s < ns; s++) {
+        int best = -1;
+        for (int i = 0; i < np; i++)
+            if (strcmp(pol[i], "belady") && strcmp(pol[i], "static") &&
+                (best < 0 || headline(pol[i], &res[i * ns + s]) > headline(pol[best], &res[best * ns + s])))
+                best = i;
+        printf(" %14s", best < 0 ? "-" : pol[best]);
+    }
+    printf("\n(winner: the best online policy over the whole trace; static and belady excluded)\n");
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "policy", required_argument, 0, 'p' }, { "cache", required_argument, 0, 'c' },
+        { "half-life", required_argument, 0, 'H' }, { "json", no_argument, 0, 'j' },
+        { "prev-weight", required_argument, 0, 'W' }, { "predict-half-life", required_argument, 0, 'P' },
+        { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+    };
+    const char *pol[MAX_POLICIES];
+    double shares[MAX_SHARES];
+    int np = 0, ns = 0, json = 0, c;
+    double half_life = 0, predict_half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS, prev_weight = 0;
+    parse_policies("all", pol, &np);
+    parse_shares("10%,25%,50%", shares, &ns);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return CLI_OK;
+        } else if (c == 'j') {
+            json = 1;
+        } else if (c == 'p') {
+            if (parse_policies(optarg, pol, &np))
+                return cli_error(CLI_USAGE, CMD, "bad --policy '%s' (lru, lfu, static, predict, belady, all)",
+                                 optarg);
+        } else if (c == 'c') {
+            if (parse_shares(optarg, shares, &ns))
+                return cli_error(CLI_USAGE, CMD, "bad --cache '%s' (shares in (0, 1], as 10%% or 0.1)", optarg);
+        } else if (c == 'H' || c == 'P') {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || !(v >= 0) || !isfinite(v))
+                return cli_error(CLI_USAGE, CMD, "bad %s '%s' (tokens, >= 0)",
+                                 c == 'H' ? "--half-life" : "--predict-half-life", optarg);
+            *(c == 'H' ? &half_life : &predict_half_life) = v;
+        } else if (c == 'W') {
+            char *end;
+            prev_weight = strtod(optarg, &end);
+            if (end == optarg || *end || !(prev_weight > 0) || !isfinite(prev_weight))
+                return cli_error(CLI_USAGE, CMD, "bad --prev-weight '%s' (> 0)", optarg);
+        } else if (c == ':' || optopt) {
+            return cli_error(CLI_USAGE, CMD, "option '%s' needs a value (see --help)", argv[optind - 1]);
+        } else {
+            return cli_error(CLI_USAGE, CMD, "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_error(CLI_USAGE, CMD, "expected exactly one trace file (see --help)");
+
+    const char *file = argv[optind];
+    struct moetier_routing r;
+    char err[256];
+    int rc = moetier_routing_load(file, 1, &r, err, sizeof err);
+    if (rc)
+        return cli_error(rc == -EIO || rc == -ENOMEM ? CLI_FAIL : CLI_USAGE, CMD, "%s", err);
+    if (!r.is_trace || !r.routes) {
+        moetier_routing_free(&r);
+        return cli_error(CLI_USAGE, CMD, "%s: a .counts file has no token order to replay", file);
+    }
+    for (int s = 0; s < ns; s++)
+        if (moetier_replay_slots(&r, shares[s]) == 0) {
+            moetier_routing_free(&r);
+            return cli_error(CLI_USAGE, CMD, "--cache %g%% is less than one of %d pairs", shares[s] * 100,
+                             r.layers * r.experts);
+        }
+
+    struct moetier_replay_result *res = calloc((size_t)np * ns, sizeof *res);
+    if (!res) {
+        moetier_routing_free(&r);
+        return cli_error(CLI_FAIL, CMD, "out of memory");
+    }
+    int code = CLI_OK;
+    for (int i = 0; i < np && code == CLI_OK; i++)
+        for (int s = 0; s < ns; s++) {
+            /* half-lives in tokens -> t units (one t per access) */
+            double hl = strcmp(pol[i], "predict") == 0 ? predict_half_life : half_life;
+            struct moetier_policy_opts po = { .half_life = hl * r.layers * r.topk, .prev_weight = prev_weight };
+            rc = moetier_replay_policy(&r, pol[i], shares[s], &po, &res[i * ns + s]);
+            if (rc) {
+                code = cli_error(CLI_FAIL, CMD, "replay %s at %g%%: %s", pol[i], shares[s] * 100, strerror(-rc));
+                break;
+            }
+        }
+    if (code == CLI_OK) {
+        if (json)
+            print_json(file, &r, pol, np, shares, ns, res);
+        else
+            print_table(file, &r, pol, np, shares, ns, res);
+    }
+    free(res);
+    moetier_routing_free(&r);
+    return code;
+}
