@@ -17,7 +17,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_ONLY_COMM] = { "MOETIER_ONLY_COMM", "--only-comm", "", "activate only in processes whose command name matches this glob (empty: all)" },
     [MOETIER_CFG_DRAM] = { "MOETIER_DRAM", "--dram", "50%", "DRAM cache budget: a size (64G) or a share of available memory (25%)" },
     [MOETIER_CFG_SLOW] = { "MOETIER_SLOW", "--slow", "auto", "slow tier: file, numa:N, pmem:DIR, devdax:/dev/daxX.Y or auto" },
-    [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto, lru, lfu, static, predict" },
+    [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto (= predict, the best measured on real traces: docs/policies.md), lru, lfu, static, predict" },
     [MOETIER_CFG_PROFILE] = { "MOETIER_PROFILE", "--profile", "", "profile file (empty: $XDG_CACHE_HOME/moetier/<model-id>.prof); off disables" },
     [MOETIER_CFG_SAMPLER] = { "MOETIER_SAMPLER", "--sampler", "auto", "expert-use sampler: auto, pagemap, fault, off (routing: not in this build, falls back to auto)" },
     [MOETIER_CFG_SAMPLE_MS] = { "MOETIER_SAMPLE_MS", "--sample-ms", "20", "sampling period in milliseconds (1-60000)" },
