@@ -34,6 +34,8 @@ struct moetier_placement {
     uint8_t kind;    /* enum moetier_mem_kind */
     uint8_t live;
     int prot;        /* protection of the memory (PROT_*) */
+    int file;        /* file kinds: the model file index, and the file offset of base */
+    uint64_t file_off;
 };
 
 struct moetier_placements {

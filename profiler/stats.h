@@ -73,6 +73,8 @@ struct moetier_stats_header {
     uint64_t slow_bytes;
     char slow_kind[16];        /* "file", "anon", "numa", "pmem", "devdax" */
     uint64_t promotions, demotions, bytes_promoted, bytes_demoted;
+    uint64_t migrate_failed;   /* migrations rolled back or refused (map count) */
+    char policy[16];           /* the placement policy in force, "off" when not tiering */
 };
 
 /* ---- writer (the shim) ---- */

@@ -5,6 +5,8 @@
  * address after the binary gave it back. madvise/posix_madvise pass through
  * (llama.cpp's WILLNEED after the mapping; hooked so a later tiering engine can
  * see them, and because posix_madvise does not go through madvise's symbol).
+ * mlock/mlock2/mlockall: locked memory is never migrated (MAP_FIXED would drop
+ * VM_LOCKED), so the runtime hears of every lock before it takes effect.
  */
 #include "shim/shim.h"
 
@@ -12,6 +14,7 @@
 #include <stdarg.h>
 #include <sys/mman.h>
 
+static void *real_mlock, *real_mlock2, *real_mlockall;
 static void *real_mmap, *real_mmap64, *real_munmap, *real_mremap, *real_madvise, *real_posix_madvise;
 
 static void *mapped(void *p, size_t len, int prot, int flags, int fd, off_t off)
@@ -24,14 +27,23 @@ static void *mapped(void *p, size_t len, int prot, int flags, int fd, off_t off)
     return p;
 }
 
+/* A MAP_FIXED mapping replaces what was there: the runtime forgets it first. */
+static void replacing(void *addr, size_t len, int flags)
+{
+    if ((flags & MAP_FIXED) && shim.model_ready && !shim_busy)
+        shim_unmapping(addr, len);
+}
+
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+    replacing(addr, len, flags);
     void *p = ((void *(*)(void *, size_t, int, int, int, off_t))shim_real("mmap", &real_mmap))(addr, len, prot, flags, fd, off);
     return mapped(p, len, prot, flags, fd, off);
 }
 
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+    replacing(addr, len, flags);
     void *p = ((void *(*)(void *, size_t, int, int, int, off_t))shim_real("mmap64", &real_mmap64))(addr, len, prot, flags, fd, off);
     return mapped(p, len, prot, flags, fd, off);
 }
@@ -64,4 +76,25 @@ int madvise(void *addr, size_t len, int advice)
 int posix_madvise(void *addr, size_t len, int advice)
 {
     return ((int (*)(void *, size_t, int))shim_real("posix_madvise", &real_posix_madvise))(addr, len, advice);
+}
+
+int mlock(const void *addr, size_t len)
+{
+    if (shim.active && !shim_busy)
+        shim_locked((uintptr_t)addr, len);
+    return ((int (*)(const void *, size_t))shim_real("mlock", &real_mlock))(addr, len);
+}
+
+int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+    if (shim.active && !shim_busy)
+        shim_locked((uintptr_t)addr, len);
+    return ((int (*)(const void *, size_t, unsigned int))shim_real("mlock2", &real_mlock2))(addr, len, flags);
+}
+
+int mlockall(int flags)
+{
+    if (shim.active && !shim_busy)
+        shim_locked(0, SIZE_MAX);
+    return ((int (*)(int))shim_real("mlockall", &real_mlockall))(flags);
 }

@@ -8,10 +8,11 @@ shim_libmoetier_la_SOURCES = \
 	shim/hooks_mmap.c \
 	shim/hooks_llama.c \
 	shim/hooks_signal.c \
+	shim/tiering.c \
 	shim/runtime.c
 # -fno-builtin: the malloc family here must be compiled as plain functions
 shim_libmoetier_la_CFLAGS = $(AM_CFLAGS) -fno-builtin -fvisibility=default
 shim_libmoetier_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete \
 	-Wl,--version-script=$(srcdir)/shim/exports.map
 EXTRA_DIST += shim/exports.map
-shim_libmoetier_la_LIBADD = profiler/libprofiler.la common/libcommon.la -ldl -lpthread -lm
+shim_libmoetier_la_LIBADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -ldl -lpthread -lm

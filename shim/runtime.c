@@ -23,6 +23,7 @@
 struct shim_state shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
 __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
+#define ROUND_MS 100 /* migration rounds */
 #define PUBLISH_MS 200
 #define PROFILE_SAVE_S 60
 #define HALF_LIFE_SAMPLES 64.0
@@ -98,7 +99,7 @@ static void profile_start(void)
             shim.profile_path[0] = '\0'; /* never overwrite another model's profile */
         return;
     }
-    if (moetier_hotness_seed(&shim.hot, &p) == 0)
+    if (moetier_hotness_seed(&shim.hot, &p) == 0 && (shim.profile_seeded = 1))
         log_info("warm start from %s (%llu decode tokens seen before)", shim.profile_path,
                  (unsigned long long)p.tokens_decode);
     free(p.blocks);
@@ -215,13 +216,17 @@ static void place(uintptr_t base, const struct moetier_expert_tensor *t, uint32_
         .part = (uint8_t)t->part,
         .kind = (uint8_t)(pinned_at(base) ? MOETIER_MEM_PINNED : kind),
         .prot = prot,
+        .file = t->file,
+        .file_off = t->offset,
     };
     if (shim.sampler_built)
         shim.sampler_stale = 1; /* rebuilt before the next sample */
-    if (moetier_placements_add(&shim.placements, &p))
+    if (moetier_placements_add(&shim.placements, &p)) {
         log_warn("placement table full: layer %u not sampled", layer);
-    else
-        log_debug("layer %u %s experts at %p (%s)", layer, moetier_expert_part_name(t->part), (void *)base,
+        return;
+    }
+    shim_tiering_placed(&p);
+    log_debug("layer %u %s experts at %p (%s)", layer, moetier_expert_part_name(t->part), (void *)base,
                   moetier_mem_kind_name(p.kind));
 }
 
@@ -324,6 +329,7 @@ void shim_pinned(void *ptr, size_t size, int add)
         shim.pinned[shim.n_pinned].start = (uintptr_t)ptr;
         shim.pinned[shim.n_pinned].end = (uintptr_t)ptr + size;
         shim.n_pinned++;
+        shim_tiering_pinned((uintptr_t)ptr, (uintptr_t)ptr + size);
     } else if (!add) {
         for (size_t i = 0; i < shim.n_pinned; i++)
             if (shim.pinned[i].start == (uintptr_t)ptr)
@@ -337,6 +343,7 @@ void shim_unmapping(void *addr, size_t len)
     shim_busy = 1;
     pthread_mutex_lock(&shim.lock);
     moetier_sampler_forget(&shim.sampler, (uintptr_t)addr, len);
+    shim_tiering_forget((uintptr_t)addr, len);
     moetier_placements_retire(&shim.placements, (uintptr_t)addr, len);
     pthread_mutex_unlock(&shim.lock);
     shim_busy = 0;
@@ -407,6 +414,7 @@ static int sample_due(uint64_t now)
 void shim_decode_begin(int n_tokens, int *sampling)
 {
     enum shim_phase phase = shim.warmup ? SHIM_PHASE_WARMUP : n_tokens == 1 ? SHIM_PHASE_DECODE : SHIM_PHASE_PROMPT;
+    shim.loaded = 1;
     if (phase != SHIM_PHASE_DECODE || shim.child)
         return;
     uint64_t now = shim_now_ns();
@@ -420,6 +428,7 @@ void shim_decode_begin(int n_tokens, int *sampling)
         sampler_rebuild_locked();
     if (shim.sampler_built > 0 && !shim.given_up) {
         uint64_t t0 = shim_now_ns();
+        shim.armed = 1;
         moetier_sampler_arm(&shim.sampler);
         shim.sampler_ns += shim_now_ns() - t0;
         *sampling = 1;
@@ -453,7 +462,9 @@ void shim_decode_end(int n_tokens, int sampling, uint64_t ns)
     uint64_t t0 = shim_now_ns();
     memset(shim.used, 0, shim.hot.n_slots);
     moetier_sampler_collect(&shim.sampler, shim.used);
+    shim.armed = 0;
     moetier_hotness_record(&shim.hot, shim.used);
+    shim_tiering_sample(shim.used);
     shim.last_sample_ns = shim_now_ns();
     shim.sampler_ns += shim.last_sample_ns - t0;
     pthread_mutex_unlock(&shim.lock);
@@ -542,6 +553,7 @@ static void publish_locked(void)
             *t = *t == MOETIER_TIER_SLOW ? want : *t == want ? want : MOETIER_TIER_MIXED;
         }
     }
+    shim_tiering_publish(h, e);
     moetier_stats_end(&shim.stats);
 }
 
@@ -553,13 +565,15 @@ static void *runtime_thread(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* the binary's signals are not ours to take */
     uint64_t last_save = shim_now_ns();
-    while (!shim.stop) {
-        struct timespec ts = { 0, PUBLISH_MS * 1000000L };
+    for (uint64_t round = 0; !shim.stop; round++) {
+        struct timespec ts = { 0, ROUND_MS * 1000000L };
         nanosleep(&ts, NULL);
         if (shim.stop || shim.given_up)
             break;
         pthread_mutex_lock(&shim.lock);
-        publish_locked();
+        shim_tiering_round();
+        if (round % (PUBLISH_MS / ROUND_MS) == 0)
+            publish_locked();
         int save = shim_now_ns() - last_save > (uint64_t)PROFILE_SAVE_S * 1000000000ULL;
         pthread_mutex_unlock(&shim.lock);
         if (save) {
@@ -605,6 +619,7 @@ static void finish(void)
                  (unsigned long long)(shim.sampler_ns / 1000),
                  (unsigned long long)(shim.sampler_ns / 1000 / shim.hot.samples));
     profile_save();
+    shim_tiering_finish();
     moetier_stats_destroy(&shim.stats);
     pthread_mutex_unlock(&shim.lock);
 }

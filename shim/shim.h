@@ -77,6 +77,9 @@ struct shim_state {
     double tok_per_s;
     uint64_t last_decode_ns;
     volatile int warmup;
+    volatile int loaded;        /* the binary decoded once: its weights are in place */
+    volatile int armed;         /* a sample is armed: no migration now */
+    int profile_seeded;         /* hotness started from a profile (warm start) */
 
     struct moetier_stats_writer stats;
     char profile_path[MOETIER_PATH_MAX];
@@ -112,6 +115,21 @@ void shim_pinned(void *ptr, size_t size, int add);
 void shim_decode_begin(int n_tokens, int *sampling);
 void shim_decode_end(int n_tokens, int sampling, uint64_t ns);
 void shim_give_up(const char *why);
+
+/* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */
+void shim_tiering_placed(const struct moetier_placement *p);
+void shim_tiering_pinned(uintptr_t start, uintptr_t end);
+void shim_tiering_forget(uintptr_t addr, size_t len);
+void shim_tiering_sample(const uint8_t *used);
+void shim_tiering_round(void);
+void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_expert *e);
+int shim_tiering_set_budget(uint64_t budget);
+int shim_tiering_set_policy(const char *name);
+int shim_tiering_active(void);
+/* At exit: one line with what the engine did. */
+void shim_tiering_finish(void);
+/* The binary locks [addr, addr+len) (0, SIZE_MAX: mlockall). Takes the lock itself. */
+void shim_locked(uintptr_t addr, size_t len);
 
 /* ---- allocations (alloc.c) ---- */
 /* Live weight-sized allocations (>= MOETIER_ALLOC_MIN): count, and bytes. */

@@ -17,6 +17,9 @@ include tests/llama.mk
 include tests/shim.mk
 include tests/tools.mk
 include tests/tiering.mk
+include tests/stage.mk
+include tests/numa.mk
+include tests/qemu.mk
 
 # make check-long: the runs too long for `make check` (fuzzing the GGUF parser
 # and expert map under ASan/UBSan for FUZZ_SECONDS, default 600).

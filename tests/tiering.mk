@@ -1,10 +1,18 @@
-# tests/tiering.mk: the cache policies (unit tests on hand-made sequences) and
-# moetier replay on the real ESFT traces (reference figures, golden output).
-TIERING_UNIT_TESTS = tests/bin/test_policy
+# tests/tiering.mk: the cache policies (unit tests on hand-made sequences),
+# moetier replay on the real ESFT traces (reference figures, golden output), the
+# migration engine (remaps and every error path by fault injection; the
+# 100,000-operation stress test under checksumming readers) and the real
+# llama.cpp under a DRAM budget.
+TIERING_UNIT_TESTS = tests/bin/test_policy tests/bin/test_migrate tests/bin/stress_migrate
 check_PROGRAMS += $(TIERING_UNIT_TESTS)
 tests_bin_test_policy_SOURCES = tests/tiering/test_policy.c
 tests_bin_test_policy_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
+tests_bin_test_migrate_SOURCES = tests/tiering/test_migrate.c
+tests_bin_test_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lm
+tests_bin_stress_migrate_SOURCES = tests/tiering/stress_migrate.c
+tests_bin_stress_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lpthread -lm
 TIERING_SCRIPT_TESTS = \
+	tests/tiering/llama_budget.sh \
 	tests/tiering/replay_reference.sh \
 	tests/tiering/replay_cli.sh
 TESTS += $(TIERING_UNIT_TESTS) $(TIERING_SCRIPT_TESTS)

@@ -1,5 +1,12 @@
-# tiering/: the DRAM expert cache's policies and the trace replay that measures them.
+# tiering/: the DRAM expert cache (memory, migration, engine), its policies and
+# the trace replay that measures them, and the slow tiers.
 noinst_LTLIBRARIES += tiering/libtiering.la
 tiering_libtiering_la_SOURCES = \
 	tiering/policy.c tiering/policy.h \
-	tiering/replay.c tiering/replay.h
+	tiering/replay.c tiering/replay.h \
+	tiering/slot_set.c tiering/slot_set.h \
+	tiering/residency.c tiering/residency.h \
+	tiering/dram_cache.c tiering/dram_cache.h \
+	tiering/migrate.c tiering/migrate.h \
+	tiering/engine.c tiering/engine.h
+# slow tiers (each file appends its own sources below)

@@ -1,19 +1,16 @@
 /*
  * replay: a trace through a cache policy (definitions in replay.h).
  *
- * Residency is a dense array of resident slots plus each slot's position in it
- * (NONE when not resident), so a miss costs one victim scan over the resident
- * slots and an O(1) swap. Invariants: nres <= slots; pos[res[i]] == i;
+ * Residency is a slot_set (one victim scan per miss). Invariants: the set's
  * pinned[] is all zero between layers; pf[] marks pairs prefetched for the
  * layer about to run and is cleared once that layer has run.
  */
 #include "tiering/replay.h"
+#include "tiering/slot_set.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NONE UINT32_MAX
 
 uint32_t moetier_replay_slots(const struct moetier_routing *r, double share)
 {
@@ -56,30 +53,17 @@ int moetier_replay_next_use(const struct moetier_routing *r, uint64_t **out)
     return 0;
 }
 
-struct cache {
-    uint32_t *res, *pos, nres, cap;
-    uint8_t *pinned, *pf;
-};
-
-/* Makes slot resident, evicting the policy's victim when full; a full cache
- * whose every slot is pinned serves the access without caching it. */
-static void cache_insert(struct cache *c, struct moetier_policy *p, uint32_t slot,
+/* Makes slot resident (evicting the policy's victim when full); a full set
+ * whose every slot is pinned serves the access without caching it. pf[] marks
+ * prefetched pairs not yet used: an evicted one loses its mark. */
+static void cache_insert(struct moetier_slot_set *c, uint8_t *pf, struct moetier_policy *p, uint32_t slot,
                          struct moetier_replay_result *res)
 {
-    if (c->nres < c->cap) {
-        c->res[c->nres] = slot;
-        c->pos[slot] = c->nres++;
-        return;
-    }
     uint32_t v;
-    if (moetier_policy_victim(p, c->res, c->nres, c->pinned, &v))
-        return;
-    uint32_t i = c->pos[v];
-    c->res[i] = slot;
-    c->pos[slot] = i;
-    c->pos[v] = NONE;
-    c->pf[v] = 0;
-    res->evictions++;
+    if (moetier_slot_set_insert(c, p, slot, &v) == 0 && v != MOETIER_SLOT_NONE) {
+        pf[v] = 0;
+        res->evictions++;
+    }
 }
 
 int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
@@ -95,18 +79,15 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
     res->half_from = r->tokens / 2;
 
     int rc = -ENOMEM;
-    struct cache c = { .cap = slots };
+    struct moetier_slot_set c;
+    if (moetier_slot_set_init(&c, n_slots, slots))
+        return -ENOMEM;
     uint32_t *pfl = NULL, npfl = 0, pfcap = E;
-    c.res = malloc(slots * sizeof *c.res);
-    c.pos = malloc(n_slots * sizeof *c.pos);
-    c.pinned = calloc(n_slots, 1);
-    c.pf = calloc(n_slots, 1);
+    uint8_t *pf = calloc(n_slots, 1);
     uint32_t *want = malloc(pfcap * sizeof *want);
     pfl = malloc(pfcap * sizeof *pfl);
-    if (!c.res || !c.pos || !c.pinned || !c.pf || !want || !pfl)
+    if (!pf || !want || !pfl)
         goto out;
-    for (uint32_t s = 0; s < n_slots; s++)
-        c.pos[s] = NONE;
 
     uint64_t t = 0;
     for (uint64_t tok = 0; tok < r->tokens; tok++) {
@@ -117,23 +98,23 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
                 c.pinned[l * E + row[k]] = 1;
             for (uint32_t k = 0; k < K; k++, t++) {
                 uint32_t slot = l * E + row[k];
-                int hit = c.pos[slot] != NONE;
+                int hit = moetier_slot_set_has(&c, slot);
                 res->accesses++;
                 res->hits += hit;
                 res->accesses_half += half;
                 res->hits_half += half && hit;
-                if (c.pf[slot]) {
+                if (pf[slot]) {
                     res->prefetch_used += hit;
-                    c.pf[slot] = 0;
+                    pf[slot] = 0;
                 }
                 moetier_policy_access(p, slot, t);
                 if (!hit)
-                    cache_insert(&c, p, slot, res);
+                    cache_insert(&c, pf, p, slot, res);
             }
             moetier_policy_observe(p, l, row, K);
             /* the prefetches for this layer have had their chance */
             for (uint32_t i = 0; i < npfl; i++)
-                c.pf[pfl[i]] = 0;
+                pf[pfl[i]] = 0;
             npfl = 0;
             size_t n = moetier_policy_prefetch(p, l, want, pfcap);
             for (size_t i = 0; i < n; i++) {
@@ -146,12 +127,12 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
                         res->predicted_used++;
                         break;
                     }
-                if (c.pos[s] != NONE)
+                if (moetier_slot_set_has(&c, s))
                     continue;
                 c.pinned[s] = 1; /* a prefetch never evicts another of the same round */
-                cache_insert(&c, p, s, res);
-                if (c.pos[s] != NONE) {
-                    c.pf[s] = 1;
+                cache_insert(&c, pf, p, s, res);
+                if (moetier_slot_set_has(&c, s)) {
+                    pf[s] = 1;
                     pfl[npfl++] = s;
                     res->prefetched++;
                 }
@@ -166,10 +147,8 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
 out:
     free(pfl);
     free(want);
-    free(c.pf);
-    free(c.pinned);
-    free(c.pos);
-    free(c.res);
+    free(pf);
+    moetier_slot_set_free(&c);
     return rc;
 }
 

@@ -94,9 +94,10 @@ static void print_human(const struct view *v)
     tier_counts(v, c);
     printf("residency:  %lu experts in DRAM, %lu pinned for CUDA, %lu mixed, %lu on the slow tier\n",
            c[MOETIER_TIER_DRAM], c[MOETIER_TIER_PINNED], c[MOETIER_TIER_MIXED], c[MOETIER_TIER_SLOW]);
-    printf("migrations: %llu promotions (%s), %llu demotions (%s)\n", (unsigned long long)h->promotions,
-           moetier_size_format(h->bytes_promoted, a, sizeof a), (unsigned long long)h->demotions,
-           moetier_size_format(h->bytes_demoted, b, sizeof b));
+    printf("migrations: %llu promotions (%s), %llu demotions (%s), %llu failed; policy %s\n",
+           (unsigned long long)h->promotions, moetier_size_format(h->bytes_promoted, a, sizeof a),
+           (unsigned long long)h->demotions, moetier_size_format(h->bytes_demoted, b, sizeof b),
+           (unsigned long long)h->migrate_failed, h->policy[0] ? h->policy : "off");
     printf("placement:  %s\n", h->placement[0] ? h->placement : "(not reported)");
 
     uint32_t idx[N_HOTTEST];
@@ -148,6 +149,8 @@ static void print_json(const struct view *v)
     json_key(&j, "demotions"), json_uint(&j, h->demotions);
     json_key(&j, "bytes_promoted"), json_uint(&j, h->bytes_promoted);
     json_key(&j, "bytes_demoted"), json_uint(&j, h->bytes_demoted);
+    json_key(&j, "failed"), json_uint(&j, h->migrate_failed);
+    json_key(&j, "policy"), json_str(&j, h->policy[0] ? h->policy : "off");
     json_obj_end(&j);
     json_key(&j, "tokens");
     json_obj_begin(&j);

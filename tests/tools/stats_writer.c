@@ -160,6 +160,8 @@ int main(int argc, char **argv)
     h->slow_bytes = 192 * MIB;
     h->promotions = 10;
     h->demotions = 3;
+    h->migrate_failed = 2;
+    snprintf(h->policy, sizeof h->policy, "%s", "predict");
     h->bytes_promoted = 80 * MIB;
     h->bytes_demoted = 24 * MIB;
     struct moetier_stats_expert *x = moetier_stats_experts(&w);

@@ -1,0 +1,350 @@
+/*
+ * tiering (shim side): the migration engine inside the binary.
+ *
+ * Starts once the model is loaded (the first llama_decode), on the slow tier
+ * MOETIER_SLOW names; the `file` tier tiers the expert tensors that stay in
+ * the model file's read-only shared mapping, and says that weights in
+ * anonymous buffers are DRAM-resident and untiered. Each sample feeds the
+ * residency policy; the runtime thread calls shim_tiering_round() and the
+ * engine moves memory towards what the policy wants, never while a sample is
+ * armed. Every entry point runs under shim.lock with shim_busy set, so the
+ * engine's own mmap calls pass through the hooks.
+ * Failures: a tier that cannot start logs one line and leaves the process
+ * profiling only; a migration that fails is rolled back by the engine.
+ */
+#include "shim/shim.h"
+#include "common/fmt.h"
+#include "common/log.h"
+#include "common/meminfo.h"
+#include "common/size.h"
+#include "tiering/engine.h"
+#include "tiering/residency.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_LOCKED 64
+
+static struct moetier_engine engine;
+static struct moetier_residency want;
+static int state;                   /* 0 not started, 1 running, -1 off */
+static int src_fd[MOETIER_CACHE_MAX_FILES];
+static struct shim_range locked[MAX_LOCKED];
+static size_t n_locked;
+static int locked_all;
+static char policy_name[32];
+static uint64_t clamped_from;       /* the configured budget when a cgroup limit cut it, else 0 */
+
+static uint32_t engine_part(int part)
+{
+    return part == MOETIER_EXPERT_GATE_UP ? 0 : (uint32_t)part % MOETIER_ENGINE_PARTS;
+}
+
+static int tierable(const struct moetier_placement *p)
+{
+    return p->live && p->kind == MOETIER_MEM_FILE_SHARED && !(p->prot & PROT_WRITE) && p->file >= 0 &&
+           (uint32_t)p->file < engine.cache.n_files;
+}
+
+static void add_placement(const struct moetier_placement *p)
+{
+    if (!tierable(p))
+        return;
+    int rc = moetier_engine_add(&engine, p->layer, engine_part(p->part), p->base, p->stride, p->n_expert,
+                                (uint32_t)p->file, p->file_off, p->prot);
+    if (rc)
+        log_debug("layer %u: expert tensor not tiered (%s)", p->layer, strerror(-rc));
+}
+
+void shim_tiering_placed(const struct moetier_placement *p)
+{
+    if (state > 0)
+        add_placement(p);
+}
+
+void shim_locked(uintptr_t addr, size_t len)
+{
+    shim_busy = 1;
+    pthread_mutex_lock(&shim.lock);
+    uintptr_t end = len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len;
+    if (addr == 0 && len == SIZE_MAX)
+        locked_all = 1;
+    else if (n_locked < MAX_LOCKED)
+        locked[n_locked++] = (struct shim_range){ addr, end };
+    else
+        locked_all = 1; /* too many to remember: stop migrating rather than risk a locked range */
+    if (state > 0) {
+        if (locked_all) {
+            log_info("the binary locked all its memory (mlockall): migration stops");
+            state = -1;
+        } else {
+            moetier_engine_exclude(&engine, addr, end);
+        }
+    }
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = 0;
+}
+
+void shim_tiering_pinned(uintptr_t start, uintptr_t end)
+{
+    if (state > 0)
+        moetier_engine_exclude(&engine, start, end);
+}
+
+void shim_tiering_forget(uintptr_t addr, size_t len)
+{
+    if (state > 0)
+        moetier_engine_forget(&engine, addr, addr + len);
+}
+
+static const char *choose_policy(double **rank)
+{
+    const char *p = shim.cfg.policy;
+    *rank = NULL;
+    if (!p[0] || strcmp(p, "auto") == 0)
+        return "predict";
+    if (strcmp(p, "static") == 0) {
+        /* a fixed ranking: what earlier runs saw (the profile), else nothing to rank by */
+        int any = 0;
+        for (uint32_t s = 0; shim.hot.prior_hits && s < shim.hot.n_slots; s++)
+            any |= shim.hot.prior_hits[s] != 0;
+        if (!any) {
+            log_warn("MOETIER_POLICY=static needs a profile from an earlier run; using lfu");
+            return "lfu";
+        }
+        *rank = malloc(shim.hot.n_slots * sizeof **rank);
+        if (!*rank)
+            return "lfu";
+        for (uint32_t s = 0; s < shim.hot.n_slots; s++)
+            (*rank)[s] = (double)shim.hot.prior_hits[s];
+    }
+    return p;
+}
+
+static uint64_t clamp_budget(uint64_t budget)
+{
+    struct moetier_meminfo mi;
+    if (moetier_meminfo_read(&mi) != 0)
+        return budget;
+    uint64_t max = moetier_dram_cache_clamp(mi.cgroup_limit);
+    if (budget > max) {
+        clamped_from = budget;
+        return max;
+    }
+    return budget;
+}
+
+static void stop_with(const char *why)
+{
+    log_warn("%s: expert tiering off, profiling only", why);
+    state = -1;
+}
+
+/* Under shim.lock, once the model is loaded. */
+static void start_locked(void)
+{
+    char a[24], b[24];
+    state = -1;
+    if (shim.cfg.slow == MOETIER_SLOW_NUMA || shim.cfg.slow == MOETIER_SLOW_PMEM ||
+        shim.cfg.slow == MOETIER_SLOW_DEVDAX) {
+        stop_with("this slow tier is not available to the migration engine yet (MOETIER_SLOW)");
+        return;
+    }
+    if (locked_all) {
+        log_info("the binary locked its memory (mlockall): no migration");
+        return;
+    }
+    uint64_t budget = clamp_budget(shim.dram_budget);
+    if (clamped_from)
+        log_warn("DRAM budget %s clamped to %s: the cgroup memory limit needs headroom (memfd pages cannot be "
+                 "reclaimed)", moetier_size_format(clamped_from, a, sizeof a), moetier_size_format(budget, b, sizeof b));
+    shim.dram_budget = budget;
+    if (budget == 0) {
+        log_info("DRAM budget 0: no expert cache");
+        return;
+    }
+    uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);
+    if (n_files == 0 || n_files > MOETIER_CACHE_MAX_FILES) {
+        stop_with("too many model files");
+        return;
+    }
+    uint64_t sizes[MOETIER_CACHE_MAX_FILES];
+    for (uint32_t i = 0; i < n_files; i++) {
+        const char *path = moetier_gguf_model_path(shim.model.gguf, i);
+        struct stat st;
+        src_fd[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (src_fd[i] < 0 || fstat(src_fd[i], &st) != 0) {
+            char why[MOETIER_PATH_MAX + 64];
+            moetier_fmt(why, sizeof why, "cannot open %s again: %s", path, strerror(errno));
+            for (uint32_t k = 0; k <= i; k++)
+                if (src_fd[k] >= 0)
+                    close(src_fd[k]);
+            stop_with(why);
+            return;
+        }
+        sizes[i] = (uint64_t)st.st_size;
+    }
+    int huge = shim.cfg.hugepages == MOETIER_ON ||
+               (shim.cfg.hugepages == MOETIER_AUTO && moetier_dram_cache_huge_free() >= budget);
+    struct moetier_engine_opts o = { .bytes_per_s = (uint64_t)shim.cfg.migrate_mbps << 20 };
+    int rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, huge, &o);
+    if (rc == -ENOMEM && huge) {
+        log_warn("MOETIER_HUGEPAGES: the huge page pool cannot hold the budget; using normal pages");
+        rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, 0, &o);
+    }
+    if (rc) {
+        for (uint32_t i = 0; i < n_files; i++)
+            close(src_fd[i]);
+        stop_with(rc == -ENOMEM ? "out of memory for the engine" : "cannot set up the DRAM cache");
+        return;
+    }
+    for (uint32_t i = 0; i < n_files; i++)
+        moetier_engine_set_source(&engine, i, src_fd[i], 0);
+    state = 1;
+    for (size_t i = 0; i < shim.placements.n; i++)
+        add_placement(&shim.placements.item[i]);
+    for (size_t i = 0; i < shim.n_pinned; i++)
+        moetier_engine_exclude(&engine, shim.pinned[i].start, shim.pinned[i].end);
+    for (size_t i = 0; i < n_locked; i++)
+        moetier_engine_exclude(&engine, locked[i].start, locked[i].end);
+    uint32_t tierable_slots = moetier_engine_count(&engine, MOETIER_SLOT_SLOW);
+    if (!tierable_slots) {
+        moetier_engine_free(&engine);
+        for (uint32_t i = 0; i < n_files; i++)
+            close(src_fd[i]);
+        state = -1;
+        log_info("no expert tensor is in a read-only shared file mapping: weights in anonymous buffers are "
+                 "DRAM-resident and untiered on the file tier");
+        return;
+    }
+    double *rank;
+    const char *pol = choose_policy(&rank);
+    uint32_t topk = shim.model.map->n_expert_used > 0 ? (uint32_t)shim.model.map->n_expert_used : 1;
+    rc = moetier_residency_new(&want, pol, shim.model.n_layers, shim.model.n_experts, topk,
+                               moetier_engine_capacity(&engine), rank);
+    free(rank);
+    if (rc) {
+        moetier_engine_free(&engine);
+        for (uint32_t i = 0; i < n_files; i++)
+            close(src_fd[i]);
+        stop_with("cannot set up the policy");
+        return;
+    }
+    moetier_fmt(policy_name, sizeof policy_name, "%s", pol);
+    log_info("tiering: file tier, DRAM budget %s%s, policy %s, %u of %u experts tierable, room for %u",
+             moetier_size_format(budget, a, sizeof a), huge ? " (huge pages)" : "", pol, tierable_slots,
+             engine.n_slots, moetier_engine_capacity(&engine));
+    /* warm start: the rates a profile seeded (or the samples taken while the
+     * engine was not running yet) say what is hot: promote what fits now */
+    int any = 0;
+    for (uint32_t s = 0; s < shim.hot.n_slots && !any; s++)
+        any = shim.hot.rate[s] > 0;
+    if (any) {
+        struct moetier_round out;
+        moetier_residency_seed(&want, shim.hot.rate);
+        moetier_engine_round(&engine, &want, shim.hot.rate, shim_now_ns(), 1, &out);
+        log_info("%s: %u experts promoted (%s)", shim.profile_seeded ? "warm start from the profile" : "first placement",
+                 out.promoted, moetier_size_format(out.bytes_promoted, a, sizeof a));
+    }
+}
+
+void shim_tiering_finish(void)
+{
+    if (state <= 0)
+        return;
+    char a[24], b[24], c[24];
+    const struct moetier_migrate_counters *n = &engine.mig.n;
+    log_info("tiering: %llu promotions (%s), %llu demotions, %llu failed, %llu refused for the map count; "
+             "cache peak %s of a %s budget",
+             (unsigned long long)n->promotions, moetier_size_format(n->bytes_promoted, a, sizeof a),
+             (unsigned long long)n->demotions, (unsigned long long)n->failed, (unsigned long long)n->no_headroom,
+             moetier_size_format(engine.cache.peak, b, sizeof b), moetier_size_format(engine.cache.budget, c, sizeof c));
+}
+
+void shim_tiering_sample(const uint8_t *used)
+{
+    if (state > 0)
+        moetier_residency_sample(&want, used);
+}
+
+/* Runtime thread, every round: under shim.lock. */
+void shim_tiering_round(void)
+{
+    if (state == 0 && shim.loaded && !shim.child && !shim.given_up)
+        start_locked();
+    if (state <= 0 || shim.armed)
+        return;
+    struct moetier_round out;
+    moetier_engine_round(&engine, &want, shim.hot.rate, shim_now_ns(), 0, &out);
+    if (out.promoted || out.demoted || out.failed)
+        log_debug("tiering: +%u -%u experts, %u failed%s", out.promoted, out.demoted, out.failed,
+                  out.stopped_by == -EMLINK ? " (map count limit)" : "");
+    if (engine.rounds % 50 == 0)
+        moetier_migrate_recount(&engine.mig);
+}
+
+int shim_tiering_set_budget(uint64_t budget)
+{
+    shim.dram_budget = budget;
+    if (state <= 0)
+        return 0;
+    int rc = moetier_engine_set_budget(&engine, budget, shim.hot.rate);
+    moetier_residency_resize(&want, moetier_engine_capacity(&engine));
+    return rc;
+}
+
+int shim_tiering_set_policy(const char *name)
+{
+    if (state <= 0)
+        return -ENODEV;
+    double *rank;
+    char saved[sizeof shim.cfg.policy];
+    moetier_fmt(saved, sizeof saved, "%s", shim.cfg.policy);
+    moetier_fmt(shim.cfg.policy, sizeof shim.cfg.policy, "%s", name);
+    const char *pol = choose_policy(&rank);
+    struct moetier_residency next;
+    uint32_t topk = shim.model.map->n_expert_used > 0 ? (uint32_t)shim.model.map->n_expert_used : 1;
+    int rc = moetier_residency_new(&next, pol, shim.model.n_layers, shim.model.n_experts, topk,
+                                   moetier_engine_capacity(&engine), rank);
+    free(rank);
+    if (rc) {
+        moetier_fmt(shim.cfg.policy, sizeof shim.cfg.policy, "%s", saved);
+        return rc;
+    }
+    moetier_residency_seed(&next, shim.hot.rate); /* start from what is hot now */
+    moetier_residency_free(&want);
+    want = next;
+    moetier_fmt(policy_name, sizeof policy_name, "%s", pol);
+    return 0;
+}
+
+void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_expert *e)
+{
+    moetier_fmt(h->policy, sizeof h->policy, "%s", state > 0 ? policy_name : "off");
+    if (state <= 0)
+        return;
+    const struct moetier_migrate_counters *n = &engine.mig.n;
+    h->promotions = n->promotions;
+    h->demotions = n->demotions;
+    h->bytes_promoted = n->bytes_promoted;
+    h->bytes_demoted = n->bytes_demoted;
+    h->migrate_failed = n->failed + n->no_headroom;
+    h->dram_bytes = engine.cache.used;
+    h->dram_budget = engine.cache.budget;
+    for (uint32_t s = 0; s < engine.n_slots; s++) {
+        if (engine.state[s] == MOETIER_SLOT_DRAM)
+            e[s].tier = MOETIER_TIER_DRAM;
+        else if (engine.state[s] == MOETIER_SLOT_SLOW && e[s].tier != MOETIER_TIER_PINNED)
+            e[s].tier = MOETIER_TIER_SLOW;
+    }
+}
+
+int shim_tiering_active(void)
+{
+    return state > 0;
+}

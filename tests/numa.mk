@@ -1,0 +1,1 @@
+# tests/numa.mk: (being written)

@@ -1,0 +1,1 @@
+# tests/qemu.mk: (being written)

@@ -1,0 +1,1 @@
+# tests/stage.mk: (being written)

@@ -1,0 +1,390 @@
+/*
+ * test_migrate: promotion and demotion by remap on real memory (a real file
+ * mapped MAP_SHARED read-only, real memfds, real MAP_FIXED), and every error
+ * path of the migration engine by fault injection: after each failure the
+ * range must read the file's bytes, be backed by a valid mapping, and the
+ * cache must hold exactly the bytes it counts. Then the engine: slots moved
+ * whole, budget held, hysteresis, exclusion, budget shrink, warm start.
+ */
+#include "config.h"
+
+#include "tests/unit/check.h"
+#include "tiering/engine.h"
+#include "tiering/migrate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define FILE_BYTES (8u << 20)
+
+static unsigned char *want; /* the file's bytes */
+static unsigned char *map;  /* the file mapped shared, read-only: "the binary's" mapping */
+static int src_fd;
+static size_t page;
+
+static int make_file(void)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_migrate.XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    unlink(path);
+    want = malloc(FILE_BYTES);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < FILE_BYTES; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        want[i] = (unsigned char)x;
+    }
+    if (write(fd, want, FILE_BYTES) != (ssize_t)FILE_BYTES)
+        return -1;
+    map = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    src_fd = fd;
+    return map == MAP_FAILED ? -1 : 0;
+}
+
+/* What backs addr: 'c' the cache memfd, 'f' the file, 'a' anonymous, '?' unmapped. */
+static char backing(const void *addr)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[1024];
+    char kind = '?';
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 || (uintptr_t)addr < lo || (uintptr_t)addr >= hi)
+            continue;
+        kind = strstr(line, "moetier-cache") ? 'c' : strstr(line, "test_migrate") ? 'f' : 'a';
+        break;
+    }
+    if (f)
+        fclose(f);
+    return kind;
+}
+
+static int bytes_ok(const struct moetier_range *r)
+{
+    return memcmp((void *)r->addr, want + r->off, r->len) == 0;
+}
+
+static struct moetier_range range_at(size_t off, size_t len)
+{
+    struct moetier_range r = { .addr = (uintptr_t)map + off, .len = len, .file = 0, .off = off, .prot = PROT_READ };
+    return r;
+}
+
+static void setup(struct moetier_dram_cache *c, struct moetier_migrator *m, uint64_t budget)
+{
+    uint64_t size = FILE_BYTES;
+    CHECK(moetier_dram_cache_init(c, budget, 1, &size, 0) == 0);
+    CHECK(moetier_migrate_init(m, c, 0) == 0);
+    moetier_migrate_set_source(m, 0, src_fd, 0);
+}
+
+static void test_round_trip(void)
+{
+    struct moetier_dram_cache c;
+    struct moetier_migrator m;
+    setup(&c, &m, 1 << 20);
+    struct moetier_range r = range_at(16 * page, 64 * page);
+    CHECK(backing((void *)r.addr) == 'f');
+    CHECK(moetier_migrate_promote(&m, &r) == 0);
+    CHECK(backing((void *)r.addr) == 'c');
+    CHECK(bytes_ok(&r));
+    CHECK(c.used == r.len && moetier_dram_cache_resident(&c) == r.len);
+    CHECK(m.n.promotions == 1 && m.n.bytes_promoted == r.len);
+    /* a second range right after: the memfd offsets mirror the file's, so the two may merge */
+    struct moetier_range r2 = range_at(80 * page, 16 * page);
+    CHECK(moetier_migrate_promote(&m, &r2) == 0 && bytes_ok(&r2));
+    CHECK(moetier_migrate_demote(&m, &r) == 0);
+    CHECK(backing((void *)r.addr) == 'f' && bytes_ok(&r));
+    CHECK(moetier_migrate_demote(&m, &r2) == 0 && bytes_ok(&r2));
+    CHECK(c.used == 0 && moetier_dram_cache_resident(&c) == 0);
+    /* over budget: refused before anything moves */
+    struct moetier_range big = range_at(0, (1 << 20) + page);
+    CHECK(moetier_migrate_promote(&m, &big) == -ENOSPC);
+    CHECK(backing(map) == 'f' && c.used == 0);
+    /* unaligned or writable ranges are refused */
+    struct moetier_range bad = range_at(1, page);
+    CHECK(moetier_migrate_promote(&m, &bad) == -EINVAL);
+    bad = range_at(0, page);
+    bad.prot = PROT_READ | PROT_WRITE;
+    CHECK(moetier_migrate_promote(&m, &bad) == -EINVAL);
+    moetier_dram_cache_free(&c);
+}
+
+/* After a failed operation: right bytes, expected backing, accounting exact. */
+static void after_failure(const char *what, struct moetier_dram_cache *c, const struct moetier_range *r, char back,
+                          uint64_t used)
+{
+    int ok = bytes_ok(r) && backing((void *)r->addr) == back && c->used == used &&
+             moetier_dram_cache_resident(c) == used;
+    if (!ok)
+        fprintf(stderr, "after %s: bytes %s, backing %c (want %c), used %llu resident %llu (want %llu)\n", what,
+                bytes_ok(r) ? "ok" : "WRONG", backing((void *)r->addr), back, (unsigned long long)c->used,
+                (unsigned long long)moetier_dram_cache_resident(c), (unsigned long long)used);
+    CHECK(ok);
+}
+
+static void test_promote_faults(void)
+{
+    static const int errs[] = { EIO, ENOMEM, EFAULT };
+    for (size_t i = 0; i < sizeof errs / sizeof *errs; i++) {
+        struct moetier_dram_cache c;
+        struct moetier_migrator m;
+        setup(&c, &m, 4 << 20);
+        struct moetier_range r = range_at(128 * page, 32 * page);
+        moetier_migrate_inject(&m, MOETIER_FAULT_FILL, errs[i], 0, 1);
+        CHECK(moetier_migrate_promote(&m, &r) == -errs[i]);
+        after_failure("fill", &c, &r, 'f', 0);
+
+        moetier_migrate_inject(&m, MOETIER_FAULT_MAP, errs[i], 0, 1);
+        CHECK(moetier_migrate_promote(&m, &r) == -errs[i]);
+        after_failure("map", &c, &r, 'f', 0);
+
+        moetier_migrate_inject(&m, MOETIER_FAULT_MAP_HOLE, errs[i], 0, 1);
+        CHECK(moetier_migrate_promote(&m, &r) == -errs[i]);
+        after_failure("map leaving a hole", &c, &r, 'f', 0);
+        CHECK(m.n.restored >= 1);
+
+        /* the hole cannot be re-mapped from the file either: an anonymous copy fills it */
+        moetier_migrate_inject(&m, MOETIER_FAULT_MAP_HOLE, errs[i], 0, 1);
+        moetier_migrate_inject(&m, MOETIER_FAULT_RESTORE, errs[i], 0, 3);
+        CHECK(moetier_migrate_promote(&m, &r) == -errs[i]);
+        after_failure("map hole, restore failing", &c, &r, 'a', 0);
+        CHECK(m.n.anon_rescues == 1);
+        /* and the range can still be promoted and demoted afterwards */
+        CHECK(moetier_migrate_promote(&m, &r) == 0);
+        after_failure("promotion after a rescue", &c, &r, 'c', r.len);
+        CHECK(moetier_migrate_demote(&m, &r) == 0);
+        after_failure("demotion after a rescue", &c, &r, 'f', 0);
+
+        moetier_migrate_inject(&m, MOETIER_FAULT_MAPCOUNT, 0, 0, 1);
+        CHECK(moetier_migrate_promote(&m, &r) == -EMLINK);
+        after_failure("map-count check", &c, &r, 'f', 0);
+        CHECK(m.n.no_headroom == 1);
+        moetier_dram_cache_free(&c);
+    }
+}
+
+static void test_demote_faults(void)
+{
+    struct moetier_dram_cache c;
+    struct moetier_migrator m;
+    setup(&c, &m, 4 << 20);
+    struct moetier_range r = range_at(256 * page, 48 * page);
+    CHECK(moetier_migrate_promote(&m, &r) == 0);
+
+    moetier_migrate_inject(&m, MOETIER_FAULT_MAP, ENOMEM, 0, 1);
+    CHECK(moetier_migrate_demote(&m, &r) == -ENOMEM);
+    after_failure("demote map", &c, &r, 'c', r.len);
+
+    moetier_migrate_inject(&m, MOETIER_FAULT_MAP_HOLE, ENOMEM, 0, 1);
+    CHECK(moetier_migrate_demote(&m, &r) == -ENOMEM);
+    after_failure("demote map leaving a hole", &c, &r, 'c', r.len);
+
+    /* the memfd cannot be re-mapped: the file (same bytes) takes its place */
+    moetier_migrate_inject(&m, MOETIER_FAULT_MAP_HOLE, ENOMEM, 0, 1);
+    moetier_migrate_inject(&m, MOETIER_FAULT_RESTORE, ENOMEM, 0, 3);
+    CHECK(moetier_migrate_demote(&m, &r) == -ENOMEM);
+    CHECK(bytes_ok(&r) && backing((void *)r.addr) == 'f');
+    CHECK(c.used == r.len); /* still counted: the caller thinks it is cached, and will demote again */
+    CHECK(moetier_migrate_demote(&m, &r) == 0);
+    after_failure("demotion again", &c, &r, 'f', 0);
+
+    /* freeing the memfd pages fails: demoted, bytes stay counted until a retry works */
+    CHECK(moetier_migrate_promote(&m, &r) == 0);
+    moetier_migrate_inject(&m, MOETIER_FAULT_RELEASE, EIO, 0, 2);
+    CHECK(moetier_migrate_demote(&m, &r) == 0);
+    CHECK(backing((void *)r.addr) == 'f' && bytes_ok(&r) && c.used == r.len && m.n_pending == 1);
+    moetier_migrate_retry_pending(&m); /* fails once more */
+    CHECK(m.n_pending == 1 && c.used == r.len);
+    moetier_migrate_retry_pending(&m);
+    CHECK(m.n_pending == 0 && c.used == 0 && moetier_dram_cache_resident(&c) == 0);
+    moetier_dram_cache_free(&c);
+}
+
+static void test_map_count(void)
+{
+    struct moetier_dram_cache c;
+    struct moetier_migrator m;
+    setup(&c, &m, 4 << 20);
+    long real = moetier_count_mappings();
+    CHECK(real > 0 && m.map_now == real && m.map_max >= 1024);
+    m.map_allowed = m.map_now + 2; /* room for exactly one isolated range */
+    struct moetier_range a = range_at(0 * page, 8 * page), b = range_at(100 * page, 8 * page);
+    CHECK(moetier_migrate_promote(&m, &a) == 0);
+    CHECK(moetier_migrate_promote(&m, &b) == -EMLINK);
+    after_failure("map-count limit", &c, &b, 'f', a.len);
+    CHECK(moetier_migrate_recount(&m) == 0 && m.map_now <= real + 2);
+    CHECK(moetier_migrate_demote(&m, &a) == 0);
+    moetier_dram_cache_free(&c);
+}
+
+/* ---- the engine ---- */
+
+#define L 2
+#define E 8
+#define STRIDE (40 * 1024 + 96) /* not page-aligned, like GGUF expert slices */
+
+static int engine_setup(struct moetier_engine *e, uint64_t budget)
+{
+    uint64_t size = FILE_BYTES;
+    struct moetier_engine_opts o = { .promote_after = 2, .min_resident_ns = 1000 };
+    int rc = moetier_engine_init(e, L, E, 1, &size, budget, 0, &o);
+    if (rc)
+        return rc;
+    moetier_engine_set_source(e, 0, src_fd, 0);
+    uint64_t off = 4096 + 32;
+    for (uint32_t l = 0; l < L; l++)
+        for (uint32_t p = 0; p < 3; p++) {
+            CHECK(moetier_engine_add(e, l, p, (uintptr_t)map + off, STRIDE, E, 0, off, PROT_READ) == 0);
+            off += (uint64_t)STRIDE * E + 32;
+        }
+    return 0;
+}
+
+static int all_bytes_ok(struct moetier_engine *e)
+{
+    for (uint32_t s = 0; s < e->n_slots * 3; s++)
+        if (e->range[s].len && !bytes_ok(&e->range[s]))
+            return 0;
+    return 1;
+}
+
+static void test_engine(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 6 * 3 * 40 * 1024) == 0);
+    CHECK(moetier_engine_count(&e, MOETIER_SLOT_SLOW) == L * E);
+    uint64_t slot_bytes = e.bytes[0];
+    CHECK(slot_bytes > 0 && slot_bytes < 3 * STRIDE && slot_bytes % page == 0);
+    uint32_t cap = moetier_engine_capacity(&e);
+    CHECK(cap >= 6 && cap <= 7);
+
+    struct moetier_residency r;
+    CHECK(moetier_residency_new(&r, "lfu", L, E, 2, cap, NULL) == 0);
+    float rate[L * E] = { 0 };
+    uint8_t used[L * E];
+    /* experts 0 and 1 of each layer hot */
+    for (int i = 0; i < 3; i++) {
+        memset(used, 0, sizeof used);
+        used[0] = used[1] = used[E + 0] = used[E + 1] = 1;
+        moetier_residency_sample(&r, used);
+    }
+    rate[0] = rate[1] = rate[E] = rate[E + 1] = 1.0f;
+    struct moetier_round out;
+    moetier_engine_round(&e, &r, rate, 1000000, 0, &out);
+    CHECK(out.promoted == 0); /* hysteresis: wanted for one round only */
+    moetier_engine_round(&e, &r, rate, 2000000, 0, &out);
+    CHECK(out.promoted == 4 && e.state[0] == MOETIER_SLOT_DRAM && e.state[E + 1] == MOETIER_SLOT_DRAM);
+    CHECK(e.cache.used == e.bytes[0] + e.bytes[1] + e.bytes[E] + e.bytes[E + 1] && all_bytes_ok(&e));
+    CHECK(backing((void *)e.range[0].addr) == 'c');
+
+    /* the working set moves to experts 4..7 of layer 1: the engine follows, budget held */
+    for (int i = 0; i < 20; i++) {
+        memset(used, 0, sizeof used);
+        for (int x = 4; x < 8; x++)
+            used[E + x] = 1;
+        moetier_residency_sample(&r, used);
+    }
+    for (int x = 4; x < 8; x++)
+        rate[E + x] = 2.0f;
+    for (int i = 0; i < 4; i++) {
+        moetier_engine_round(&e, &r, rate, 10000000 + (uint64_t)i * 1000000, 0, &out);
+        CHECK(e.cache.used <= e.cache.budget);
+    }
+    for (int x = 4; x < 8; x++)
+        CHECK(e.state[E + x] == MOETIER_SLOT_DRAM);
+    CHECK(all_bytes_ok(&e));
+
+    /* a slot moves whole: its third part fails, the first two go back */
+    uint32_t s = 2;
+    memset(used, 0, sizeof used);
+    used[s] = 1;
+    for (int i = 0; i < 30; i++)
+        moetier_residency_sample(&r, used);
+    rate[s] = 9.0f;
+    moetier_engine_round(&e, &r, rate, 20000000, 0, &out); /* first round wanted: not yet */
+    CHECK(e.state[s] == MOETIER_SLOT_SLOW);
+    uint64_t before = e.cache.used;
+    moetier_migrate_inject(&e.mig, MOETIER_FAULT_FILL, EIO, 2, 1);
+    moetier_engine_round(&e, &r, rate, 21000000, 0, &out);
+    CHECK(e.state[s] == MOETIER_SLOT_SLOW && e.part_in[s] == 0);
+    CHECK(e.cache.used <= before && all_bytes_ok(&e));
+    moetier_engine_round(&e, &r, rate, 22000000, 0, &out); /* no fault now: it goes */
+    CHECK(e.state[s] == MOETIER_SLOT_DRAM && all_bytes_ok(&e));
+
+    /* excluded memory is never touched */
+    uint32_t x = 3;
+    moetier_engine_exclude(&e, e.range[x * 3].addr, e.range[x * 3].addr + 1);
+    memset(used, 0, sizeof used);
+    used[x] = 1;
+    for (int i = 0; i < 30; i++)
+        moetier_residency_sample(&r, used);
+    rate[x] = 20.0f;
+    for (int i = 0; i < 3; i++)
+        moetier_engine_round(&e, &r, rate, 30000000 + (uint64_t)i * 1000000, 0, &out);
+    CHECK(e.state[x] == MOETIER_SLOT_EXCLUDED && backing((void *)e.range[x * 3].addr) == 'f');
+
+    /* budget shrink: demoted until it holds */
+    CHECK(moetier_engine_set_budget(&e, 2 * slot_bytes, rate) == 0);
+    CHECK(e.cache.used <= 2 * slot_bytes && moetier_engine_count(&e, MOETIER_SLOT_DRAM) <= 2 &&
+          moetier_engine_count(&e, MOETIER_SLOT_DRAM) >= 1);
+    CHECK(all_bytes_ok(&e) && moetier_dram_cache_resident(&e.cache) == e.cache.used);
+
+    moetier_engine_demote_all(&e);
+    CHECK(e.cache.used == 0 && moetier_engine_count(&e, MOETIER_SLOT_DRAM) == 0 && all_bytes_ok(&e));
+    moetier_residency_free(&r);
+    moetier_engine_free(&e);
+}
+
+static void test_engine_warm_and_rate(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 4 * 3 * 40 * 1024) == 0);
+    uint32_t cap = moetier_engine_capacity(&e);
+    struct moetier_residency r;
+    CHECK(moetier_residency_new(&r, "predict", L, E, 2, cap, NULL) == 0);
+    float rate[L * E] = { 0 };
+    rate[5] = 0.9f, rate[E + 2] = 0.8f, rate[E + 3] = 0.7f, rate[1] = 0.6f, rate[7] = 0.1f;
+    moetier_residency_seed(&r, rate);
+    struct moetier_round out;
+    moetier_engine_round(&e, &r, rate, 1000, 1, &out); /* warm: at once */
+    CHECK(out.promoted == cap && cap == 4);
+    CHECK(e.state[5] == MOETIER_SLOT_DRAM && e.state[E + 2] == MOETIER_SLOT_DRAM && e.state[1] == MOETIER_SLOT_DRAM);
+    CHECK(e.state[7] == MOETIER_SLOT_SLOW);
+    moetier_engine_demote_all(&e);
+
+    /* rate limit: one slot per second's allowance */
+    e.opts.bytes_per_s = e.bytes[0];
+    e.last_round_ns = 0;
+    e.allowance = 0;
+    for (uint32_t i = 0; i < e.opts.promote_after; i++)
+        moetier_engine_round(&e, &r, rate, 1000000000ull * (i + 1), 0, &out);
+    CHECK(out.promoted == 1 && out.stopped_by == -EAGAIN);
+    moetier_residency_free(&r);
+    moetier_engine_free(&e);
+}
+
+int main(void)
+{
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    if (make_file()) {
+        perror("test file");
+        return 1;
+    }
+    test_round_trip();
+    test_promote_faults();
+    test_demote_faults();
+    test_map_count();
+    test_engine();
+    test_engine_warm_and_rate();
+    return check_exit("test_migrate");
+}

@@ -1,0 +1,188 @@
+/*
+ * dram_cache: sparse memfds mirroring the slow tier's files, under a budget
+ * (see dram_cache.h for the invariants).
+ */
+#include "config.h"
+
+#include "tiering/dram_cache.h"
+#include "common/fmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+int moetier_dram_cache_init(struct moetier_dram_cache *c, uint64_t budget, uint32_t n_files,
+                            const uint64_t *sizes, int huge)
+{
+    memset(c, 0, sizeof *c);
+    if (n_files == 0 || n_files > MOETIER_CACHE_MAX_FILES)
+        return -EINVAL;
+    for (uint32_t i = 0; i < MOETIER_CACHE_MAX_FILES; i++)
+        c->fd[i] = -1;
+    c->n_files = n_files;
+    c->unit = huge ? MOETIER_HUGE_PAGE : (size_t)sysconf(_SC_PAGESIZE);
+    for (uint32_t i = 0; i < n_files; i++)
+        c->size[i] = (sizes[i] + c->unit - 1) / c->unit * c->unit;
+    c->budget = budget;
+    c->huge = huge;
+    if (huge && moetier_dram_cache_huge_free() < budget)
+        return -ENOMEM;
+    return 0;
+}
+
+void moetier_dram_cache_free(struct moetier_dram_cache *c)
+{
+    for (uint32_t i = 0; i < MOETIER_CACHE_MAX_FILES; i++)
+        if (c->fd[i] >= 0)
+            close(c->fd[i]);
+    memset(c, 0, sizeof *c);
+    for (uint32_t i = 0; i < MOETIER_CACHE_MAX_FILES; i++)
+        c->fd[i] = -1;
+}
+
+static int open_memfd(struct moetier_dram_cache *c, uint32_t file)
+{
+    if (c->fd[file] >= 0)
+        return 0;
+    char name[32];
+    moetier_fmt(name, sizeof name, "moetier-cache-%u", file);
+    int fd = memfd_create(name, MFD_CLOEXEC | (c->huge ? MFD_HUGETLB : 0));
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)c->size[file]) != 0) { /* sparse: no page is allocated yet */
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    c->fd[file] = fd;
+    return 0;
+}
+
+static int valid_range(const struct moetier_dram_cache *c, uint32_t file, uint64_t off, size_t len)
+{
+    return file < c->n_files && len > 0 && off % c->unit == 0 && len % c->unit == 0 && off <= c->size[file] &&
+           len <= c->size[file] - off;
+}
+
+static int punch(int fd, uint64_t off, size_t len)
+{
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0 ? 0 : -errno;
+}
+
+/* hugetlbfs has no write(2): copy through a temporary shared mapping. */
+static int fill_mapped(int fd, uint64_t off, const void *src, size_t len)
+{
+    void *dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+    if (dst == MAP_FAILED)
+        return -errno;
+    memcpy(dst, src, len);
+    munmap(dst, len);
+    return 0;
+}
+
+static int fill_write(int fd, uint64_t off, const char *src, size_t len)
+{
+    while (len) {
+        ssize_t n = pwrite(fd, src, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        src += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int moetier_dram_cache_fill(struct moetier_dram_cache *c, uint32_t file, uint64_t off, const void *src,
+                            size_t len)
+{
+    if (!valid_range(c, file, off, len))
+        return -EINVAL;
+    if (c->used + len > c->budget)
+        return -ENOSPC;
+    int rc = open_memfd(c, file);
+    if (rc)
+        return rc;
+    rc = c->huge ? fill_mapped(c->fd[file], off, src, len) : fill_write(c->fd[file], off, src, len);
+    if (rc) {
+        punch(c->fd[file], off, len); /* a partial write must not hold memory */
+        return rc;
+    }
+    c->used += len;
+    if (c->used > c->peak)
+        c->peak = c->used;
+    return 0;
+}
+
+int moetier_dram_cache_fd(const struct moetier_dram_cache *c, uint32_t file)
+{
+    return file < c->n_files ? c->fd[file] : -1;
+}
+
+int moetier_dram_cache_release(struct moetier_dram_cache *c, uint32_t file, uint64_t off, size_t len)
+{
+    if (!valid_range(c, file, off, len) || c->fd[file] < 0 || len > c->used)
+        return -EINVAL;
+    int rc = punch(c->fd[file], off, len);
+    if (rc == 0)
+        c->used -= len;
+    return rc;
+}
+
+uint64_t moetier_dram_cache_resident(const struct moetier_dram_cache *c)
+{
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < c->n_files; i++) {
+        struct stat st;
+        if (c->fd[i] >= 0 && fstat(c->fd[i], &st) == 0)
+            bytes += (uint64_t)st.st_blocks * 512;
+    }
+    return bytes;
+}
+
+uint64_t moetier_dram_cache_clamp(uint64_t cgroup_limit)
+{
+    if (!cgroup_limit)
+        return UINT64_MAX;
+    uint64_t headroom = cgroup_limit / 4;
+    if (headroom < (256ull << 20))
+        headroom = 256ull << 20;
+    return cgroup_limit > headroom ? cgroup_limit - headroom : 0;
+}
+
+static uint64_t read_u64(const char *path)
+{
+    char buf[32];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    uint64_t v = 0;
+    for (char *p = buf; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+uint64_t moetier_dram_cache_huge_free(void)
+{
+    const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
+    char a[96], b[96];
+    moetier_fmt(a, sizeof a, "%sfree_hugepages", dir);
+    moetier_fmt(b, sizeof b, "%sresv_hugepages", dir);
+    uint64_t free_pages = read_u64(a), resv = read_u64(b);
+    return free_pages > resv ? (free_pages - resv) * MOETIER_HUGE_PAGE : 0;
+}

@@ -1,0 +1,115 @@
+/*
+ * engine: the migration engine. It knows every expert slot's memory (one
+ * page-aligned range per part: gate, up, down, or a fused gate_up), moves
+ * slots between the slow tier and the DRAM cache (tiering/migrate.h) towards
+ * the residency a policy wants (tiering/residency.h), and keeps the rules:
+ *  - budget: cache bytes never pass the budget; a promotion that does not fit
+ *    first demotes unwanted slots, coldest first, or does not happen;
+ *  - hysteresis: a slot is promoted only once it has been wanted for
+ *    `promote_after` consecutive rounds, and a promoted slot is not demoted to
+ *    make room within `min_resident_ns` (a budget shrink overrides this);
+ *  - rate limit: at most `bytes_per_s` promoted per second (0 = no limit);
+ *  - a slot is moved whole: when one of its parts fails, the parts already
+ *    moved are moved back;
+ *  - excluded memory (pinned for CUDA, mlocked by the binary) is never touched.
+ * A slot's range covers the whole pages inside its slice: edge pages shared
+ * with the neighbouring slice stay on the slow tier (weights are read-only,
+ * so which copy serves them does not matter; see docs/tiering.md).
+ * Not thread-safe: the runtime drives it under its lock.
+ */
+#ifndef MOETIER_TIERING_ENGINE_H
+#define MOETIER_TIERING_ENGINE_H
+
+#include "tiering/dram_cache.h"
+#include "tiering/migrate.h"
+#include "tiering/residency.h"
+
+#include <stdint.h>
+
+#define MOETIER_ENGINE_PARTS 3
+
+enum moetier_slot_state {
+    MOETIER_SLOT_SLOW = 0,      /* every part on the slow tier */
+    MOETIER_SLOT_DRAM = 1,      /* every part in the cache */
+    MOETIER_SLOT_EXCLUDED = 2,  /* pinned or locked: left where it is */
+    MOETIER_SLOT_UNTIERED = 3,  /* no tierable range (anonymous buffer on the file tier, tiny slice) */
+};
+
+struct moetier_engine_opts {
+    uint32_t promote_after;    /* rounds a slot must be wanted first (0 = 2) */
+    uint64_t min_resident_ns;  /* 0 = 1 s */
+    uint64_t bytes_per_s;      /* 0 = unlimited */
+};
+
+struct moetier_engine {
+    uint32_t n_layers, n_experts, n_slots;
+    struct moetier_range *range;   /* [n_slots * PARTS]; len 0 = no range */
+    uint8_t *state;                /* [n_slots] enum moetier_slot_state */
+    uint8_t *part_in;              /* [n_slots] bit p: part p is in the cache */
+    uint8_t *wanted_rounds;        /* [n_slots] consecutive rounds wanted (saturating) */
+    uint64_t *since_ns;            /* [n_slots] when it was promoted */
+    uint64_t *bytes;               /* [n_slots] cache bytes it takes when promoted */
+    struct moetier_dram_cache cache;
+    struct moetier_migrator mig;
+    struct moetier_engine_opts opts;
+    uint64_t last_round_ns;
+    double allowance;              /* bytes the rate limit still allows */
+    uint32_t *order;               /* [n_slots] scratch */
+    uint64_t rounds;
+};
+
+/*
+ * n_files source files of the given sizes; budget in bytes. Returns 0 or -errno
+ * (the cache or the migrator could not be set up).
+ */
+int moetier_engine_init(struct moetier_engine *e, uint32_t n_layers, uint32_t n_experts, uint32_t n_files,
+                        const uint64_t *file_sizes, uint64_t budget, int huge, const struct moetier_engine_opts *o);
+void moetier_engine_free(struct moetier_engine *e);
+
+/* The slow backing of file: an fd to map back (not owned) and the offset of its byte 0. */
+void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, uint64_t base);
+
+/*
+ * A tierable placement: part `part` of layer's n_expert experts, expert x at
+ * base + x * stride in a read-only MAP_SHARED mapping of source `file`, whose
+ * byte at base is the file's byte file_off. Replaces an earlier one of the same
+ * (layer, part); slots it had promoted must have been demoted first
+ * (moetier_engine_forget). Returns 0 or -EINVAL.
+ */
+int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, uintptr_t base, uint64_t stride,
+                       uint32_t n_expert, uint32_t file, uint64_t file_off, int prot);
+
+/* Marks every slot with a range overlapping [start, end) excluded (pinned, locked). */
+void moetier_engine_exclude(struct moetier_engine *e, uintptr_t start, uintptr_t end);
+
+/*
+ * Memory [start, end) is going away (the binary unmaps it): slots with ranges
+ * there stop being tiered and their cache bytes are freed without remapping.
+ */
+void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t end);
+
+struct moetier_round {
+    uint32_t promoted, demoted, failed;
+    uint64_t bytes_promoted, bytes_demoted;
+    int stopped_by;  /* 0, or why promotion stopped early: -ENOSPC (budget), -EAGAIN (rate), -EMLINK (maps) */
+};
+
+/*
+ * One reconciliation step towards r's wanted set; rate[] (may be NULL) orders
+ * promotions (hottest first) and demotions (coldest first). warm: promote
+ * what is wanted now, without hysteresis (warm start at load).
+ */
+void moetier_engine_round(struct moetier_engine *e, const struct moetier_residency *r, const float *rate,
+                          uint64_t now_ns, int warm, struct moetier_round *out);
+
+/* A new budget; when it shrinks, coldest slots are demoted until it holds. 0 or -EBUSY (could not). */
+int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate);
+
+/* Demotes every slot (at exit, or before giving up). */
+void moetier_engine_demote_all(struct moetier_engine *e);
+
+/* Slots in each state, and how many slots the budget can hold (the policy's capacity). */
+uint32_t moetier_engine_count(const struct moetier_engine *e, enum moetier_slot_state s);
+uint32_t moetier_engine_capacity(const struct moetier_engine *e);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * migrate: promotion and demotion of one range by remapping (see migrate.h for
+ * the protocol and the failure rules).
+ */
+#include "config.h"
+
+#include "tiering/migrate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define VMAS_PER_RANGE 2 /* an isolated promoted range splits one VMA into three */
+
+long moetier_count_mappings(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char buf[8192];
+    long lines = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    int e = n < 0 ? errno : 0;
+    close(fd);
+    return e ? -e : lines;
+}
+
+long moetier_max_map_count(void)
+{
+    char buf[32];
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 65530;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    long v = 0;
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+        v = v * 10 + (buf[i] - '0');
+    return v > 0 ? v : 65530;
+}
+
+int moetier_migrate_init(struct moetier_migrator *m, struct moetier_dram_cache *cache, double map_share)
+{
+    memset(m, 0, sizeof *m);
+    m->cache = cache;
+    for (int i = 0; i < MOETIER_CACHE_MAX_FILES; i++)
+        m->src_fd[i] = -1;
+    if (map_share <= 0 || map_share > 1)
+        map_share = 0.75;
+    m->map_max = moetier_max_map_count();
+    m->map_allowed = (long)((double)m->map_max * map_share);
+    return moetier_migrate_recount(m);
+}
+
+void moetier_migrate_set_source(struct moetier_migrator *m, uint32_t file, int fd, uint64_t base)
+{
+    if (file < MOETIER_CACHE_MAX_FILES) {
+        m->src_fd[file] = fd;
+        m->src_base[file] = base;
+    }
+}
+
+int moetier_migrate_recount(struct moetier_migrator *m)
+{
+    long n = moetier_count_mappings();
+    if (n < 0)
+        return (int)n;
+    m->map_now = n;
+    return 0;
+}
+
+long moetier_migrate_headroom(const struct moetier_migrator *m)
+{
+    return m->map_allowed - m->map_now;
+}
+
+void moetier_migrate_inject(struct moetier_migrator *m, enum moetier_migrate_point at, int err, uint32_t skip,
+                            uint32_t count)
+{
+    if ((int)at >= 0 && at < MOETIER_FAULT_POINTS) {
+        m->fault_err[at] = err;
+        m->fault_skip[at] = skip;
+        m->fault_count[at] = count;
+    }
+}
+
+/* The injected errno for a call at `at` (0: none, do the real call). */
+static int injected(struct moetier_migrator *m, enum moetier_migrate_point at)
+{
+    if (!m->fault_count[at])
+        return 0;
+    if (m->fault_skip[at]) {
+        m->fault_skip[at]--;
+        return 0;
+    }
+    m->fault_count[at]--;
+    return m->fault_err[at] ? m->fault_err[at] : EIO;
+}
+
+/* mmap(MAP_FIXED) of fd at off over r, or the injected failure of `map`. */
+static int map_over(struct moetier_migrator *m, const struct moetier_range *r, int fd, uint64_t off, int may_fail)
+{
+    if (may_fail) {
+        int e = injected(m, MOETIER_FAULT_MAP);
+        if (e)
+            return -e;
+        e = injected(m, MOETIER_FAULT_MAP_HOLE);
+        if (e) {
+            munmap((void *)r->addr, r->len); /* what 6.1 does before it finds out it cannot map */
+            return -e;
+        }
+    }
+    void *p = mmap((void *)r->addr, r->len, r->prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+    if (p == MAP_FAILED)
+        return -errno;
+    return 0;
+}
+
+/* Last resort for a hole: a private anonymous copy of the source bytes. */
+static int anon_rescue(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    int fd = m->src_fd[r->file];
+    void *p = mmap((void *)r->addr, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    size_t done = 0;
+    while (done < r->len) {
+        ssize_t n = pread(fd, (char *)p + done, r->len - done, (off_t)(m->src_base[r->file] + r->off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* a short source (should not happen): the rest reads as zeros, never as a fault */
+        done += (size_t)n;
+    }
+    mprotect(p, r->len, r->prot);
+    m->n.anon_rescues++;
+    return 0;
+}
+
+/* Puts back what held r before a failed remap: the source, or the memfd. */
+static void restore(struct moetier_migrator *m, const struct moetier_range *r, int to_cache)
+{
+    int fd = to_cache ? moetier_dram_cache_fd(m->cache, r->file) : m->src_fd[r->file];
+    uint64_t off = to_cache ? r->off : m->src_base[r->file] + r->off;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int e = injected(m, MOETIER_FAULT_RESTORE);
+        if (!e && map_over(m, r, fd, off, 0) == 0) {
+            m->n.restored++;
+            return;
+        }
+    }
+    if (to_cache) {
+        /* the memfd copy is identical to the source: map the source instead */
+        if (map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 0) == 0) {
+            m->n.restored++;
+            return;
+        }
+    }
+    anon_rescue(m, r);
+}
+
+static void release(struct moetier_migrator *m, uint32_t file, uint64_t off, size_t len)
+{
+    int e = injected(m, MOETIER_FAULT_RELEASE);
+    int rc = e ? -e : moetier_dram_cache_release(m->cache, file, off, len);
+    if (rc == 0)
+        return;
+    if (m->n_pending < MOETIER_PENDING_MAX) {
+        m->pending[m->n_pending].file = file;
+        m->pending[m->n_pending].off = off;
+        m->pending[m->n_pending].len = len;
+        m->n_pending++;
+    }
+    /* else the bytes stay counted against the budget: over-counting is safe */
+}
+
+void moetier_migrate_retry_pending(struct moetier_migrator *m)
+{
+    int keep = 0;
+    for (int i = 0; i < m->n_pending; i++) {
+        int e = injected(m, MOETIER_FAULT_RELEASE);
+        int rc = e ? -e : moetier_dram_cache_release(m->cache, m->pending[i].file, m->pending[i].off, m->pending[i].len);
+        if (rc)
+            m->pending[keep++] = m->pending[i];
+    }
+    m->n_pending = keep;
+}
+
+
+static int check_range(const struct moetier_migrator *m, const struct moetier_range *r)
+{
+    size_t unit = m->cache->unit;
+    if (r->file >= m->cache->n_files || m->src_fd[r->file] < 0 || r->len == 0 || r->len % unit ||
+        r->addr % unit || r->off % unit || (r->prot & PROT_WRITE))
+        return -EINVAL;
+    return 0;
+}
+
+/* A release still pending over r would punch holes in a fresh copy: settle it first. */
+static int settle_pending(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    for (int i = 0; i < m->n_pending; i++)
+        if (m->pending[i].file == r->file && m->pending[i].off < r->off + r->len &&
+            m->pending[i].off + m->pending[i].len > r->off) {
+            moetier_migrate_retry_pending(m);
+            break;
+        }
+    for (int i = 0; i < m->n_pending; i++)
+        if (m->pending[i].file == r->file && m->pending[i].off < r->off + r->len &&
+            m->pending[i].off + m->pending[i].len > r->off)
+            return -EBUSY;
+    return 0;
+}
+
+int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    int rc = check_range(m, r);
+    if (rc == 0)
+        rc = settle_pending(m, r);
+    if (rc)
+        return rc;
+    if (injected(m, MOETIER_FAULT_MAPCOUNT) || moetier_migrate_headroom(m) < VMAS_PER_RANGE) {
+        m->n.no_headroom++;
+        return -EMLINK;
+    }
+    int e = injected(m, MOETIER_FAULT_FILL);
+    if (e) {
+        m->n.failed++;
+        return -e;
+    }
+    rc = moetier_dram_cache_fill(m->cache, r->file, r->off, (const void *)r->addr, r->len);
+    if (rc) {
+        if (rc != -ENOSPC)
+            m->n.failed++;
+        return rc;
+    }
+    rc = map_over(m, r, moetier_dram_cache_fd(m->cache, r->file), r->off, 1);
+    if (rc) {
+        restore(m, r, 0);
+        release(m, r->file, r->off, r->len);
+        m->n.failed++;
+        return rc;
+    }
+    m->map_now += VMAS_PER_RANGE;
+    m->n.promotions++;
+    m->n.bytes_promoted += r->len;
+    return 0;
+}
+
+int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    int rc = check_range(m, r);
+    if (rc)
+        return rc;
+    rc = map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 1);
+    if (rc) {
+        restore(m, r, 1);
+        m->n.failed++;
+        return rc;
+    }
+    release(m, r->file, r->off, r->len);
+    m->map_now -= VMAS_PER_RANGE;
+    m->n.demotions++;
+    m->n.bytes_demoted += r->len;
+    return 0;
+}

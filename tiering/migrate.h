@@ -1,0 +1,101 @@
+/*
+ * migrate: moving one range of weights between the slow tier and the DRAM
+ * cache by remapping, with byte identity at every instant (DESIGN.md §4-5).
+ *
+ * A range is page-aligned (the cache's unit), lies inside a read-only
+ * MAP_SHARED mapping of a slow-tier source (the model file, or its staged
+ * PMem copy) and mirrors that source: range bytes == source bytes at `off`.
+ *   promote: copy the bytes into the cache's memfd at `off`, then
+ *            mmap(MAP_FIXED) the memfd over the range. Readers on other
+ *            threads fault on the old or on the new mapping, under the
+ *            kernel's mmap lock; both hold the same bytes.
+ *   demote:  mmap(MAP_FIXED) the source back over the range, then free the
+ *            memfd pages.
+ * Failure leaves a valid placement, always: kernels before the MAP_FIXED gap
+ * fixes (6.1) unmap before they map, so a failed mmap can leave a hole; the
+ * range is re-mapped from what held it at once (the source on a failed
+ * promotion, the memfd on a failed demotion), and if even that fails, from an
+ * anonymous copy read from the source with pread. The map count is checked
+ * before each promotion (each isolated promoted range costs up to two VMAs):
+ * mappings stay under a share of vm.max_map_count.
+ *
+ * Fault injection (tests): moetier_migrate_inject() lets `skip` calls at one
+ * point pass, then makes the next `count` fail with an errno, the way the kernel would (MAP_HOLE
+ * unmaps the range first, as 6.1 does).
+ * Not thread-safe: one migrator.
+ */
+#ifndef MOETIER_TIERING_MIGRATE_H
+#define MOETIER_TIERING_MIGRATE_H
+
+#include "tiering/dram_cache.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct moetier_range {
+    uintptr_t addr; /* page-aligned start in the binary's address space */
+    size_t len;     /* multiple of the cache unit */
+    uint32_t file;  /* source file index */
+    uint64_t off;   /* offset of addr's byte in the source file (== memfd offset) */
+    int prot;       /* the mapping's protection (read-only) */
+};
+
+enum moetier_migrate_point {
+    MOETIER_FAULT_FILL,      /* copying into the memfd (EIO, ENOMEM, EFAULT) */
+    MOETIER_FAULT_MAP,       /* the MAP_FIXED fails, old mapping intact (ENOMEM) */
+    MOETIER_FAULT_MAP_HOLE,  /* the MAP_FIXED fails after unmapping (6.1 at the map-count limit) */
+    MOETIER_FAULT_RESTORE,   /* re-mapping the original fails too */
+    MOETIER_FAULT_RELEASE,   /* freeing memfd pages fails */
+    MOETIER_FAULT_MAPCOUNT,  /* the headroom check says no */
+    MOETIER_FAULT_POINTS
+};
+
+struct moetier_migrate_counters {
+    uint64_t promotions, demotions, bytes_promoted, bytes_demoted;
+    uint64_t failed;       /* operations that failed and were rolled back */
+    uint64_t restored;     /* holes re-mapped from the original */
+    uint64_t anon_rescues; /* holes filled with an anonymous copy */
+    uint64_t no_headroom;  /* promotions refused by the map-count check */
+};
+
+#define MOETIER_PENDING_MAX 64
+
+struct moetier_migrator {
+    struct moetier_dram_cache *cache;
+    int src_fd[MOETIER_CACHE_MAX_FILES];        /* what to map back on demotion */
+    uint64_t src_base[MOETIER_CACHE_MAX_FILES]; /* offset of the source's byte 0 in src_fd */
+    long map_max;      /* vm.max_map_count */
+    long map_allowed;  /* this process's mappings may not pass this (a share of map_max) */
+    long map_now;      /* mappings now: counted at init, tracked, recounted */
+    struct moetier_migrate_counters n;
+    struct { uint32_t file; uint64_t off; size_t len; } pending[MOETIER_PENDING_MAX];
+    int n_pending;     /* releases that failed, retried later (their bytes stay counted) */
+    int fault_err[MOETIER_FAULT_POINTS];
+    uint32_t fault_count[MOETIER_FAULT_POINTS];
+    uint32_t fault_skip[MOETIER_FAULT_POINTS];
+};
+
+/* map_share: the share of vm.max_map_count the process may reach (0 = 3/4). */
+int moetier_migrate_init(struct moetier_migrator *m, struct moetier_dram_cache *cache, double map_share);
+/* The slow backing of file: fd (not owned) and the offset of the file's byte 0 in it. */
+void moetier_migrate_set_source(struct moetier_migrator *m, uint32_t file, int fd, uint64_t base);
+
+int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r);
+int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r);
+
+/* Mappings a promotion may still add before the limit (may be negative). */
+long moetier_migrate_headroom(const struct moetier_migrator *m);
+/* Recounts this process's mappings from /proc/self/maps. 0 or -errno. */
+int moetier_migrate_recount(struct moetier_migrator *m);
+/* Retries failed releases. */
+void moetier_migrate_retry_pending(struct moetier_migrator *m);
+
+void moetier_migrate_inject(struct moetier_migrator *m, enum moetier_migrate_point at, int err, uint32_t skip,
+                            uint32_t count);
+
+/* Lines of /proc/self/maps (the process's VMAs), or -errno. No stdio, no malloc. */
+long moetier_count_mappings(void);
+/* vm.max_map_count, or 65530 when unreadable. */
+long moetier_max_map_count(void);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * residency: the wanted resident set, from live samples through a policy
+ * (see residency.h).
+ */
+#include "tiering/residency.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int moetier_residency_new(struct moetier_residency *r, const char *policy, uint32_t n_layers, uint32_t n_experts,
+                          uint32_t topk, uint32_t cap, const double *rank)
+{
+    memset(r, 0, sizeof *r);
+    if (!n_layers || !n_experts || n_experts > 65535)
+        return -EINVAL;
+    if (topk == 0)
+        topk = 1;
+    struct moetier_policy_opts o = { .topk = topk, .rank = rank };
+    if (strcmp(policy, "lfu") == 0 || strcmp(policy, "predict") == 0)
+        /* time counts accesses: a token is n_layers * topk of them */
+        o.half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS * (double)n_layers * topk;
+    int rc = moetier_policy_new(policy, n_layers, n_experts, &o, &r->policy);
+    if (rc)
+        return rc;
+    r->n_layers = n_layers;
+    r->n_experts = n_experts;
+    r->row = malloc(n_experts * sizeof *r->row);
+    r->want = malloc(n_experts * sizeof *r->want);
+    if (!r->row || !r->want || moetier_slot_set_init(&r->set, n_layers * n_experts, cap)) {
+        moetier_residency_free(r);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void moetier_residency_free(struct moetier_residency *r)
+{
+    moetier_policy_free(r->policy);
+    moetier_slot_set_free(&r->set);
+    free(r->row);
+    free(r->want);
+    memset(r, 0, sizeof *r);
+}
+
+void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used)
+{
+    const uint32_t E = r->n_experts;
+    uint8_t *pin = r->set.pinned;
+    uint32_t evicted;
+    for (uint32_t l = 0; l < r->n_layers; l++) {
+        size_t n = 0;
+        for (uint32_t e = 0; e < E; e++)
+            if (used[l * E + e])
+                r->row[n++] = (uint16_t)e;
+        for (size_t k = 0; k < n; k++)
+            pin[l * E + r->row[k]] = 1;
+        for (size_t k = 0; k < n; k++) {
+            uint32_t slot = l * E + r->row[k];
+            moetier_policy_access(r->policy, slot, r->t++);
+            moetier_slot_set_insert(&r->set, r->policy, slot, &evicted);
+        }
+        moetier_policy_observe(r->policy, l, r->row, n);
+        size_t m = moetier_policy_prefetch(r->policy, l, r->want, E);
+        for (size_t i = 0; i < m; i++)
+            if (r->want[i] < r->set.n_slots && !moetier_slot_set_has(&r->set, r->want[i])) {
+                moetier_slot_set_insert(&r->set, r->policy, r->want[i], &evicted);
+                pin[r->want[i]] = 1; /* a prefetch never evicts another of the same round */
+            }
+        for (size_t i = 0; i < m; i++)
+            if (r->want[i] < r->set.n_slots)
+                pin[r->want[i]] = 0;
+        for (size_t k = 0; k < n; k++)
+            pin[l * E + r->row[k]] = 0;
+    }
+    r->samples++;
+}
+
+static const float *sort_rate; /* qsort has no context argument; seeding happens once, under the runtime's lock */
+
+static int hotter_first(const void *a, const void *b)
+{
+    float x = sort_rate[*(const uint32_t *)a], y = sort_rate[*(const uint32_t *)b];
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void moetier_residency_seed(struct moetier_residency *r, const float *rate)
+{
+    /* insert coldest first so the hottest are the last to be evicted by recency */
+    uint32_t n = r->set.n_slots, evicted;
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!order)
+        return;
+    uint32_t k = 0;
+    for (uint32_t s = 0; s < n; s++)
+        if (rate[s] > 0)
+            order[k++] = s;
+    sort_rate = rate;
+    qsort(order, k, sizeof *order, hotter_first);
+    uint32_t take = k < r->set.cap ? k : r->set.cap;
+    for (uint32_t i = take; i-- > 0;) {
+        moetier_policy_access(r->policy, order[i], r->t++);
+        moetier_slot_set_insert(&r->set, r->policy, order[i], &evicted);
+    }
+    free(order);
+}
+
+void moetier_residency_resize(struct moetier_residency *r, uint32_t cap)
+{
+    moetier_slot_set_resize(&r->set, r->policy, cap);
+}

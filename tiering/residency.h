@@ -1,0 +1,54 @@
+/*
+ * residency: which (layer, expert) slots the DRAM cache should hold, decided
+ * by a policy (tiering/policy.h) fed with the runtime's live samples.
+ *
+ * Each sample is one decode step: the set of experts each layer used. It is
+ * replayed into a slot_set of `cap` slots exactly the way tiering/replay.c
+ * replays a trace token (layer by layer; the running layer's experts pinned;
+ * predict's prefetch for layer l+1 inserted after layer l), so the policy
+ * code measured on real traces is the code that decides here. The set is the
+ * *wanted* residency; tiering/engine.c moves memory towards it.
+ * Not thread-safe: the runtime calls it under its lock.
+ */
+#ifndef MOETIER_TIERING_RESIDENCY_H
+#define MOETIER_TIERING_RESIDENCY_H
+
+#include "tiering/policy.h"
+#include "tiering/slot_set.h"
+
+#include <stdint.h>
+
+struct moetier_residency {
+    struct moetier_policy *policy;
+    struct moetier_slot_set set;
+    uint32_t n_layers, n_experts;
+    uint64_t t;           /* accesses so far (policy time) */
+    uint64_t samples;
+    uint16_t *row;        /* [n_experts] scratch: one layer's experts */
+    uint32_t *want;       /* [n_experts] scratch: prefetch answers */
+};
+
+/*
+ * policy: "lru", "lfu", "static", "predict". rank (static only; may be NULL
+ * for the others): [n_layers * n_experts], higher = hotter, copied. topk: the
+ * model's experts per token (predict's prefetch width and its half-life unit).
+ * Returns 0, -EINVAL (unknown policy, static without rank) or -ENOMEM.
+ */
+int moetier_residency_new(struct moetier_residency *r, const char *policy, uint32_t n_layers, uint32_t n_experts,
+                          uint32_t topk, uint32_t cap, const double *rank);
+void moetier_residency_free(struct moetier_residency *r);
+
+/* One decode step: used[slot] != 0 for each expert it used. */
+void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used);
+
+/* Seeds the wanted set with the hottest slots by rank (warm start), best first. */
+void moetier_residency_seed(struct moetier_residency *r, const float *rate);
+
+static inline int moetier_residency_wanted(const struct moetier_residency *r, uint32_t slot)
+{
+    return moetier_slot_set_has(&r->set, slot);
+}
+
+void moetier_residency_resize(struct moetier_residency *r, uint32_t cap);
+
+#endif
