@@ -34,6 +34,7 @@
 #include <stdio.h> /* rename() only: no stream is used */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -559,4 +560,65 @@ int moetier_stats_list(const char *dir, void (*fn)(int pid, const char *path, vo
     }
     free(pids);
     return n;
+}
+
+/* ---- control (moetier set) ---------------------------------------------- */
+
+int moetier_stats_request(const char *path, const struct moetier_stats_control *req,
+                          struct moetier_stats_control *reply, int timeout_ms, char *err, size_t errlen)
+{
+    int rc;
+    if (errlen)
+        err[0] = '\0';
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return bad(err, errlen, -errno, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (uint64_t)st.st_size < sizeof(struct moetier_stats_header)) {
+        close(fd);
+        return bad(err, errlen, -EPROTO, path, "not a stats segment of this user");
+    }
+    struct moetier_stats_header *h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED) {
+        rc = bad(err, errlen, -errno, path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    struct moetier_stats_header copy;
+    memcpy(&copy, h, sizeof copy);
+    if ((rc = check_header(&copy, (uint64_t)st.st_size, path, err, errlen)) != 0)
+        goto out;
+    flock(fd, LOCK_EX); /* one request at a time */
+    struct moetier_stats_control *c = &h->ctl;
+    uint64_t seq = c->ack_seq + 1;
+    c->what = req->what;
+    c->migrate_mbps = req->migrate_mbps;
+    c->dram = req->dram;
+    c->dram_percent = req->dram_percent;
+    c->sample_ms = req->sample_ms;
+    memcpy(c->policy, req->policy, sizeof c->policy);
+    c->policy[sizeof c->policy - 1] = '\0';
+    __atomic_store_n(&c->req_seq, seq, __ATOMIC_RELEASE);
+    rc = -ETIMEDOUT;
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        if (__atomic_load_n(&c->ack_seq, __ATOMIC_ACQUIRE) == seq) {
+            memcpy(reply, c, sizeof *reply);
+            reply->message[sizeof reply->message - 1] = '\0';
+            rc = 0;
+            break;
+        }
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    if (rc == -ETIMEDOUT) {
+        /* withdraw it: a process that answers later must not apply a stale request */
+        __atomic_store_n(&c->req_seq, c->ack_seq, __ATOMIC_RELEASE);
+        bad(err, errlen, rc, path, "the process did not answer (is it still decoding?)");
+    }
+    flock(fd, LOCK_UN);
+out:
+    munmap(h, (size_t)st.st_size);
+    close(fd);
+    return rc;
 }

@@ -45,6 +45,32 @@ struct moetier_stats_expert {
     uint8_t pad[3];
 };
 
+/*
+ * Control: `moetier set` (same owner: the segment is 0600) fills a request and
+ * bumps req_seq; the process applies it within a round (100 ms) and answers
+ * with result, message and ack_seq = req_seq. Requests are serialized by an
+ * flock on the segment file.
+ */
+enum moetier_set_what {
+    MOETIER_SET_DRAM = 1,         /* dram bytes, or dram_percent of the memory available */
+    MOETIER_SET_POLICY = 2,
+    MOETIER_SET_MIGRATE_MBPS = 4,
+    MOETIER_SET_SAMPLE_MS = 8,
+};
+
+struct moetier_stats_control {
+    volatile uint64_t req_seq;
+    volatile uint64_t ack_seq;
+    uint32_t what;          /* enum moetier_set_what bits */
+    uint32_t migrate_mbps;
+    uint64_t dram;
+    double dram_percent;    /* > 0: a share instead of bytes */
+    uint32_t sample_ms;
+    int32_t result;         /* 0 or -errno */
+    char policy[16];
+    char message[200];
+};
+
 struct moetier_stats_header {
     char magic[8];
     uint32_t version;
@@ -75,6 +101,7 @@ struct moetier_stats_header {
     uint64_t promotions, demotions, bytes_promoted, bytes_demoted;
     uint64_t migrate_failed;   /* migrations rolled back or refused (map count) */
     char policy[16];           /* the placement policy in force, "off" when not tiering */
+    struct moetier_stats_control ctl; /* written by `moetier set`, answered by the process */
 };
 
 /* ---- writer (the shim) ---- */
@@ -115,6 +142,15 @@ struct moetier_stats_snapshot {
  * writer held the seqlock for the whole retry bound, about 200 ms), or another
  * -errno. Strings in the copy are NUL-terminated; rates are clamped to [0, 1]
  * (NaN -> 0); a tier outside enum moetier_tier or a negative block is -EPROTO. */
+/*
+ * Sends req (what, values) to the process owning the segment at path and waits
+ * up to timeout_ms for its answer, copied into reply (result, message).
+ * Returns 0 (answered; reply->result says how it went), -ETIMEDOUT, -EPROTO
+ * (not a segment: err says why) or -errno.
+ */
+int moetier_stats_request(const char *path, const struct moetier_stats_control *req,
+                          struct moetier_stats_control *reply, int timeout_ms, char *err, size_t errlen);
+
 int moetier_stats_read(const char *path, struct moetier_stats_snapshot *s, char *err, size_t errlen);
 void moetier_stats_snapshot_free(struct moetier_stats_snapshot *s);
 

@@ -557,6 +557,63 @@ static void publish_locked(void)
     moetier_stats_end(&shim.stats);
 }
 
+/* A `moetier set` request waiting in the segment: apply it and answer. */
+static void control_poll_locked(void)
+{
+    struct moetier_stats_header *h = shim.stats.h;
+    if (!h)
+        return;
+    struct moetier_stats_control *c = &h->ctl;
+    uint64_t seq = __atomic_load_n(&c->req_seq, __ATOMIC_ACQUIRE);
+    if (seq == c->ack_seq)
+        return;
+    char msg[sizeof c->message] = "", a[24], b[24];
+    size_t n = 0;
+    int rc = 0;
+    if (c->what & MOETIER_SET_DRAM) {
+        uint64_t before = shim.dram_budget, budget = c->dram;
+        struct moetier_meminfo mi;
+        if (c->dram_percent > 0 && moetier_meminfo_read(&mi) == 0)
+            budget = (uint64_t)((double)moetier_meminfo_base(&mi) * c->dram_percent / 100);
+        int r = shim_tiering_set_budget(budget);
+        n += moetier_fmt(msg + n, sizeof msg - n, "DRAM budget %s -> %s%s; ", moetier_size_format(before, a, sizeof a),
+                         moetier_size_format(shim.dram_budget, b, sizeof b),
+                         r ? " (could not demote enough yet)" : "");
+        rc = rc ? rc : r;
+    }
+    if (c->what & MOETIER_SET_POLICY) {
+        char name[sizeof c->policy];
+        memcpy(name, c->policy, sizeof name);
+        name[sizeof name - 1] = '\0';
+        int r = shim_tiering_set_policy(name);
+        n += moetier_fmt(msg + n, sizeof msg - n, r == 0 ? "policy %s; " : r == -ENODEV ? "policy %s not applied: not tiering; "
+                                                                 : "policy %s refused (unknown); ", name);
+        rc = rc ? rc : r;
+    }
+    if (c->what & MOETIER_SET_MIGRATE_MBPS) {
+        shim.cfg.migrate_mbps = c->migrate_mbps;
+        shim_tiering_set_rate((uint64_t)c->migrate_mbps << 20);
+        n += moetier_fmt(msg + n, sizeof msg - n, "migration rate %u MiB/s%s; ", c->migrate_mbps,
+                         c->migrate_mbps ? "" : " (unlimited)");
+    }
+    if (c->what & MOETIER_SET_SAMPLE_MS) {
+        if (c->sample_ms >= 1 && c->sample_ms <= 60000) {
+            shim.cfg.sample_ms = c->sample_ms;
+            n += moetier_fmt(msg + n, sizeof msg - n, "sampling every %u ms; ", c->sample_ms);
+        } else {
+            rc = rc ? rc : -EINVAL;
+            n += moetier_fmt(msg + n, sizeof msg - n, "sample period %u ms refused (1-60000); ", c->sample_ms);
+        }
+    }
+    if (n >= 2 && msg[n - 2] == ';')
+        msg[n - 2] = '\0';
+    log_info("moetier set: %s", msg);
+    memcpy(c->message, msg, sizeof c->message);
+    c->result = rc;
+    publish_locked(); /* the answer and the stats agree */
+    __atomic_store_n(&c->ack_seq, seq, __ATOMIC_RELEASE);
+}
+
 static void *runtime_thread(void *arg)
 {
     (void)arg;
@@ -571,6 +628,7 @@ static void *runtime_thread(void *arg)
         if (shim.stop || shim.given_up)
             break;
         pthread_mutex_lock(&shim.lock);
+        control_poll_locked();
         shim_tiering_round();
         if (round % (PUBLISH_MS / ROUND_MS) == 0)
             publish_locked();

@@ -125,6 +125,7 @@ void shim_tiering_round(void);
 void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_expert *e);
 int shim_tiering_set_budget(uint64_t budget);
 int shim_tiering_set_policy(const char *name);
+void shim_tiering_set_rate(uint64_t bytes_per_s);
 int shim_tiering_active(void);
 /* At exit: one line with what the engine did. */
 void shim_tiering_finish(void);

@@ -290,6 +290,10 @@ void shim_tiering_round(void)
 
 int shim_tiering_set_budget(uint64_t budget)
 {
+    clamped_from = 0;
+    budget = clamp_budget(budget);
+    if (clamped_from)
+        log_warn("DRAM budget clamped below the cgroup memory limit");
     shim.dram_budget = budget;
     if (state <= 0)
         return 0;
@@ -298,8 +302,20 @@ int shim_tiering_set_budget(uint64_t budget)
     return rc;
 }
 
+void shim_tiering_set_rate(uint64_t bytes_per_s)
+{
+    if (state > 0)
+        engine.opts.bytes_per_s = bytes_per_s;
+}
+
 int shim_tiering_set_policy(const char *name)
 {
+    static const char *const known[] = { "auto", "lru", "lfu", "static", "predict", NULL };
+    int ok = 0;
+    for (int i = 0; known[i]; i++)
+        ok |= strcmp(name, known[i]) == 0;
+    if (!ok)
+        return -EINVAL;
     if (state <= 0)
         return -ENODEV;
     double *rank;

@@ -13,6 +13,7 @@ tests_bin_stress_migrate_SOURCES = tests/tiering/stress_migrate.c
 tests_bin_stress_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lpthread -lm
 TIERING_SCRIPT_TESTS = \
 	tests/tiering/llama_budget.sh \
+	tests/tiering/set_live.sh \
 	tests/tiering/replay_reference.sh \
 	tests/tiering/replay_cli.sh
 TESTS += $(TIERING_UNIT_TESTS) $(TIERING_SCRIPT_TESTS)

@@ -14,6 +14,7 @@ tools_moetier_SOURCES = \
 	tools/cmd_heatmap.c \
 	tools/cmd_profile.c \
 	tools/cmd_doctor.c \
+	tools/cmd_set.c \
 	tools/proc_pick.c tools/proc_pick.h \
 	tools/heatmap.h tools/heatmap_color.c tools/heatmap_ansi.c \
 	tools/heatmap_svg.c tools/heatmap_png.c \

@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     { "heatmap", "layer x expert heat with DRAM residency (ansi, svg, png, json)", cmd_heatmap },
     { "profile", "show a saved expert-hotness profile", cmd_profile },
     { "doctor", "check the configuration (--config)", cmd_doctor },
+    { "set", "retune a running process (--dram, --policy, --migrate-mbps)", cmd_set },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
