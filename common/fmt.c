@@ -49,6 +49,8 @@ static size_t utoa(char *tmp, unsigned long long v, unsigned base)
 
 size_t moetier_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 {
+    if (!buf)
+        cap = 0; /* an optional message buffer: nothing to write */
     struct out o = { buf, cap, 0 };
     for (const char *p = fmt; *p; p++) {
         if (*p != '%') {

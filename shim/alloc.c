@@ -6,14 +6,21 @@
  * glibc's __libc_* entry points, which need no symbol lookup and so cannot
  * recurse through dlsym. Weight-sized allocations (at least MOETIER_ALLOC_MIN)
  * of an active process are tracked (shim_big_*): they are where --no-mmap and
- * repacked weights live, and where the tiering engine will place weights on
- * the slow tier. Everything else costs one comparison.
+ * repacked weights live. On the numa:N slow tier, weight-sized allocations
+ * made once a model is open go to a jemalloc arena bound to node N
+ * (tiering/slow_arena.h), so the engine can move hot experts' pages to DRAM;
+ * free/realloc route by address (the arena's range check takes no lock). If
+ * the arena cannot open, one line says why and glibc serves everything.
+ * Everything else costs one comparison.
  */
 #include "shim/shim.h"
+#include "common/log.h"
+#include "tiering/slow_arena.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 extern void *__libc_malloc(size_t);
@@ -84,6 +91,51 @@ static inline void forget(void *p)
     }
 }
 
+/* ---- the numa:N slow arena ---- */
+static struct moetier_slow_arena *arena;
+static volatile int arena_state; /* 0 not tried, 1 opening, 2 open, -1 failed */
+
+static int owned(const void *p)
+{
+    return arena && moetier_slow_arena_owns(arena, p);
+}
+
+/* A weight-sized allocation on the slow node, or NULL: glibc serves it. */
+static void *slow_alloc(size_t n, size_t align)
+{
+    if (n < shim.cfg.alloc_min || !shim.active || shim_busy || shim.cfg.slow != MOETIER_SLOW_NUMA ||
+        !shim.model_open || arena_state < 0)
+        return NULL;
+    if (arena_state != 2) {
+        int expect = 0;
+        if (!__atomic_compare_exchange_n(&arena_state, &expect, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return NULL; /* another thread is opening it */
+        char err[256];
+        struct moetier_slow_arena *a = NULL;
+        shim_busy = 1;
+        int rc = moetier_slow_arena_open(shim.cfg.slow_node, 0, err, sizeof err, &a);
+        shim_busy = 0;
+        if (rc) {
+            log_warn("numa:%d: weight buffers stay in DRAM (untiered): %s", shim.cfg.slow_node, err);
+            __atomic_store_n(&arena_state, -1, __ATOMIC_RELEASE);
+            return NULL;
+        }
+        arena = a;
+        __atomic_store_n(&arena_state, 2, __ATOMIC_RELEASE);
+        log_info("numa:%d: weight buffers go to a jemalloc arena bound to node %d", shim.cfg.slow_node,
+                 shim.cfg.slow_node);
+    }
+    shim_busy = 1;
+    void *p = moetier_slow_arena_alloc(arena, n, align < 4096 ? 4096 : align);
+    shim_busy = 0;
+    return p;
+}
+
+int shim_slow_arena_owns(const void *p)
+{
+    return owned(p);
+}
+
 size_t shim_big_buffers(uint64_t *bytes)
 {
     size_t n = 0;
@@ -98,25 +150,46 @@ size_t shim_big_buffers(uint64_t *bytes)
     return n;
 }
 
-void *malloc(size_t n) { return noted(__libc_malloc(n), n); }
+void *malloc(size_t n)
+{
+    void *p = slow_alloc(n, 64);
+    return noted(p ? p : __libc_malloc(n), n);
+}
+
 void free(void *p)
 {
     forget(p);
+    if (owned(p)) {
+        moetier_slow_arena_free(arena, p);
+        return;
+    }
     __libc_free(p);
 }
-void *memalign(size_t a, size_t n) { return noted(__libc_memalign(a, n), n); }
+
+void *memalign(size_t a, size_t n)
+{
+    void *p = slow_alloc(n, a);
+    return noted(p ? p : __libc_memalign(a, n), n);
+}
 void *valloc(size_t n) { return noted(__libc_valloc(n), n); }
 void *pvalloc(size_t n) { return noted(__libc_pvalloc(n), n); }
 
 void *calloc(size_t n, size_t m)
 {
     size_t bytes;
-    return noted(__libc_calloc(n, m), __builtin_mul_overflow(n, m, &bytes) ? 0 : bytes);
+    if (__builtin_mul_overflow(n, m, &bytes))
+        return noted(__libc_calloc(n, m), 0);
+    void *p = slow_alloc(bytes, 64);
+    if (p)
+        memset(p, 0, bytes);
+    return noted(p ? p : __libc_calloc(n, m), bytes);
 }
 
 void *realloc(void *p, size_t n)
 {
     forget(p);
+    if (owned(p))
+        return noted(moetier_slow_arena_realloc(arena, p, n), n);
     return noted(__libc_realloc(p, n), n);
 }
 
@@ -126,7 +199,8 @@ void *aligned_alloc(size_t a, size_t n)
         errno = EINVAL;
         return NULL;
     }
-    return noted(__libc_memalign(a, n), n);
+    void *p = slow_alloc(n, a);
+    return noted(p ? p : __libc_memalign(a, n), n);
 }
 
 int posix_memalign(void **out, size_t a, size_t n)
@@ -134,7 +208,9 @@ int posix_memalign(void **out, size_t a, size_t n)
     if (a < sizeof(void *) || (a & (a - 1)))
         return EINVAL;
     int saved = errno;
-    void *p = __libc_memalign(a, n);
+    void *p = slow_alloc(n, a);
+    if (!p)
+        p = __libc_memalign(a, n);
     if (!p && n)
         return ENOMEM;
     errno = saved;
@@ -149,13 +225,14 @@ void *reallocarray(void *p, size_t n, size_t m)
         errno = ENOMEM;
         return NULL;
     }
-    forget(p);
-    return noted(__libc_realloc(p, bytes), bytes);
+    return realloc(p, bytes);
 }
 
 size_t malloc_usable_size(void *p)
 {
     static void *real_malloc_usable_size;
+    if (owned(p))
+        return moetier_slow_arena_usable(arena, p);
     size_t (*fn)(void *) = (size_t (*)(void *))shim_real("malloc_usable_size", &real_malloc_usable_size);
     return fn(p);
 }

@@ -9,6 +9,7 @@
  * VM_LOCKED), so the runtime hears of every lock before it takes effect.
  */
 #include "shim/shim.h"
+#include "tiering/numa_tier.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -34,24 +35,43 @@ static void replacing(void *addr, size_t len, int flags)
         shim_unmapping(addr, len);
 }
 
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+
+/* Both mmap symbols: forget what a MAP_FIXED replaces; for a model file, the
+ * numa:N task policy around the call and the staged PMem copy instead of the
+ * file; then place what was mapped. */
+static void *do_mmap(mmap_fn real, void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     replacing(addr, len, flags);
-    void *p = ((void *(*)(void *, size_t, int, int, int, off_t))shim_real("mmap", &real_mmap))(addr, len, prot, flags, fd, off);
+    struct moetier_numa_policy saved;
+    int bracket = shim.active && shim_tiering_map_begin(fd, &saved);
+    void *p = shim.active && !shim_busy ? shim_staged_map(addr, len, prot, flags, fd, off, real) : NULL;
+    if (!p)
+        p = real(addr, len, prot, flags, fd, off);
+    if (bracket) {
+        int e = errno;
+        shim_tiering_map_end(&saved);
+        errno = e;
+    }
     return mapped(p, len, prot, flags, fd, off);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return do_mmap((mmap_fn)shim_real("mmap", &real_mmap), addr, len, prot, flags, fd, off);
 }
 
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    replacing(addr, len, flags);
-    void *p = ((void *(*)(void *, size_t, int, int, int, off_t))shim_real("mmap64", &real_mmap64))(addr, len, prot, flags, fd, off);
-    return mapped(p, len, prot, flags, fd, off);
+    return do_mmap((mmap_fn)shim_real("mmap64", &real_mmap64), addr, len, prot, flags, fd, off);
 }
 
 int munmap(void *addr, size_t len)
 {
     if (shim.model_ready && !shim_busy)
         shim_unmapping(addr, len);
+    if (shim.active && !shim_busy && shim_staged_unmap(addr, &len))
+        return 0; /* part of a device-dax mapping the device will not split */
     return ((int (*)(void *, size_t))shim_real("munmap", &real_munmap))(addr, len);
 }
 

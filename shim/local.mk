@@ -9,6 +9,7 @@ shim_libmoetier_la_SOURCES = \
 	shim/hooks_llama.c \
 	shim/hooks_signal.c \
 	shim/tiering.c \
+	shim/staged.c \
 	shim/runtime.c
 # -fno-builtin: the malloc family here must be compiled as plain functions
 shim_libmoetier_la_CFLAGS = $(AM_CFLAGS) -fno-builtin -fvisibility=default

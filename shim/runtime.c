@@ -185,8 +185,10 @@ void shim_file_opened(const char *path, int fd)
         if (idx < 0)
             log_info("%s is not part of the model being tiered (%s); ignored", path, shim.model_path);
     }
-    if (idx >= 0 && idx < 127)
+    if (idx >= 0 && idx < 127) {
         shim.fd_file[fd] = (int8_t)(idx + 1);
+        shim_staged_lookup(idx, path);
+    }
     pthread_mutex_unlock(&shim.lock);
     shim_busy = 0;
 }
@@ -620,7 +622,11 @@ static void *runtime_thread(void *arg)
     shim_busy = 1;
     sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL); /* the binary's signals are not ours to take */
+    /* the binary's signals are not ours to take; faults are synchronous and
+     * must reach the handler (a blocked SIGSEGV kills the process) */
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     uint64_t last_save = shim_now_ns();
     for (uint64_t round = 0; !shim.stop; round++) {
         struct timespec ts = { 0, ROUND_MS * 1000000L };

@@ -129,12 +129,30 @@ void shim_tiering_set_rate(uint64_t bytes_per_s);
 int shim_tiering_active(void);
 /* At exit: one line with what the engine did. */
 void shim_tiering_finish(void);
+/* Around the binary's mmap of a model file (numa:N: the task policy); no lock. */
+struct moetier_numa_policy;
+int shim_tiering_map_begin(int fd, struct moetier_numa_policy *saved);
+void shim_tiering_map_end(const struct moetier_numa_policy *saved);
 /* The binary locks [addr, addr+len) (0, SIZE_MAX: mlockall). Takes the lock itself. */
 void shim_locked(uintptr_t addr, size_t len);
+
+/* ---- staged PMem copies (staged.c) ---- */
+/* Under shim.lock: model file `file` was opened; look for its staged copy once. */
+void shim_staged_lookup(int file, const char *path);
+/* The copy's fd, its offset and alignment for file; -ENOENT when none is served. */
+int shim_staged_source(int file, int *fd, uint64_t *base, uint64_t *align);
+/* The binary maps fd: a mapping of the staged copy, or NULL (map the original). */
+void *shim_staged_map(void *addr, size_t len, int prot, int flags, int fd, off_t off,
+                      void *(*real)(void *, size_t, int, int, int, off_t));
+/* The binary unmaps [addr, addr+*len): 1 = skip it (an unaligned device-dax split);
+ * *len may grow to the whole rounded mapping. */
+int shim_staged_unmap(void *addr, size_t *len);
 
 /* ---- allocations (alloc.c) ---- */
 /* Live weight-sized allocations (>= MOETIER_ALLOC_MIN): count, and bytes. */
 size_t shim_big_buffers(uint64_t *bytes);
+/* p lies in the numa:N slow arena (no lock). */
+int shim_slow_arena_owns(const void *p);
 
 /* ---- signals (hooks_signal.c) ---- */
 int shim_fault_handler_install(void);

@@ -45,18 +45,27 @@ static uint32_t engine_part(int part)
     return part == MOETIER_EXPERT_GATE_UP ? 0 : (uint32_t)part % MOETIER_ENGINE_PARTS;
 }
 
+static int numa_mode; /* page migration between DRAM and numa:N */
+
+/* The file tier remaps read-only shared mappings of the model; the numa tier
+ * moves pages of those and of weight buffers in its slow arena. */
 static int tierable(const struct moetier_placement *p)
 {
-    return p->live && p->kind == MOETIER_MEM_FILE_SHARED && !(p->prot & PROT_WRITE) && p->file >= 0 &&
-           (uint32_t)p->file < engine.cache.n_files;
+    if (!p->live || p->kind == MOETIER_MEM_PINNED)
+        return 0;
+    if (p->kind == MOETIER_MEM_FILE_SHARED && p->file >= 0 && (uint32_t)p->file < engine.cache.n_files)
+        return numa_mode || !(p->prot & PROT_WRITE);
+    return numa_mode && p->kind == MOETIER_MEM_ANON && shim_slow_arena_owns((const void *)p->base);
 }
 
 static void add_placement(const struct moetier_placement *p)
 {
     if (!tierable(p))
         return;
+    int file = p->kind == MOETIER_MEM_ANON ? 0 : p->file;
+    uint64_t off = p->kind == MOETIER_MEM_ANON ? p->base : p->file_off; /* anonymous: only congruence matters */
     int rc = moetier_engine_add(&engine, p->layer, engine_part(p->part), p->base, p->stride, p->n_expert,
-                                (uint32_t)p->file, p->file_off, p->prot);
+                                (uint32_t)file, off, p->prot);
     if (rc)
         log_debug("layer %u: expert tensor not tiered (%s)", p->layer, strerror(-rc));
 }
@@ -96,10 +105,23 @@ void shim_tiering_pinned(uintptr_t start, uintptr_t end)
         moetier_engine_exclude(&engine, start, end);
 }
 
+static void numa_placement_check(void);
+static int placement_checked;
+
 void shim_tiering_forget(uintptr_t addr, size_t len)
 {
-    if (state > 0)
-        moetier_engine_forget(&engine, addr, addr + len);
+    if (state <= 0)
+        return;
+    if (numa_mode && !placement_checked) {
+        /* the weights are going away (the model is freed): check their placement while they exist */
+        for (size_t i = 0; i < (size_t)engine.n_slots * MOETIER_ENGINE_PARTS; i++)
+            if (engine.range[i].len && engine.range[i].addr < addr + len && engine.range[i].addr + engine.range[i].len > addr) {
+                numa_placement_check();
+                placement_checked = 1;
+                break;
+            }
+    }
+    moetier_engine_forget(&engine, addr, addr + len);
 }
 
 static const char *choose_policy(double **rank)
@@ -150,10 +172,26 @@ static void start_locked(void)
 {
     char a[24], b[24];
     state = -1;
-    if (shim.cfg.slow == MOETIER_SLOW_NUMA || shim.cfg.slow == MOETIER_SLOW_PMEM ||
-        shim.cfg.slow == MOETIER_SLOW_DEVDAX) {
-        stop_with("this slow tier is not available to the migration engine yet (MOETIER_SLOW)");
-        return;
+    int fast_node = -1;
+    if (shim.cfg.slow == MOETIER_SLOW_NUMA) {
+        static struct moetier_numa_topo topo; /* large: not on the stack */
+        int near[4];
+        if (moetier_numa_discover(&topo) != 0 || !moetier_numa_node_get(&topo, shim.cfg.slow_node)) {
+            char why[96];
+            moetier_fmt(why, sizeof why, "numa:%d: no such NUMA node with memory here", shim.cfg.slow_node);
+            stop_with(why);
+            return;
+        }
+        int from = topo.cpu_node >= 0 ? topo.cpu_node : 0;
+        int k = moetier_numa_near_dram(&topo, from, near, 4);
+        for (int i = 0; i < k && fast_node < 0; i++)
+            if (near[i] != shim.cfg.slow_node)
+                fast_node = near[i];
+        if (fast_node < 0) {
+            stop_with("numa: no DRAM node other than the slow one to promote to");
+            return;
+        }
+        numa_mode = 1;
     }
     if (locked_all) {
         log_info("the binary locked its memory (mlockall): no migration");
@@ -189,8 +227,8 @@ static void start_locked(void)
         }
         sizes[i] = (uint64_t)st.st_size;
     }
-    int huge = shim.cfg.hugepages == MOETIER_ON ||
-               (shim.cfg.hugepages == MOETIER_AUTO && moetier_dram_cache_huge_free() >= budget);
+    int huge = !numa_mode && (shim.cfg.hugepages == MOETIER_ON ||
+               (shim.cfg.hugepages == MOETIER_AUTO && moetier_dram_cache_huge_free() >= budget));
     struct moetier_engine_opts o = { .bytes_per_s = (uint64_t)shim.cfg.migrate_mbps << 20 };
     int rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, huge, &o);
     if (rc == -ENOMEM && huge) {
@@ -203,8 +241,17 @@ static void start_locked(void)
         stop_with(rc == -ENOMEM ? "out of memory for the engine" : "cannot set up the DRAM cache");
         return;
     }
-    for (uint32_t i = 0; i < n_files; i++)
-        moetier_engine_set_source(&engine, i, src_fd[i], 0);
+    for (uint32_t i = 0; i < n_files; i++) {
+        int fd;
+        uint64_t base, align;
+        /* a staged PMem copy the binary maps is the slow backing to map back */
+        if (shim_staged_source((int)i, &fd, &base, &align) == 0)
+            moetier_engine_set_source(&engine, i, fd, base, align);
+        else
+            moetier_engine_set_source(&engine, i, src_fd[i], 0, 0);
+    }
+    if (numa_mode)
+        moetier_migrate_set_nodes(&engine.mig, fast_node, shim.cfg.slow_node);
     state = 1;
     for (size_t i = 0; i < shim.placements.n; i++)
         add_placement(&shim.placements.item[i]);
@@ -213,13 +260,26 @@ static void start_locked(void)
     for (size_t i = 0; i < n_locked; i++)
         moetier_engine_exclude(&engine, locked[i].start, locked[i].end);
     uint32_t tierable_slots = moetier_engine_count(&engine, MOETIER_SLOT_SLOW);
+    if (numa_mode && tierable_slots) {
+        /* weights start on the slow node: pages cached before (by another run)
+         * may sit anywhere; move them, and report what the kernel did */
+        struct moetier_numa_moved sum;
+        moetier_engine_place_slow(&engine, &sum);
+        log_info("numa:%d: %llu of %llu expert pages on the slow node (%llu moved there now); %llu could not "
+                 "move (%llu mapped by other processes), %llu not present",
+                 shim.cfg.slow_node, (unsigned long long)(sum.moved + sum.already), (unsigned long long)sum.pages,
+                 (unsigned long long)sum.moved,
+                 (unsigned long long)(sum.shared + sum.busy + sum.nomem + sum.fault + sum.other + sum.unmoved),
+                 (unsigned long long)sum.shared, (unsigned long long)sum.not_present);
+    }
     if (!tierable_slots) {
         moetier_engine_free(&engine);
         for (uint32_t i = 0; i < n_files; i++)
             close(src_fd[i]);
         state = -1;
-        log_info("no expert tensor is in a read-only shared file mapping: weights in anonymous buffers are "
-                 "DRAM-resident and untiered on the file tier");
+        log_info(numa_mode ? "no expert tensor is in the model's mapping or the slow arena: nothing to tier"
+                           : "no expert tensor is in a read-only shared file mapping: weights in anonymous buffers "
+                             "are DRAM-resident and untiered on the file tier");
         return;
     }
     double *rank;
@@ -236,8 +296,16 @@ static void start_locked(void)
         return;
     }
     moetier_fmt(policy_name, sizeof policy_name, "%s", pol);
-    log_info("tiering: file tier, DRAM budget %s%s, policy %s, %u of %u experts tierable, room for %u",
-             moetier_size_format(budget, a, sizeof a), huge ? " (huge pages)" : "", pol, tierable_slots,
+    char tier[MOETIER_PATH_MAX + 48];
+    if (numa_mode)
+        moetier_fmt(tier, sizeof tier, "numa:%d tier (DRAM node %d)", shim.cfg.slow_node, fast_node);
+    else if (shim.cfg.slow == MOETIER_SLOW_PMEM || shim.cfg.slow == MOETIER_SLOW_DEVDAX)
+        moetier_fmt(tier, sizeof tier, "%s:%s tier", shim.cfg.slow == MOETIER_SLOW_PMEM ? "pmem" : "devdax",
+                    shim.cfg.slow_path);
+    else
+        moetier_fmt(tier, sizeof tier, "file tier");
+    log_info("tiering: %s, DRAM budget %s%s, policy %s, %u of %u experts tierable, room for %u", tier,
+             moetier_size_format(budget, a, sizeof a), huge && !numa_mode ? " (huge pages)" : "", pol, tierable_slots,
              engine.n_slots, moetier_engine_capacity(&engine));
     /* warm start: the rates a profile seeded (or the samples taken while the
      * engine was not running yet) say what is hot: promote what fits now */
@@ -253,10 +321,41 @@ static void start_locked(void)
     }
 }
 
+/* numa: where the pages really are (move_pages status), promoted slots and the rest. */
+static void numa_placement_check(void)
+{
+    uint64_t fast_pages = 0, fast_total = 0, slow_pages = 0, slow_total = 0;
+    uint64_t counts[MOETIER_NUMA_MAX_NODES];
+    for (uint32_t s = 0; s < engine.n_slots; s++) {
+        if (engine.state[s] != MOETIER_SLOT_DRAM && engine.state[s] != MOETIER_SLOT_SLOW)
+            continue;
+        for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
+            const struct moetier_range *r = &engine.range[(size_t)s * MOETIER_ENGINE_PARTS + p];
+            struct moetier_numa_where w;
+            memset(counts, 0, sizeof counts);
+            if (!r->len || moetier_numa_where((void *)r->addr, r->len, MOETIER_NUMA_INTERIOR, counts,
+                                              MOETIER_NUMA_MAX_NODES, &w) != 0)
+                continue;
+            int node = engine.state[s] == MOETIER_SLOT_DRAM ? engine.mig.fast_node : engine.mig.slow_node;
+            uint64_t on = node >= 0 && node < MOETIER_NUMA_MAX_NODES ? counts[node] : 0;
+            if (engine.state[s] == MOETIER_SLOT_DRAM)
+                fast_pages += on, fast_total += w.pages - w.not_present;
+            else
+                slow_pages += on, slow_total += w.pages - w.not_present;
+        }
+    }
+    log_info("placement check (move_pages): promoted experts %llu of %llu present pages on node %d; the others "
+             "%llu of %llu on node %d",
+             (unsigned long long)fast_pages, (unsigned long long)fast_total, engine.mig.fast_node,
+             (unsigned long long)slow_pages, (unsigned long long)slow_total, engine.mig.slow_node);
+}
+
 void shim_tiering_finish(void)
 {
     if (state <= 0)
         return;
+    if (numa_mode && !placement_checked)
+        numa_placement_check();
     char a[24], b[24], c[24];
     const struct moetier_migrate_counters *n = &engine.mig.n;
     log_info("tiering: %llu promotions (%s), %llu demotions, %llu failed, %llu refused for the map count; "
@@ -275,7 +374,8 @@ void shim_tiering_sample(const uint8_t *used)
 /* Runtime thread, every round: under shim.lock. */
 void shim_tiering_round(void)
 {
-    if (state == 0 && shim.loaded && !shim.child && !shim.given_up)
+    /* never while a sample is armed: the fault sampler's PROT_NONE would fault our touches */
+    if (state == 0 && shim.loaded && !shim.child && !shim.given_up && !shim.armed)
         start_locked();
     if (state <= 0 || shim.armed)
         return;
@@ -344,6 +444,11 @@ void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_e
     moetier_fmt(h->policy, sizeof h->policy, "%s", state > 0 ? policy_name : "off");
     if (state <= 0)
         return;
+    moetier_fmt(h->slow_kind, sizeof h->slow_kind, "%s",
+                numa_mode                                  ? "numa"
+                : shim.cfg.slow == MOETIER_SLOW_PMEM       ? "pmem"
+                : shim.cfg.slow == MOETIER_SLOW_DEVDAX     ? "devdax"
+                                                           : "file");
     const struct moetier_migrate_counters *n = &engine.mig.n;
     h->promotions = n->promotions;
     h->demotions = n->demotions;
@@ -363,4 +468,18 @@ void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_e
 int shim_tiering_active(void)
 {
     return state > 0;
+}
+
+int shim_tiering_map_begin(int fd, struct moetier_numa_policy *saved)
+{
+    /* numa:N: page-cache pages the binary's populating mmap faults in land on
+     * node N by the task policy (mbind does not apply to shared file mappings) */
+    if (shim.cfg.slow != MOETIER_SLOW_NUMA || fd < 0 || fd >= SHIM_MAX_FD || !shim.fd_file[fd] || shim_busy)
+        return 0;
+    return moetier_numa_policy_push(shim.cfg.slow_node, MOETIER_NUMA_POLICY_PREFERRED, saved) == 0;
+}
+
+void shim_tiering_map_end(const struct moetier_numa_policy *saved)
+{
+    moetier_numa_policy_pop(saved);
 }

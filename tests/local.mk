@@ -10,6 +10,9 @@ AM_TESTS_ENVIRONMENT = \
 	MOETIER_LIB='$(abs_top_builddir)/shim/.libs/libmoetier.so'; export MOETIER_LIB; \
 	TESTS_BIN='$(abs_top_builddir)/tests/bin'; export TESTS_BIN;
 
+# the qemu guest tests (tests/qemu.mk): every area adds its own with +=
+QEMU_TESTS =
+
 include tests/unit.mk
 include tests/gguf.mk
 include tests/mkmoe.mk

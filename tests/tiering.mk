@@ -14,7 +14,9 @@ tests_bin_stress_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lpth
 TIERING_SCRIPT_TESTS = \
 	tests/tiering/llama_budget.sh \
 	tests/tiering/set_live.sh \
+	tests/tiering/pmem_served.sh \
 	tests/tiering/replay_reference.sh \
 	tests/tiering/replay_cli.sh
 TESTS += $(TIERING_UNIT_TESTS) $(TIERING_SCRIPT_TESTS)
-EXTRA_DIST += $(TIERING_SCRIPT_TESTS) tests/tiering/golden
+QEMU_TESTS += tests/tiering/guest_tiers.sh
+EXTRA_DIST += $(TIERING_SCRIPT_TESTS) tests/tiering/guest_tiers.sh tests/tiering/golden

@@ -139,6 +139,21 @@ int moetier_dram_cache_release(struct moetier_dram_cache *c, uint32_t file, uint
     return rc;
 }
 
+int moetier_dram_cache_charge(struct moetier_dram_cache *c, uint64_t len)
+{
+    if (c->used + len > c->budget)
+        return -ENOSPC;
+    c->used += len;
+    if (c->used > c->peak)
+        c->peak = c->used;
+    return 0;
+}
+
+void moetier_dram_cache_uncharge(struct moetier_dram_cache *c, uint64_t len)
+{
+    c->used = len > c->used ? 0 : c->used - len;
+}
+
 uint64_t moetier_dram_cache_resident(const struct moetier_dram_cache *c)
 {
     uint64_t bytes = 0;

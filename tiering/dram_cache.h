@@ -63,6 +63,13 @@ int moetier_dram_cache_fd(const struct moetier_dram_cache *c, uint32_t file);
 /* Frees [off, off+len) of file's memfd. 0 or -errno (the bytes stay counted on failure). */
 int moetier_dram_cache_release(struct moetier_dram_cache *c, uint32_t file, uint64_t off, size_t len);
 
+/*
+ * Page migration (numa:N) keeps no copy: the budget counts the bytes moved to
+ * the DRAM node. charge: 0 or -ENOSPC; uncharge: never below 0.
+ */
+int moetier_dram_cache_charge(struct moetier_dram_cache *c, uint64_t len);
+void moetier_dram_cache_uncharge(struct moetier_dram_cache *c, uint64_t len);
+
 /* Bytes the memfds really hold (st_blocks), for checking the accounting. */
 uint64_t moetier_dram_cache_resident(const struct moetier_dram_cache *c);
 

@@ -68,9 +68,11 @@ void moetier_engine_free(struct moetier_engine *e)
     memset(e, 0, sizeof *e);
 }
 
-void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, uint64_t base)
+void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, uint64_t base, uint64_t align)
 {
     moetier_migrate_set_source(&e->mig, file, fd, base);
+    if (file < MOETIER_CACHE_MAX_FILES)
+        e->align[file] = align;
 }
 
 static void slot_recompute(struct moetier_engine *e, uint32_t slot)
@@ -86,7 +88,9 @@ static void slot_recompute(struct moetier_engine *e, uint32_t slot)
 int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, uintptr_t base, uint64_t stride,
                        uint32_t n_expert, uint32_t file, uint64_t file_off, int prot)
 {
-    const uint64_t unit = e->cache.unit;
+    uint64_t unit = e->cache.unit;
+    if (file < MOETIER_CACHE_MAX_FILES && e->align[file] > unit && e->align[file] % unit == 0)
+        unit = e->align[file];
     if (layer >= e->n_layers || part >= MOETIER_ENGINE_PARTS || file >= e->cache.n_files || !stride ||
         (base - file_off) % unit != 0 /* the mapping must keep file offsets and addresses congruent */)
         return -EINVAL;
@@ -132,8 +136,12 @@ void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t 
             if (!overlaps(r, start, end))
                 continue;
             if (e->part_in[s] & (1u << p)) {
-                moetier_dram_cache_release(&e->cache, r->file, r->off, r->len);
-                e->mig.map_now -= 2;
+                if (e->mig.move) {
+                    moetier_dram_cache_uncharge(&e->cache, r->len);
+                } else {
+                    moetier_dram_cache_release(&e->cache, r->file, r->off, r->len);
+                    e->mig.map_now -= 2;
+                }
                 e->part_in[s] &= (uint8_t)~(1u << p);
             }
             memset(r, 0, sizeof *r);
@@ -292,6 +300,37 @@ void moetier_engine_demote_all(struct moetier_engine *e)
     for (uint32_t s = 0; s < e->n_slots; s++)
         if (e->state[s] == MOETIER_SLOT_DRAM)
             demote_slot(e, s);
+}
+
+int moetier_engine_place_slow(struct moetier_engine *e, struct moetier_numa_moved *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    if (!e->mig.move)
+        return -EINVAL;
+    for (uint32_t s = 0; s < e->n_slots; s++) {
+        if (e->state[s] != MOETIER_SLOT_SLOW)
+            continue;
+        for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
+            struct moetier_range *r = part_range(e, s, p);
+            struct moetier_numa_moved m;
+            if (!r->len)
+                continue;
+            moetier_touch_pages((const void *)r->addr, r->len);
+            if (moetier_numa_move((void *)r->addr, r->len, e->mig.slow_node, MOETIER_NUMA_INTERIOR, &m))
+                continue;
+            sum->pages += m.pages;
+            sum->moved += m.moved;
+            sum->already += m.already;
+            sum->not_present += m.not_present;
+            sum->shared += m.shared;
+            sum->busy += m.busy;
+            sum->nomem += m.nomem;
+            sum->fault += m.fault;
+            sum->other += m.other;
+            sum->unmoved += m.unmoved;
+        }
+    }
+    return 0;
 }
 
 uint32_t moetier_engine_count(const struct moetier_engine *e, enum moetier_slot_state st)

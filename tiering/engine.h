@@ -22,6 +22,7 @@
 
 #include "tiering/dram_cache.h"
 #include "tiering/migrate.h"
+#include "tiering/numa_tier.h"
 #include "tiering/residency.h"
 
 #include <stdint.h>
@@ -56,6 +57,7 @@ struct moetier_engine {
     double allowance;              /* bytes the rate limit still allows */
     uint32_t *order;               /* [n_slots] scratch */
     uint64_t rounds;
+    uint64_t align[MOETIER_CACHE_MAX_FILES];
 };
 
 /*
@@ -66,8 +68,10 @@ int moetier_engine_init(struct moetier_engine *e, uint32_t n_layers, uint32_t n_
                         const uint64_t *file_sizes, uint64_t budget, int huge, const struct moetier_engine_opts *o);
 void moetier_engine_free(struct moetier_engine *e);
 
-/* The slow backing of file: an fd to map back (not owned) and the offset of its byte 0. */
-void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, uint64_t base);
+/* The slow backing of file: an fd to map back (not owned) and the offset of its byte 0.
+ * align: remapped ranges of this file start and end on it (a device-dax copy:
+ * 2 MiB); 0 = the cache's page. Set before moetier_engine_add. */
+void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, uint64_t base, uint64_t align);
 
 /*
  * A tierable placement: part `part` of layer's n_expert experts, expert x at
@@ -107,6 +111,12 @@ int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const f
 
 /* Demotes every slot (at exit, or before giving up). */
 void moetier_engine_demote_all(struct moetier_engine *e);
+
+/*
+ * Page migration mode (numa:N): moves every tierable slot's pages to the slow
+ * node, summing what move_pages reported. 0, or -EINVAL in remap mode.
+ */
+int moetier_engine_place_slow(struct moetier_engine *e, struct moetier_numa_moved *sum);
 
 /* Slots in each state, and how many slots the budget can hold (the policy's capacity). */
 uint32_t moetier_engine_count(const struct moetier_engine *e, enum moetier_slot_state s);

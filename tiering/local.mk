@@ -10,3 +10,5 @@ tiering_libtiering_la_SOURCES = \
 	tiering/migrate.c tiering/migrate.h \
 	tiering/engine.c tiering/engine.h
 # slow tiers (each file appends its own sources below)
+tiering_libtiering_la_SOURCES += tiering/stage.c tiering/stage.h
+tiering_libtiering_la_SOURCES += tiering/numa_tier.c tiering/numa_tier.h tiering/slow_arena.c tiering/slow_arena.h

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "tiering/migrate.h"
+#include "tiering/numa_tier.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,13 @@
 #include <unistd.h>
 
 #define VMAS_PER_RANGE 2 /* an isolated promoted range splits one VMA into three */
+
+void moetier_touch_pages(const void *addr, size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t off = 0; off < len; off += page)
+        (void)*(const volatile char *)((const char *)addr + off);
+}
 
 long moetier_count_mappings(void)
 {
@@ -192,9 +200,66 @@ void moetier_migrate_retry_pending(struct moetier_migrator *m)
 }
 
 
+void moetier_migrate_set_nodes(struct moetier_migrator *m, int fast, int slow)
+{
+    m->move = 1;
+    m->fast_node = fast;
+    m->slow_node = slow;
+}
+
+/* Page migration of r to node: 0 when at least some pages are there now. */
+static int move_range(struct moetier_migrator *m, const struct moetier_range *r, int node)
+{
+    int e = injected(m, MOETIER_FAULT_FILL);
+    if (e)
+        return -e;
+    struct moetier_numa_moved res;
+    moetier_touch_pages((const void *)r->addr, r->len);
+    int rc = moetier_numa_move((void *)r->addr, r->len, node, MOETIER_NUMA_INTERIOR, &res);
+    if (rc)
+        return rc;
+    uint64_t there = res.moved + res.already;
+    if (there < res.pages - res.not_present)
+        m->n.partial++;
+    if (there == 0 && res.pages > res.not_present)
+        return res.shared ? -EACCES : res.busy ? -EBUSY : res.nomem ? -ENOMEM : -EIO;
+    return 0;
+}
+
+static int promote_move(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    int rc = moetier_dram_cache_charge(m->cache, r->len);
+    if (rc)
+        return rc;
+    rc = move_range(m, r, m->fast_node);
+    if (rc) {
+        moetier_dram_cache_uncharge(m->cache, r->len);
+        m->n.failed++;
+        return rc;
+    }
+    m->n.promotions++;
+    m->n.bytes_promoted += r->len;
+    return 0;
+}
+
+static int demote_move(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    int rc = move_range(m, r, m->slow_node);
+    if (rc) {
+        m->n.failed++;
+        return rc;
+    }
+    moetier_dram_cache_uncharge(m->cache, r->len);
+    m->n.demotions++;
+    m->n.bytes_demoted += r->len;
+    return 0;
+}
+
 static int check_range(const struct moetier_migrator *m, const struct moetier_range *r)
 {
     size_t unit = m->cache->unit;
+    if (m->move)
+        return r->len && r->len % unit == 0 && r->addr % unit == 0 ? 0 : -EINVAL;
     if (r->file >= m->cache->n_files || m->src_fd[r->file] < 0 || r->len == 0 || r->len % unit ||
         r->addr % unit || r->off % unit || (r->prot & PROT_WRITE))
         return -EINVAL;
@@ -220,6 +285,8 @@ static int settle_pending(struct moetier_migrator *m, const struct moetier_range
 int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r)
 {
     int rc = check_range(m, r);
+    if (rc == 0 && m->move)
+        return promote_move(m, r);
     if (rc == 0)
         rc = settle_pending(m, r);
     if (rc)
@@ -257,6 +324,8 @@ int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_rang
     int rc = check_range(m, r);
     if (rc)
         return rc;
+    if (m->move)
+        return demote_move(m, r);
     rc = map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 1);
     if (rc) {
         restore(m, r, 1);

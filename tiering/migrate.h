@@ -19,6 +19,12 @@
  * before each promotion (each isolated promoted range costs up to two VMAs):
  * mappings stay under a share of vm.max_map_count.
  *
+ * Page migration (numa:N, moetier_migrate_set_nodes): no copy and no remap:
+ * move_pages(2) moves a range's whole pages to the DRAM node (promote) or
+ * back to the slow node (demote); addresses and bytes stay, so writable
+ * anonymous buffers qualify too. The budget counts the range as moved; pages
+ * the kernel would not move (mapped by another process: EACCES, busy) stay
+ * where they are and are counted in `partial`.
  * Fault injection (tests): moetier_migrate_inject() lets `skip` calls at one
  * point pass, then makes the next `count` fail with an errno, the way the kernel would (MAP_HOLE
  * unmaps the range first, as 6.1 does).
@@ -56,6 +62,7 @@ struct moetier_migrate_counters {
     uint64_t restored;     /* holes re-mapped from the original */
     uint64_t anon_rescues; /* holes filled with an anonymous copy */
     uint64_t no_headroom;  /* promotions refused by the map-count check */
+    uint64_t partial;      /* page migrations that left some pages behind */
 };
 
 #define MOETIER_PENDING_MAX 64
@@ -68,6 +75,8 @@ struct moetier_migrator {
     long map_allowed;  /* this process's mappings may not pass this (a share of map_max) */
     long map_now;      /* mappings now: counted at init, tracked, recounted */
     struct moetier_migrate_counters n;
+    int move;          /* page migration between fast_node and slow_node instead of remapping */
+    int fast_node, slow_node;
     struct { uint32_t file; uint64_t off; size_t len; } pending[MOETIER_PENDING_MAX];
     int n_pending;     /* releases that failed, retried later (their bytes stay counted) */
     int fault_err[MOETIER_FAULT_POINTS];
@@ -79,6 +88,9 @@ struct moetier_migrator {
 int moetier_migrate_init(struct moetier_migrator *m, struct moetier_dram_cache *cache, double map_share);
 /* The slow backing of file: fd (not owned) and the offset of the file's byte 0 in it. */
 void moetier_migrate_set_source(struct moetier_migrator *m, uint32_t file, int fd, uint64_t base);
+
+/* Switches to page migration between NUMA nodes fast and slow. */
+void moetier_migrate_set_nodes(struct moetier_migrator *m, int fast, int slow);
 
 int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r);
 int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r);
@@ -92,6 +104,10 @@ void moetier_migrate_retry_pending(struct moetier_migrator *m);
 
 void moetier_migrate_inject(struct moetier_migrator *m, enum moetier_migrate_point at, int err, uint32_t skip,
                             uint32_t count);
+
+/* Reads one byte of every page of [addr, addr+len): maps pages the sampler
+ * zapped (move_pages skips unmapped pages). */
+void moetier_touch_pages(const void *addr, size_t len);
 
 /* Lines of /proc/self/maps (the process's VMAs), or -errno. No stdio, no malloc. */
 long moetier_count_mappings(void);

@@ -42,6 +42,7 @@ int cmd_top(int argc, char **argv);
 int cmd_heatmap(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_stage(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@
 #include "config.h"
 
 #include "common/config.h"
+#include "tiering/slow_arena.h"
 #include "tools/cli.h"
 
 #include <errno.h>
@@ -261,6 +262,21 @@ int cmd_run(int argc, char **argv)
         snprintf(both, need, "%s:%s", lib, old);
         setenv("LD_PRELOAD", both, 1);
         free(both);
+    }
+    /* numa:N puts weight buffers in a jemalloc arena, loaded with dlopen: it
+     * needs static TLS room that only a tunable set at start-up gives */
+    const char *slow = getenv("MOETIER_SLOW");
+    if (slow && strncmp(slow, "numa:", 5) == 0) {
+        const char *t = getenv("GLIBC_TUNABLES");
+        if (!t || !strstr(t, "optional_static_tls")) {
+            size_t need = (t ? strlen(t) : 0) + sizeof MOETIER_SLOW_ARENA_TUNABLE + 2;
+            char *v = malloc(need);
+            if (v) {
+                snprintf(v, need, "%s%s%s", t && *t ? t : "", t && *t ? ":" : "", MOETIER_SLOW_ARENA_TUNABLE);
+                setenv("GLIBC_TUNABLES", v, 1);
+                free(v);
+            }
+        }
     }
     fflush(NULL);
     execvp(argv[optind], argv + optind);

@@ -15,6 +15,7 @@ tools_moetier_SOURCES = \
 	tools/cmd_profile.c \
 	tools/cmd_doctor.c \
 	tools/cmd_set.c \
+	tools/cmd_stage.c \
 	tools/proc_pick.c tools/proc_pick.h \
 	tools/heatmap.h tools/heatmap_color.c tools/heatmap_ansi.c \
 	tools/heatmap_svg.c tools/heatmap_png.c \
@@ -24,7 +25,7 @@ tools_moetier_SOURCES = \
 	tools/mkmoe_shape.c tools/mkmoe_shape.h \
 	tools/mkmoe_reftext.c tools/mkmoe_reftext.h
 # moetier run finds the preload library beside itself in a build tree, else installed
-tools_moetier_CPPFLAGS = $(AM_CPPFLAGS) $(PNG_CFLAGS) \
+tools_moetier_CPPFLAGS = $(AM_CPPFLAGS) $(PNG_CFLAGS) $(PMEM2_CFLAGS) \
 	-DMOETIER_PKGLIBDIR='"$(pkglibdir)"' \
 	-DMOETIER_BUILD_SHIM='"$(abs_top_builddir)/shim/.libs/libmoetier.so"'
-tools_moetier_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la $(PNG_LIBS) -lm
+tools_moetier_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la $(PNG_LIBS) $(PMEM2_LIBS) -lm

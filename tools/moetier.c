@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     { "profile", "show a saved expert-hotness profile", cmd_profile },
     { "doctor", "check the configuration (--config)", cmd_doctor },
     { "set", "retune a running process (--dram, --policy, --migrate-mbps)", cmd_set },
+    { "stage", "copy a model onto PMem (fsdax dir or devdax) for the slow tier", cmd_stage },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -240,7 +240,7 @@ static int engine_setup(struct moetier_engine *e, uint64_t budget)
     int rc = moetier_engine_init(e, L, E, 1, &size, budget, 0, &o);
     if (rc)
         return rc;
-    moetier_engine_set_source(e, 0, src_fd, 0);
+    moetier_engine_set_source(e, 0, src_fd, 0, 0);
     uint64_t off = 4096 + 32;
     for (uint32_t l = 0; l < L; l++)
         for (uint32_t p = 0; p < 3; p++) {
