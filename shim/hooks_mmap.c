@@ -46,6 +46,20 @@ static void *do_mmap(mmap_fn real, void *addr, size_t len, int prot, int flags, 
     struct moetier_numa_policy saved;
     int bracket = shim.active && shim_tiering_map_begin(fd, &saved);
     void *p = shim.active && !shim_busy ? shim_staged_map(addr, len, prot, flags, fd, off, real) : NULL;
+    if (!p && !addr && shim.active && !shim_busy && fd >= 0 && fd < SHIM_MAX_FD && shim.fd_file[fd]) {
+        shim_busy = 1;
+        void *hint = shim_tiering_map_hint(len, off, flags);
+        shim_busy = 0;
+        if (hint) {
+            p = real(hint, len, prot, flags | MAP_FIXED, fd, off);
+            if (p == MAP_FAILED) {
+                shim_busy = 1;
+                munmap(hint, len);
+                shim_busy = 0;
+                p = NULL;
+            }
+        }
+    }
     if (!p)
         p = real(addr, len, prot, flags, fd, off);
     if (bracket) {

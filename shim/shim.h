@@ -129,6 +129,9 @@ void shim_tiering_set_rate(uint64_t bytes_per_s);
 int shim_tiering_active(void);
 /* At exit: one line with what the engine did. */
 void shim_tiering_finish(void);
+/* Huge-page cache: a reserved address for the binary's mapping of a model file
+ * (len at file offset off) at which huge pages can back it, or NULL. */
+void *shim_tiering_map_hint(size_t len, off_t off, int flags);
 /* Around the binary's mmap of a model file (numa:N: the task policy); no lock. */
 struct moetier_numa_policy;
 int shim_tiering_map_begin(int fd, struct moetier_numa_policy *saved);

@@ -148,6 +148,84 @@ static const char *choose_policy(double **rank)
     return p;
 }
 
+/* Huge pages for the cache: asked for (on), or (auto) when the hugetlb pool
+ * holds the whole budget and expert slices are big enough that 2 MiB-aligned
+ * ranges inside them cover most of their bytes (at least 8 MiB per part). */
+static int want_huge_pages(uint64_t budget)
+{
+    if (numa_mode || (shim.cfg.slow != MOETIER_SLOW_FILE && shim.cfg.slow != MOETIER_SLOW_AUTO))
+        return 0;
+    if (shim.cfg.hugepages == MOETIER_ON)
+        return 1;
+    return shim.cfg.hugepages == MOETIER_AUTO && moetier_dram_cache_huge_free() >= budget && shim.model.map &&
+           shim.model.map->expert_bytes_min / 3 >= (8u << 20);
+}
+
+void *shim_tiering_map_hint(size_t len, off_t off, int flags)
+{
+    /* a 2 MiB huge page can back a range only where address and file offset
+     * agree modulo 2 MiB: place the model's mapping so that they do */
+    if ((flags & MAP_FIXED) || !shim.model_open || !want_huge_pages(shim.dram_budget))
+        return NULL;
+    size_t slack = MOETIER_HUGE_PAGE;
+    void *r = mmap(NULL, len + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return NULL;
+    uintptr_t phase = (uintptr_t)off % slack, at = (uintptr_t)r;
+    at += (phase + slack - at % slack) % slack;
+    if (at > (uintptr_t)r)
+        munmap(r, at - (uintptr_t)r);
+    uintptr_t end = (uintptr_t)r + len + slack;
+    if (at + len < end)
+        munmap((void *)(at + len), end - (at + len));
+    return (void *)at; /* reserved PROT_NONE: the caller maps over it with MAP_FIXED */
+}
+
+/* ---- CUDA pinning of the cache (MOETIER_CUDA_PIN) ---- */
+static void *real_register, *real_unregister;
+static int cuda_pin_broken;
+
+#define CUDA_HOST_REGISTER_PORTABLE 0x01
+#define CUDA_HOST_REGISTER_READ_ONLY 0x08
+
+/* Pins a promoted range with the process's own CUDA runtime, so GPU
+ * op-offload reads hot experts at pinned speed. The first failure turns
+ * pinning off with one line (e.g. no device): the cache works unpinned. */
+static int cuda_pin(void *ctx, const struct moetier_range *r, int on)
+{
+    (void)ctx;
+    if (cuda_pin_broken)
+        return -ENODEV;
+    int (*reg)(void *, size_t, unsigned) = (int (*)(void *, size_t, unsigned))real_register;
+    int (*unreg)(void *) = (int (*)(void *))real_unregister;
+    int err = on ? reg((void *)r->addr, r->len, CUDA_HOST_REGISTER_PORTABLE | CUDA_HOST_REGISTER_READ_ONLY)
+                 : unreg((void *)r->addr);
+    if (err == 0)
+        return 0;
+    if (on) {
+        cuda_pin_broken = 1;
+        log_warn("MOETIER_CUDA_PIN: cudaHostRegister failed (CUDA error %d); the DRAM cache stays unpinned", err);
+    }
+    return -EIO;
+}
+
+/* Pinning applies when asked (on) or, with auto, when the process uses CUDA:
+ * its CUDA runtime is loaded. moetier never loads one itself. */
+static void cuda_pin_setup(void)
+{
+    if (shim.cfg.cuda_pin == MOETIER_OFF || numa_mode)
+        return;
+    shim_real_optional("cudaHostRegister", &real_register);
+    shim_real_optional("cudaHostUnregister", &real_unregister);
+    if (!real_register || !real_unregister) {
+        if (shim.cfg.cuda_pin == MOETIER_ON)
+            log_warn("MOETIER_CUDA_PIN=on: this process has no CUDA runtime loaded; the cache stays unpinned");
+        return;
+    }
+    engine.pin = cuda_pin;
+    log_info("MOETIER_CUDA_PIN: promoted experts are pinned with cudaHostRegister");
+}
+
 static uint64_t clamp_budget(uint64_t budget)
 {
     struct moetier_meminfo mi;
@@ -227,8 +305,7 @@ static void start_locked(void)
         }
         sizes[i] = (uint64_t)st.st_size;
     }
-    int huge = !numa_mode && (shim.cfg.hugepages == MOETIER_ON ||
-               (shim.cfg.hugepages == MOETIER_AUTO && moetier_dram_cache_huge_free() >= budget));
+    int huge = want_huge_pages(budget);
     struct moetier_engine_opts o = { .bytes_per_s = (uint64_t)shim.cfg.migrate_mbps << 20 };
     int rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, huge, &o);
     if (rc == -ENOMEM && huge) {
@@ -252,6 +329,7 @@ static void start_locked(void)
     }
     if (numa_mode)
         moetier_migrate_set_nodes(&engine.mig, fast_node, shim.cfg.slow_node);
+    cuda_pin_setup();
     state = 1;
     for (size_t i = 0; i < shim.placements.n; i++)
         add_placement(&shim.placements.item[i]);
@@ -358,6 +436,8 @@ void shim_tiering_finish(void)
         numa_placement_check();
     char a[24], b[24], c[24];
     const struct moetier_migrate_counters *n = &engine.mig.n;
+    if (engine.pin)
+        log_info("tiering: %s of the cache pinned for CUDA at exit", moetier_size_format(engine.pinned_bytes, a, sizeof a));
     log_info("tiering: %llu promotions (%s), %llu demotions, %llu failed, %llu refused for the map count; "
              "cache peak %s of a %s budget",
              (unsigned long long)n->promotions, moetier_size_format(n->bytes_promoted, a, sizeof a),

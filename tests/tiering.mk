@@ -15,6 +15,8 @@ TIERING_SCRIPT_TESTS = \
 	tests/tiering/llama_budget.sh \
 	tests/tiering/set_live.sh \
 	tests/tiering/pmem_served.sh \
+	tests/tiering/hugepages.sh \
+	tests/tiering/cuda_pin.sh \
 	tests/tiering/replay_reference.sh \
 	tests/tiering/replay_cli.sh
 TESTS += $(TIERING_UNIT_TESTS) $(TIERING_SCRIPT_TESTS)

@@ -39,7 +39,8 @@ int moetier_engine_init(struct moetier_engine *e, uint32_t n_layers, uint32_t n_
     e->since_ns = calloc(n, sizeof *e->since_ns);
     e->bytes = calloc(n, sizeof *e->bytes);
     e->order = malloc(n * sizeof *e->order);
-    if (!e->range || !e->state || !e->part_in || !e->wanted_rounds || !e->since_ns || !e->bytes || !e->order) {
+    e->pinned = calloc(n, 1);
+    if (!e->pinned || !e->range || !e->state || !e->part_in || !e->wanted_rounds || !e->since_ns || !e->bytes || !e->order) {
         moetier_engine_free(e);
         return -ENOMEM;
     }
@@ -65,6 +66,7 @@ void moetier_engine_free(struct moetier_engine *e)
     free(e->since_ns);
     free(e->bytes);
     free(e->order);
+    free(e->pinned);
     memset(e, 0, sizeof *e);
 }
 
@@ -135,6 +137,11 @@ void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t 
             struct moetier_range *r = part_range(e, s, p);
             if (!overlaps(r, start, end))
                 continue;
+            if (e->pinned[s] & (1u << p)) {
+                e->pin(e->pin_ctx, r, 0);
+                e->pinned[s] &= (uint8_t)~(1u << p);
+                e->pinned_bytes -= r->len;
+            }
             if (e->part_in[s] & (1u << p)) {
                 if (e->mig.move) {
                     moetier_dram_cache_uncharge(&e->cache, r->len);
@@ -155,10 +162,33 @@ void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t 
     }
 }
 
+static void unpin_slot(struct moetier_engine *e, uint32_t s)
+{
+    for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++)
+        if (e->pinned[s] & (1u << p)) {
+            const struct moetier_range *r = part_range(e, s, p);
+            e->pin(e->pin_ctx, r, 0);
+            e->pinned[s] &= (uint8_t)~(1u << p);
+            e->pinned_bytes -= r->len;
+        }
+}
+
+static void pin_slot(struct moetier_engine *e, uint32_t s)
+{
+    for (uint32_t p = 0; e->pin && p < MOETIER_ENGINE_PARTS; p++) {
+        const struct moetier_range *r = part_range(e, s, p);
+        if ((e->part_in[s] & (1u << p)) && !(e->pinned[s] & (1u << p)) && e->pin(e->pin_ctx, r, 1) == 0) {
+            e->pinned[s] |= (uint8_t)(1u << p);
+            e->pinned_bytes += r->len;
+        }
+    }
+}
+
 /* Moves every cached part of slot back; the slot stays DRAM while a part could not move. */
 static int demote_slot(struct moetier_engine *e, uint32_t s)
 {
     int rc = 0;
+    unpin_slot(e, s); /* never remap memory the GPU may be reading */
     for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
         if (!(e->part_in[s] & (1u << p)))
             continue;
@@ -189,6 +219,7 @@ static int promote_slot(struct moetier_engine *e, uint32_t s, uint64_t now)
     }
     e->state[s] = MOETIER_SLOT_DRAM;
     e->since_ns[s] = now;
+    pin_slot(e, s);
     return 0;
 }
 

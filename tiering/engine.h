@@ -58,6 +58,13 @@ struct moetier_engine {
     uint32_t *order;               /* [n_slots] scratch */
     uint64_t rounds;
     uint64_t align[MOETIER_CACHE_MAX_FILES];
+    /* optional: pins (on) / unpins (off) a promoted range for the GPU (CUDA);
+     * a slot is unpinned before it is demoted. Returns 0 or an error (the slot
+     * then stays unpinned). */
+    int (*pin)(void *ctx, const struct moetier_range *r, int on);
+    void *pin_ctx;
+    uint8_t *pinned;               /* [n_slots] bit p: part p is pinned */
+    uint64_t pinned_bytes;
 };
 
 /*

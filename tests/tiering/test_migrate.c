@@ -345,6 +345,40 @@ static void test_engine(void)
     moetier_engine_free(&e);
 }
 
+/* The engine's GPU pin hook: pinned after promotion, unpinned before the
+ * remap of a demotion (while the cache still backs the range). */
+static int pins, unpins, unpinned_late;
+static int record_pin(void *ctx, const struct moetier_range *r, int on)
+{
+    (void)ctx;
+    if (on)
+        pins++;
+    else {
+        unpins++;
+        unpinned_late += backing((void *)r->addr) != 'c';
+    }
+    return 0;
+}
+
+static void test_engine_pin(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 4 * 3 * 40 * 1024) == 0);
+    e.pin = record_pin;
+    struct moetier_residency r;
+    CHECK(moetier_residency_new(&r, "lfu", L, E, 2, moetier_engine_capacity(&e), NULL) == 0);
+    float rate[L * E] = { 0 };
+    rate[0] = rate[1] = 1.0f;
+    moetier_residency_seed(&r, rate);
+    struct moetier_round out;
+    moetier_engine_round(&e, &r, rate, 1000, 1, &out);
+    CHECK(out.promoted == 2 && pins == 6 && e.pinned_bytes == e.cache.used);
+    moetier_engine_demote_all(&e);
+    CHECK(unpins == 6 && unpinned_late == 0 && e.pinned_bytes == 0 && e.cache.used == 0);
+    moetier_residency_free(&r);
+    moetier_engine_free(&e);
+}
+
 static void test_engine_warm_and_rate(void)
 {
     struct moetier_engine e;
@@ -386,5 +420,6 @@ int main(void)
     test_map_count();
     test_engine();
     test_engine_warm_and_rate();
+    test_engine_pin();
     return check_exit("test_migrate");
 }
