@@ -151,6 +151,7 @@ static int model_start(const char *path)
         return -ENOMEM;
     }
     budget_resolve();
+    shim_tiering_resolve_auto();
     profile_start();
     if (!shim.child) {
         rc = moetier_stats_create(&shim.stats, shim.cfg.stats_dir, shim.model.n_layers, shim.model.n_experts,

@@ -127,6 +127,8 @@ int shim_tiering_set_budget(uint64_t budget);
 int shim_tiering_set_policy(const char *name);
 void shim_tiering_set_rate(uint64_t bytes_per_s);
 int shim_tiering_active(void);
+/* At model open: MOETIER_SLOW=auto becomes numa:N (a CPU-less node) or file. */
+void shim_tiering_resolve_auto(void);
 /* At exit: one line with what the engine did. */
 void shim_tiering_finish(void);
 /* Huge-page cache: a reserved address for the binary's mapping of a model file

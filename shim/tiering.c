@@ -181,6 +181,27 @@ void *shim_tiering_map_hint(size_t len, off_t off, int flags)
     return (void *)at; /* reserved PROT_NONE: the caller maps over it with MAP_FIXED */
 }
 
+void shim_tiering_resolve_auto(void)
+{
+    /* MOETIER_SLOW=auto: a CPU-less node with memory (KMEM-DAX PMem, CXL) is
+     * the slow tier; otherwise the model file's page cache. A PMem copy is
+     * only served when named (pmem:DIR, devdax:), once staged. Same rule as
+     * `moetier doctor`. */
+    if (shim.cfg.slow != MOETIER_SLOW_AUTO)
+        return;
+    static struct moetier_numa_topo topo;
+    shim.cfg.slow = MOETIER_SLOW_FILE;
+    if (moetier_numa_discover(&topo) != 0)
+        return;
+    for (int i = 0; i < topo.n; i++)
+        if (!topo.node[i].has_cpu && topo.node[i].has_memory && topo.node[i].total) {
+            shim.cfg.slow = MOETIER_SLOW_NUMA;
+            shim.cfg.slow_node = topo.node[i].id;
+            log_info("MOETIER_SLOW=auto: numa:%d (node %d has memory and no CPUs)", topo.node[i].id, topo.node[i].id);
+            return;
+        }
+}
+
 /* ---- CUDA pinning of the cache (MOETIER_CUDA_PIN) ---- */
 static void *real_register, *real_unregister;
 static int cuda_pin_broken;

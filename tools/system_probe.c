@@ -231,19 +231,12 @@ const char *system_probe_slow_choice(const struct system_probe *p, char *why, si
             return choice;
         }
     }
-    if (p->n_dax_mounts) {
-        snprintf(choice, sizeof choice, "pmem:%.70s", p->dax_mounts[0].path);
-        snprintf(why, whylen, "%s is a DAX mount on %s", p->dax_mounts[0].path, p->dax_mounts[0].dev);
-        return choice;
-    }
-    for (size_t i = 0; i < p->n_pmem; i++) {
-        if (strcmp(p->pmem[i].mode, "devdax") == 0 && p->pmem[i].dev[0]) {
-            snprintf(choice, sizeof choice, "devdax:/dev/%s", p->pmem[i].dev);
-            snprintf(why, whylen, "%s is a device-dax namespace", p->pmem[i].name);
-            return choice;
-        }
-    }
-    snprintf(why, whylen, "no CPU-less NUMA node, DAX mount or device-dax namespace: the model file's "
-                          "page cache is the slow tier");
+    if (p->n_dax_mounts)
+        snprintf(why, whylen, "no CPU-less NUMA node: the model file's page cache is the slow tier (%s is a DAX "
+                              "mount: moetier stage MODEL %s, then MOETIER_SLOW=pmem:%s)",
+                 p->dax_mounts[0].path, p->dax_mounts[0].path, p->dax_mounts[0].path);
+    else
+        snprintf(why, whylen, "no CPU-less NUMA node: the model file's page cache is the slow tier (a DAX "
+                              "mount or device-dax namespace serves a model once staged there: moetier stage)");
     return "file";
 }

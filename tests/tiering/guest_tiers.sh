@@ -1,7 +1,8 @@
 #!/bin/sh
 # The slow tiers on real kernel paths, in the qemu guest (tests/qemu/run-guest:
 # Debian 12's 6.1 kernel, a CPU-less NUMA node, an emulated NVDIMM):
-#   numa    MOETIER_SLOW=numa:1, the CPU-less DRAM node: mmap and --no-mmap
+#   numa    MOETIER_SLOW=numa:1, the CPU-less DRAM node: mmap and --no-mmap;
+#           MOETIER_SLOW=auto picks that node
 #   fsdax   MOETIER_SLOW=pmem:/mnt/pmem after `moetier stage` onto ext4 -o dax
 #   devdax  MOETIER_SLOW=devdax:/dev/dax0.0 after `moetier stage` onto the device
 #   kmem    MOETIER_SLOW=numa:K, the NVDIMM onlined as a KMEM-DAX node
@@ -69,6 +70,8 @@ numa)
     numa_pair numa_mmap 1 --feed \$F/text.txt --feed-max 40 -n 8
     numa_pair numa_nommap 1 --feed \$F/text.txt --feed-max 40 -n 8 --no-mmap
     grep -q "weight buffers go to a jemalloc arena bound to node 1" /tmp/numa_nommap.err || bad "no slow arena"
+    # auto picks the CPU-less node, as moetier doctor says
+    MOETIER_DRAM=3M pair numa_auto \$F/small.gguf auto "MOETIER_SLOW=auto: numa:1" --feed \$F/text.txt --feed-max 40 -n 8
     $stress numa ${GUEST_STRESS_OPS:-5000} || bad "migration stress test"
     ;;
 kmem)
@@ -101,7 +104,7 @@ cat "$TMP/guest.log"
 grep -q '^MOETIER-GUEST-RESULT: 6 passed, 0 failed, 2 skipped' "$TMP/guest.log" ||
     fail "expected 4 phases of guest_tiers and guest_stage's fsdax and devdax phases to pass: $(grep '^MOETIER-GUEST-RESULT' "$TMP/guest.log")"
 # the work really happened: six runs with identical tokens, the stress test, placement checks
-for run in numa_mmap numa_nommap kmem_mmap kmem_nommap fsdax devdax; do
+for run in numa_mmap numa_nommap numa_auto kmem_mmap kmem_nommap fsdax devdax; do
     grep -q "$run: identical tokens" "$TMP/guest.log" || fail "no identical-tokens line for $run"
 done
 grep -q "stress_migrate \[numa\]: .* 0 mismatches" "$TMP/guest.log" || fail "no stress test result from the guest"
