@@ -260,6 +260,22 @@ static uint64_t clamp_budget(uint64_t budget)
     return budget;
 }
 
+/* The model's files fit in the memory this process may use (cgroup limit or
+ * MemAvailable), with a quarter to spare. */
+static int model_fits(void)
+{
+    struct moetier_meminfo mi;
+    if (moetier_meminfo_read(&mi) != 0)
+        return 0;
+    uint64_t total = 0, room = moetier_meminfo_base(&mi);
+    for (size_t i = 0; i < moetier_gguf_model_n_files(shim.model.gguf); i++) {
+        struct stat st;
+        if (stat(moetier_gguf_model_path(shim.model.gguf, i), &st) == 0)
+            total += (uint64_t)st.st_size;
+    }
+    return total + total / 4 <= room;
+}
+
 static void stop_with(const char *why)
 {
     log_warn("%s: expert tiering off, profiling only", why);
@@ -303,6 +319,14 @@ static void start_locked(void)
     shim.dram_budget = budget;
     if (budget == 0) {
         log_info("DRAM budget 0: no expert cache");
+        return;
+    }
+    if (!numa_mode && shim.cfg.slow != MOETIER_SLOW_PMEM && shim.cfg.slow != MOETIER_SLOW_DEVDAX &&
+        shim.cfg.source[MOETIER_CFG_DRAM] != MOETIER_SRC_ENV && model_fits()) {
+        /* measured (docs/bench-capped.md): when the page cache holds the whole
+         * model, copies in the cache only cost (4 KiB memfd pages against the
+         * page cache's large folios); an explicit MOETIER_DRAM still tiers */
+        log_info("file tier: the model fits in the memory available; no expert cache (set MOETIER_DRAM to tier anyway)");
         return;
     }
     uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);

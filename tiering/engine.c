@@ -256,8 +256,14 @@ void moetier_engine_round(struct moetier_engine *e, const struct moetier_residen
     if (e->opts.bytes_per_s) {
         double dt = e->last_round_ns ? (double)(now - e->last_round_ns) / NS_PER_S : 1.0;
         e->allowance += dt * (double)e->opts.bytes_per_s;
-        if (e->allowance > (double)e->opts.bytes_per_s)
-            e->allowance = (double)e->opts.bytes_per_s; /* at most one second's worth in a burst */
+        /* a burst of at most one second's worth, or of the largest slot: a
+         * limit below one slot per second must still let slots through */
+        double cap = (double)e->opts.bytes_per_s;
+        for (uint32_t s = 0; s < e->n_slots; s++)
+            if ((double)e->bytes[s] > cap)
+                cap = (double)e->bytes[s];
+        if (e->allowance > cap)
+            e->allowance = cap;
     }
     e->last_round_ns = now;
 

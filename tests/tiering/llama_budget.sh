@@ -27,7 +27,8 @@ pid=$!
 seen= over=
 i=0
 while [ $i -lt 300 ] && kill -0 $pid 2> /dev/null; do
-    if "$MOETIER" stat $pid --json > "$TMP/stat.json" 2> /dev/null; then
+    if "$MOETIER" stat $pid --json > "$TMP/stat.try" 2> /dev/null; then
+        cp "$TMP/stat.try" "$TMP/stat.json" # keep the last good reading once the process ends
         p=$(sed -n 's/.*"promotions":\([0-9]*\).*/\1/p' "$TMP/stat.json")
         used=$(sed -n 's/.*"dram":{"bytes":\([0-9]*\).*/\1/p' "$TMP/stat.json")
         [ -n "$used" ] && [ "$used" -gt "$budget" ] && over="$used"
