@@ -448,6 +448,12 @@ void shim_decode_end(int n_tokens, int sampling, uint64_t ns)
     } else if (n_tokens == 1) {
         shim.tokens_decode++;
         shim.decode_ns_total += ns;
+        if (!sampling)
+            shim.decode_ns_plain = shim.decode_ns_plain ? 0.9 * shim.decode_ns_plain + 0.1 * (double)ns : (double)ns;
+        else if (shim.decode_ns_plain > 0 && (double)ns > shim.decode_ns_plain)
+            /* what sampling cost the decode step itself (the fault sampler's
+             * faults land there) counts against the sampling budget too */
+            shim.sampler_ns += (uint64_t)((double)ns - shim.decode_ns_plain);
         if (shim.last_decode_ns) {
             double dt = (double)(now - shim.last_decode_ns) / 1e9;
             if (dt > 0)

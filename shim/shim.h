@@ -74,6 +74,7 @@ struct shim_state {
 
     uint64_t tokens_decode, tokens_prompt, tokens_warmup;
     uint64_t decode_ns_total;
+    double decode_ns_plain;     /* recent decode step time when not sampled */
     double tok_per_s;
     uint64_t last_decode_ns;
     volatile int warmup;
