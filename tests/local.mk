@@ -30,3 +30,4 @@ check-long: fuzz-run
 clean-local:
 	-rm -rf tests/fuzz/corpus-run
 .PHONY: check-long
+include tests/bench.mk
