@@ -231,7 +231,7 @@ while [ $i -lt "$reps" ]; do
     i=$((i + 1))
 done
 
-median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
+median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 range() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
 ratio() { paste "$tmp/$1.rates" "$tmp/$2.rates" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }' > "$tmp/r.tmp"; median "$tmp/r.tmp"; }
 
