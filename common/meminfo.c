@@ -31,6 +31,14 @@ static uint64_t parse_u64(const char *s)
     return v;
 }
 
+uint64_t moetier_read_u64(const char *path, uint64_t dflt)
+{
+    char buf[64];
+    if (slurp(path, buf, sizeof buf) <= 0 || buf[strspn(buf, " \t")] < '0' || buf[strspn(buf, " \t")] > '9')
+        return dflt;
+    return parse_u64(buf);
+}
+
 /* Value in kB of "Key:" in /proc/meminfo text, in bytes. */
 static uint64_t meminfo_key(const char *text, const char *key)
 {

@@ -22,4 +22,8 @@ int moetier_meminfo_read(struct moetier_meminfo *m);
  * limit when set, else MemAvailable. */
 uint64_t moetier_meminfo_base(const struct moetier_meminfo *m);
 
+/* The decimal number a /proc or /sys file holds (vm.max_map_count, a huge
+ * page count), or dflt when it cannot be read. No stdio, no malloc. */
+uint64_t moetier_read_u64(const char *path, uint64_t dflt);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "tiering/dram_cache.h"
 #include "common/fmt.h"
+#include "common/meminfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -175,29 +176,12 @@ uint64_t moetier_dram_cache_clamp(uint64_t cgroup_limit)
     return cgroup_limit > headroom ? cgroup_limit - headroom : 0;
 }
 
-static uint64_t read_u64(const char *path)
-{
-    char buf[32];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    uint64_t v = 0;
-    for (char *p = buf; *p >= '0' && *p <= '9'; p++)
-        v = v * 10 + (uint64_t)(*p - '0');
-    return v;
-}
-
 uint64_t moetier_dram_cache_huge_free(void)
 {
     const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
     char a[96], b[96];
     moetier_fmt(a, sizeof a, "%sfree_hugepages", dir);
     moetier_fmt(b, sizeof b, "%sresv_hugepages", dir);
-    uint64_t free_pages = read_u64(a), resv = read_u64(b);
+    uint64_t free_pages = moetier_read_u64(a, 0), resv = moetier_read_u64(b, 0);
     return free_pages > resv ? (free_pages - resv) * MOETIER_HUGE_PAGE : 0;
 }

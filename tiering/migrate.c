@@ -6,9 +6,11 @@
 
 #include "tiering/migrate.h"
 #include "tiering/numa_tier.h"
+#include "common/meminfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -40,16 +42,8 @@ long moetier_count_mappings(void)
 
 long moetier_max_map_count(void)
 {
-    char buf[32];
-    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 65530;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    long v = 0;
-    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-        v = v * 10 + (buf[i] - '0');
-    return v > 0 ? v : 65530;
+    uint64_t v = moetier_read_u64("/proc/sys/vm/max_map_count", 65530);
+    return v > 0 && v < (uint64_t)LONG_MAX ? (long)v : 65530;
 }
 
 int moetier_migrate_init(struct moetier_migrator *m, struct moetier_dram_cache *cache, double map_share)
