@@ -32,7 +32,7 @@ grep -q "MOETIER_SAMPLE_MS" "$TMP/err" || fail "strict message does not name the
 # 3. MOETIER_DISABLE=1: the model is opened but nothing happens
 MOETIER_DISABLE=1 MOETIER_LOG=debug MOETIER_STATS_DIR="$TMP/stats" MOETIER_PROFILE="$TMP/d.prof" \
     LD_PRELOAD="$MOETIER_LIB" drive "$TMP/dis" -m "$TMP/m.gguf" -n 8
-grep -q "moetier" "$TMP/dis.err" && fail "MOETIER_DISABLE=1 still logged: $(grep moetier "$TMP/dis.err")"
+grep -q "^moetier\[[0-9]*\]" "$TMP/dis.err" && fail "MOETIER_DISABLE=1 still logged: $(grep "^moetier\[" "$TMP/dis.err")"
 [ ! -e "$TMP/d.prof" ] || fail "MOETIER_DISABLE=1 still wrote a profile"
 
 # 4. a shell parent that forks and execs the driver: the child is tiered, tokens unchanged
@@ -56,5 +56,5 @@ grep -q moetier "$TMP/launch.err" && fail "the shell parent logged: $(cat "$TMP/
 
 # 5. MOETIER_ONLY_COMM: another command name stays untouched
 MOETIER_ONLY_COMM='node*' MOETIER_LOG=info LD_PRELOAD="$MOETIER_LIB" drive "$TMP/oc" -m "$TMP/m.gguf" -n 4
-grep -q "moetier" "$TMP/oc.err" && fail "MOETIER_ONLY_COMM=node* still tiered llama_driver"
+grep -q "^moetier\[[0-9]*\]" "$TMP/oc.err" && fail "MOETIER_ONLY_COMM=node* still tiered llama_driver"
 echo "PASS: $test_name"
