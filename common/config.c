@@ -17,7 +17,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_ONLY_COMM] = { "MOETIER_ONLY_COMM", "--only-comm", "", "activate only in processes whose command name matches this glob (empty: all)" },
     [MOETIER_CFG_DRAM] = { "MOETIER_DRAM", "--dram", "50%", "DRAM cache budget: a size (64G) or a share of available memory (25%)" },
     [MOETIER_CFG_SLOW] = { "MOETIER_SLOW", "--slow", "auto", "slow tier: file, numa:N, pmem:DIR, devdax:/dev/daxX.Y or auto" },
-    [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto (= predict, the best measured on real traces: docs/policies.md), lru, lfu, static, predict" },
+    [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto (hot when the file tier locks, else predict: measured in docs/bench-capped.md and docs/policies.md), lru, lfu, static, predict, hot" },
     [MOETIER_CFG_PROFILE] = { "MOETIER_PROFILE", "--profile", "", "profile file (empty: $XDG_CACHE_HOME/moetier/<model-id>.prof); off disables" },
     [MOETIER_CFG_SAMPLER] = { "MOETIER_SAMPLER", "--sampler", "auto", "expert-use sampler: auto, pagemap, fault, off (routing: not in this build, falls back to auto)" },
     [MOETIER_CFG_SAMPLE_MS] = { "MOETIER_SAMPLE_MS", "--sample-ms", "20", "sampling period in milliseconds (1-60000)" },
@@ -26,6 +26,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_ALLOC_MIN] = { "MOETIER_ALLOC_MIN", "--alloc-min", "4M", "smallest allocation treated as a weight buffer" },
     [MOETIER_CFG_HUGEPAGES] = { "MOETIER_HUGEPAGES", "--hugepages", "auto", "huge pages for the DRAM cache: auto, on, off" },
     [MOETIER_CFG_CUDA_PIN] = { "MOETIER_CUDA_PIN", "--cuda-pin", "auto", "pin the DRAM cache for CUDA when the process uses CUDA: auto, on, off" },
+    [MOETIER_CFG_PROMOTE] = { "MOETIER_PROMOTE", "--promote", "auto", "how the file tier promotes: lock (mlock the page cache in place), copy (memfd + remap), auto (lock when the memlock limit allows)" },
     [MOETIER_CFG_STATS_DIR] = { "MOETIER_STATS_DIR", "--stats-dir", "", "where live stats segments go (empty: $XDG_RUNTIME_DIR/moetier or /dev/shm)" },
     [MOETIER_CFG_LOG] = { "MOETIER_LOG", "--log", "warn", "log level: error, warn, info, debug" },
     [MOETIER_CFG_LOG_FILE] = { "MOETIER_LOG_FILE", "--log-file", "", "log destination (empty: stderr)" },
@@ -155,11 +156,11 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
         }
         return 0;
     case MOETIER_CFG_POLICY: {
-        static const char *const policies[] = { "auto", "lru", "lfu", "static", "predict" };
+        static const char *const policies[] = { "auto", "lru", "lfu", "static", "predict", "hot" };
         for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++)
             if (strcmp(v, policies[i]) == 0)
                 return copy(c->policy, sizeof c->policy, v);
-        return fail(err, n, name, v, "not one of auto, lru, lfu, static, predict");
+        return fail(err, n, name, v, "not one of auto, lru, lfu, static, predict, hot");
     }
     case MOETIER_CFG_PROFILE:
         if (copy(c->profile, sizeof c->profile, v))
@@ -213,6 +214,16 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
             c->cuda_pin = t;
         return 0;
     }
+    case MOETIER_CFG_PROMOTE:
+        if (strcmp(v, "auto") == 0)
+            c->promote = MOETIER_PROMOTE_AUTO;
+        else if (strcmp(v, "lock") == 0)
+            c->promote = MOETIER_PROMOTE_LOCK;
+        else if (strcmp(v, "copy") == 0)
+            c->promote = MOETIER_PROMOTE_COPY;
+        else
+            return fail(err, n, name, v, "not one of auto, lock, copy");
+        return 0;
     case MOETIER_CFG_STATS_DIR:
     case MOETIER_CFG_LOG_FILE:
         if (*v && v[0] != '/')
@@ -319,6 +330,7 @@ const char *moetier_config_value(const struct moetier_config *c, int var, char *
     case MOETIER_CFG_ALLOC_MIN: return moetier_size_format(c->alloc_min, buf, cap);
     case MOETIER_CFG_HUGEPAGES: return tri[c->hugepages + 1];
     case MOETIER_CFG_CUDA_PIN: return tri[c->cuda_pin + 1];
+    case MOETIER_CFG_PROMOTE: return c->promote == MOETIER_PROMOTE_LOCK ? "lock" : c->promote == MOETIER_PROMOTE_COPY ? "copy" : "auto";
     case MOETIER_CFG_STATS_DIR: return c->stats_dir;
     case MOETIER_CFG_LOG: return levels[c->log_level];
     case MOETIER_CFG_LOG_FILE: return c->log_file;

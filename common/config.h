@@ -40,6 +40,13 @@ enum moetier_config_source {
     MOETIER_SRC_INVALID = 2, /* set but rejected: the default is in force */
 };
 
+/* How the file tier promotes a hot expert (MOETIER_PROMOTE). */
+enum moetier_promote_choice {
+    MOETIER_PROMOTE_AUTO = 0, /* lock where the memlock limit allows the budget, else copy */
+    MOETIER_PROMOTE_LOCK = 1, /* mlock the expert's page-cache pages in place */
+    MOETIER_PROMOTE_COPY = 2, /* copy into a memfd and remap over the expert */
+};
+
 #define MOETIER_PATH_MAX 1024
 
 /* Index of each variable in the table (and in moetier_config.source[]). */
@@ -58,6 +65,7 @@ enum moetier_config_var {
     MOETIER_CFG_ALLOC_MIN,
     MOETIER_CFG_HUGEPAGES,
     MOETIER_CFG_CUDA_PIN,
+    MOETIER_CFG_PROMOTE,
     MOETIER_CFG_STATS_DIR,
     MOETIER_CFG_LOG,
     MOETIER_CFG_LOG_FILE,
@@ -82,6 +90,7 @@ struct moetier_config {
     uint64_t alloc_min;
     enum moetier_tristate hugepages;
     enum moetier_tristate cuda_pin;
+    enum moetier_promote_choice promote;
     char stats_dir[MOETIER_PATH_MAX];/* "" = $XDG_RUNTIME_DIR/moetier or /dev/shm */
     int log_level;                   /* enum moetier_log_level */
     char log_file[MOETIER_PATH_MAX];

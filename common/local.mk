@@ -7,4 +7,5 @@ common_libcommon_la_SOURCES = \
 	common/json.c common/json.h \
 	common/config.c common/config.h \
 	common/meminfo.c common/meminfo.h \
+	common/memlock.c common/memlock.h \
 	common/rng.h

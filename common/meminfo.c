@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static ssize_t slurp(const char *path, char *buf, size_t cap)
+ssize_t moetier_read_text(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -34,7 +34,7 @@ static uint64_t parse_u64(const char *s)
 uint64_t moetier_read_u64(const char *path, uint64_t dflt)
 {
     char buf[64];
-    if (slurp(path, buf, sizeof buf) <= 0 || buf[strspn(buf, " \t")] < '0' || buf[strspn(buf, " \t")] > '9')
+    if (moetier_read_text(path, buf, sizeof buf) <= 0 || buf[strspn(buf, " \t")] < '0' || buf[strspn(buf, " \t")] > '9')
         return dflt;
     return parse_u64(buf);
 }
@@ -50,14 +50,14 @@ int moetier_meminfo_read(struct moetier_meminfo *m)
 {
     memset(m, 0, sizeof *m);
     char buf[4096];
-    if (slurp("/proc/meminfo", buf, sizeof buf) <= 0)
+    if (moetier_read_text("/proc/meminfo", buf, sizeof buf) <= 0)
         return -EIO;
     m->available = meminfo_key(buf, "MemAvailable:");
     m->total = meminfo_key(buf, "MemTotal:");
 
     /* cgroup v2: our cgroup's memory.max; v1: the memory controller's limit */
     char cg[512], path[700];
-    if (slurp("/proc/self/cgroup", cg, sizeof cg) > 0) {
+    if (moetier_read_text("/proc/self/cgroup", cg, sizeof cg) > 0) {
         char *line = cg;
         while (line && *line) {
             char *nl = strchr(line, '\n');
@@ -85,7 +85,7 @@ int moetier_meminfo_read(struct moetier_meminfo *m)
                     strcat(path, rel);
                     strcat(path, "/");
                     strcat(path, limit);
-                    if (slurp(path, val, sizeof val) > 0 && val[0] >= '0' && val[0] <= '9') {
+                    if (moetier_read_text(path, val, sizeof val) > 0 && val[0] >= '0' && val[0] <= '9') {
                         uint64_t lim = parse_u64(val);
                         /* v1 reports "unlimited" as a huge number */
                         if (lim > 0 && lim < (1ULL << 60) && (!m->cgroup_limit || lim < m->cgroup_limit))
@@ -94,7 +94,7 @@ int moetier_meminfo_read(struct moetier_meminfo *m)
                         strcat(path, rel);
                         strcat(path, "/");
                         strcat(path, usage);
-                        if (slurp(path, val, sizeof val) > 0)
+                        if (moetier_read_text(path, val, sizeof val) > 0)
                             m->cgroup_usage = parse_u64(val);
                     }
                 }

@@ -145,26 +145,25 @@ static int cmp_region(const void *a, const void *b)
 }
 
 static int build_fault(struct moetier_sampler *s, const struct moetier_placements *t, uint32_t n_layers,
-                       uint32_t n_experts, char *why, size_t whylen)
+                       uint32_t n_experts, int every_tensor, char *why, size_t whylen)
 {
     uintptr_t ps = page_size();
-    s->regions = calloc(n_layers, sizeof *s->regions);
+    s->regions = calloc(every_tensor ? t->n + 1 : n_layers, sizeof *s->regions);
     s->hit = calloc(s->n_slots, 1);
     uint8_t *have = calloc(n_layers, 1);
     if (!s->regions || !s->hit || !have) {
         free(have);
         return -ENOMEM;
     }
-    /* one region per layer: its first usable expert tensor */
+    /* one region per layer, its first usable expert tensor; fetch: every one */
     for (size_t i = 0; i < t->n; i++) {
         const struct moetier_placement *p = &t->item[i];
-        if (!usable(p, n_layers) || have[p->layer])
+        if (!usable(p, n_layers) || (have[p->layer] && !every_tensor))
             continue;
         uintptr_t start = (p->base + ps - 1) & ~(ps - 1);
         uintptr_t end = (p->base + p->stride * p->n_expert) & ~(ps - 1);
         if (end <= start)
             continue;
-        have[p->layer] = 1;
         struct moetier_fault_region *r = &s->regions[s->n_regions++];
         r->start = start;
         r->end = end;
@@ -173,7 +172,11 @@ static int build_fault(struct moetier_sampler *s, const struct moetier_placement
         r->n_expert = p->n_expert < n_experts ? p->n_expert : n_experts;
         r->slot0 = p->layer * n_experts;
         r->prot = p->prot;
-        s->covered += r->n_expert;
+        r->file = p->kind == MOETIER_MEM_FILE_SHARED ? p->file : -1;
+        r->file_off = p->file_off;
+        if (!every_tensor || !have[p->layer])
+            s->covered += r->n_expert;
+        have[p->layer] = 1;
     }
     free(have);
     if (s->n_regions == 0) {
@@ -181,6 +184,9 @@ static int build_fault(struct moetier_sampler *s, const struct moetier_placement
         return -EINVAL;
     }
     qsort(s->regions, s->n_regions, sizeof *s->regions, cmp_region);
+    s->n_experts = n_experts;
+    if (every_tensor && !(s->restored = calloc(s->n_regions * (size_t)n_experts, 1)))
+        return -ENOMEM;
     return 0;
 }
 
@@ -190,6 +196,8 @@ int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moet
     memset(s, 0, sizeof *s);
     s->pagemap_fd = -1;
     s->pidfd = -1;
+    for (int i = 0; i < MOETIER_SAMPLER_MAX_FILES; i++)
+        s->fetch_fd[i] = -1;
     s->n_slots = n_layers * n_experts;
     int any = 0, all_shared = 1;
     uint64_t unit = 0;
@@ -202,7 +210,7 @@ int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moet
             all_shared = 0;
             continue;
         }
-        if (want == MOETIER_SAMPLE_FAULT || unit)
+        if (want == MOETIER_SAMPLE_FAULT || want == MOETIER_SAMPLE_FETCH || unit)
             continue;
         int64_t u = moetier_sampler_measure_unit(p->base + p->stride * (p->n_expert / 2) + p->stride / 2,
                                                  p->base, p->base + p->stride * p->n_expert);
@@ -235,8 +243,9 @@ int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moet
         }
         kind = ok ? MOETIER_SAMPLE_PAGEMAP : MOETIER_SAMPLE_FAULT;
     }
-    int rc = kind == MOETIER_SAMPLE_PAGEMAP ? build_pagemap(s, t, n_layers, n_experts, unit, why, whylen)
-                                            : build_fault(s, t, n_layers, n_experts, why, whylen);
+    int rc = kind == MOETIER_SAMPLE_PAGEMAP
+                 ? build_pagemap(s, t, n_layers, n_experts, unit, why, whylen)
+                 : build_fault(s, t, n_layers, n_experts, kind == MOETIER_SAMPLE_FETCH, why, whylen);
     if (rc) {
         moetier_sampler_free(s);
         return rc;
@@ -246,9 +255,21 @@ int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moet
     return 0;
 }
 
+void moetier_sampler_fetch_fds(struct moetier_sampler *s, const int *fds, uint32_t n)
+{
+    for (uint32_t i = 0; i < MOETIER_SAMPLER_MAX_FILES; i++)
+        s->fetch_fd[i] = i < n ? fds[i] : -1;
+}
+
+/* Fault-driven kinds: regions armed with PROT_NONE. */
+static int faults(const struct moetier_sampler *s)
+{
+    return s->kind == MOETIER_SAMPLE_FAULT || s->kind == MOETIER_SAMPLE_FETCH;
+}
+
 void moetier_sampler_free(struct moetier_sampler *s)
 {
-    if (s->kind == MOETIER_SAMPLE_FAULT)
+    if (faults(s))
         moetier_sampler_disarm(s);
     if (s->pagemap_fd >= 0)
         close(s->pagemap_fd);
@@ -258,6 +279,7 @@ void moetier_sampler_free(struct moetier_sampler *s)
     free(s->probes);
     free(s->regions);
     free((void *)s->hit);
+    free((void *)s->restored);
     memset(s, 0, sizeof *s);
     s->pagemap_fd = -1;
     s->pidfd = -1;
@@ -283,6 +305,49 @@ static int zap(struct moetier_sampler *s, struct iovec *iov, size_t n)
         if (madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED) != 0)
             rc = -errno;
     return rc;
+}
+
+/* The whole pages of expert e's slice in region r (shared edge pages too). */
+static void slice_pages(const struct moetier_fault_region *r, uint64_t e, uintptr_t *a, uintptr_t *b)
+{
+    uintptr_t ps = page_size();
+    *a = (r->base + e * r->stride) & ~(ps - 1);
+    *b = (r->base + (e + 1) * r->stride + ps - 1) & ~(ps - 1);
+    if (*a < r->start)
+        *a = r->start;
+    if (*b > r->end)
+        *b = r->end;
+}
+
+/* fetch: protect each region whole the first time, afterwards only the
+ * slices the handler restored since; hits from between steps are dropped. */
+static void arm_fetch(struct moetier_sampler *s)
+{
+    for (uint32_t i = 0; i < s->n_slots; i++)
+        s->hit[i] = 0;
+    for (size_t i = 0; i < s->n_regions; i++) {
+        struct moetier_fault_region *r = &s->regions[i];
+        volatile uint8_t *row = s->restored + i * (size_t)s->n_experts;
+        if (r->dead)
+            continue;
+        if (!r->armed) {
+            for (uint32_t e = 0; e < r->n_expert; e++)
+                row[e] = 0;
+            r->armed = 1;
+            if (mprotect((void *)r->start, r->end - r->start, PROT_NONE) != 0)
+                r->armed = 0;
+            continue;
+        }
+        for (uint32_t e = 0; e < r->n_expert; e++) {
+            if (!row[e])
+                continue;
+            uintptr_t a, b;
+            slice_pages(r, e, &a, &b);
+            row[e] = 0; /* before the mprotect: a touch right after it marks it again */
+            if (b > a)
+                mprotect((void *)a, b - a, PROT_NONE);
+        }
+    }
 }
 
 void moetier_sampler_arm(struct moetier_sampler *s)
@@ -311,8 +376,12 @@ void moetier_sampler_arm(struct moetier_sampler *s)
         }
         return;
     }
-    if (s->kind != MOETIER_SAMPLE_FAULT)
+    if (!faults(s))
         return;
+    if (s->kind == MOETIER_SAMPLE_FETCH) {
+        arm_fetch(s);
+        return;
+    }
     for (size_t i = 0; i < s->n_regions; i++) {
         struct moetier_fault_region *r = &s->regions[i];
         if (r->dead)
@@ -358,10 +427,12 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
         }
         return hits;
     }
-    if (s->kind != MOETIER_SAMPLE_FAULT)
+    if (!faults(s))
         return 0;
-    /* restore first (adding permissions needs no TLB flush), then read the marks */
-    moetier_sampler_disarm(s);
+    /* restore first (adding permissions needs no TLB flush), then read the
+     * marks; fetch keeps its protection (see sampler.h) */
+    if (s->kind == MOETIER_SAMPLE_FAULT)
+        moetier_sampler_disarm(s);
     for (uint32_t i = 0; i < s->n_slots; i++) {
         if (s->hit[i]) {
             used[i] = 1;
@@ -399,9 +470,35 @@ void moetier_sampler_disarm(struct moetier_sampler *s)
     }
 }
 
+/* fetch: reads expert e of layer slot0 in from the model file, every slice of
+ * it, exactly its bytes, then lifts the protection of all its slices (one
+ * fault per expert, not per slice). Async-signal-safe: raw syscalls only. */
+static void fetch_expert(struct moetier_sampler *s, uint32_t slot0, uint64_t e)
+{
+    for (size_t i = 0; i < s->n_regions; i++) {
+        const struct moetier_fault_region *q = &s->regions[i];
+        if (q->slot0 != slot0 || q->dead || e >= q->n_expert || q->file < 0 || q->file >= MOETIER_SAMPLER_MAX_FILES ||
+            s->fetch_fd[q->file] < 0)
+            continue;
+        syscall(SYS_readahead, s->fetch_fd[q->file], (off_t)(q->file_off + e * q->stride), (size_t)q->stride);
+        __atomic_fetch_add(&s->fetched, 1, __ATOMIC_RELAXED);
+    }
+    for (size_t i = 0; i < s->n_regions; i++) {
+        const struct moetier_fault_region *q = &s->regions[i];
+        uintptr_t a, b;
+        if (q->slot0 != slot0 || q->dead || e >= q->n_expert)
+            continue;
+        slice_pages(q, e, &a, &b);
+        s->restored[i * (size_t)s->n_experts + e] = 1;
+        if (b > a)
+            mprotect((void *)a, b - a, q->prot);
+    }
+}
+
 int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr)
 {
-    if (__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) != MOETIER_SAMPLE_FAULT || s->n_regions == 0)
+    int kind = __atomic_load_n(&s->kind, __ATOMIC_ACQUIRE);
+    if ((kind != MOETIER_SAMPLE_FAULT && kind != MOETIER_SAMPLE_FETCH) || s->n_regions == 0)
         return 0;
     size_t lo = 0, hi = s->n_regions;
     while (lo < hi) {
@@ -418,14 +515,14 @@ int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr)
         return 0;
     /* the expert whose bytes were touched: restore its pages (some shared with
      * its neighbours, whose own interior pages stay armed) and mark it */
-    uintptr_t ps = page_size();
     uint64_t e = (addr - r->base) / r->stride;
-    uintptr_t a = (r->base + e * r->stride) & ~(ps - 1);
-    uintptr_t b = (r->base + (e + 1) * r->stride + ps - 1) & ~(ps - 1);
-    if (a < r->start)
-        a = r->start;
-    if (b > r->end)
-        b = r->end;
+    uintptr_t a, b;
+    slice_pages(r, e, &a, &b);
+    if (kind == MOETIER_SAMPLE_FETCH && e < r->n_expert) {
+        if (!s->hit[r->slot0 + e])
+            fetch_expert(s, r->slot0, e); /* first touch of this expert this step: before its pages fault */
+        s->restored[(size_t)(r - s->regions) * s->n_experts + e] = 1;
+    }
     mprotect((void *)a, b - a, r->prot);
     if (e < r->n_expert)
         s->hit[r->slot0 + e] = 1;

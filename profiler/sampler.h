@@ -20,6 +20,19 @@
  *    shim's handler) works out the expert from the address, marks it and
  *    restores that expert's pages; collect() restores the rest. Works on any
  *    memory; costs one fault per used expert and layer per sample.
+ *  - fetch: the fault sampler over every expert tensor of a layer (one region
+ *    each), armed at every decode step by the caller, which also reads each
+ *    touched expert in from its model file at its first touch: one
+ *    readahead(2) per slice (gate, up, down) of exactly the expert's bytes,
+ *    before the binary's own page faults on them. Those faults then find the
+ *    pages cached, so the kernel's read-around (16 MiB windows with llama.cpp's
+ *    FADV_SEQUENTIAL and read_ahead_kb 8192) never reads the neighbouring
+ *    experts. Protection persists between steps: collect() restores nothing,
+ *    and the next arm() protects again only the slices the handler restored
+ *    (the cost of a step follows the experts it touched, not the model's
+ *    size); a touch between steps is served by the handler like any other.
+ *    For the file tier's locking (docs/tiering.md); file descriptors from
+ *    moetier_sampler_fetch_fds(); disarm() before the sampler goes away.
  *
  * Usage per sample: arm() before the step, collect() after it.
  * moetier_sampler_fault is async-signal-safe; everything else runs in ordinary
@@ -37,7 +50,10 @@ enum moetier_sampler_kind {
     MOETIER_SAMPLE_NONE = 0,
     MOETIER_SAMPLE_PAGEMAP = 1,
     MOETIER_SAMPLE_FAULT = 2,
+    MOETIER_SAMPLE_FETCH = 3,
 };
+
+#define MOETIER_SAMPLER_MAX_FILES 128
 
 struct moetier_probe {
     uintptr_t addr;
@@ -56,6 +72,8 @@ struct moetier_fault_region {
     uint32_t n_expert;
     uint32_t slot0;          /* layer * n_experts */
     int prot;                /* protection to restore */
+    int file;                /* model file index (-1: not a file mapping) */
+    uint64_t file_off;       /* file offset of base */
     volatile uint8_t armed;
     uint8_t dead;
 };
@@ -76,17 +94,26 @@ struct moetier_sampler {
     size_t n_regions;               /* sorted by start */
     struct moetier_fault_region *regions;
     volatile uint8_t *hit;          /* [n_slots], set by the fault handler */
+    uint32_t n_experts;             /* experts per layer (restored's row length) */
+    volatile uint8_t *restored;     /* fetch: [n_regions * n_experts] slices the handler unprotected */
+    /* fetch */
+    int fetch_fd[MOETIER_SAMPLER_MAX_FILES]; /* per model file, -1 = no fetch */
+    volatile uint64_t fetched;      /* readahead calls made */
 };
 
 /*
  * Builds the probes for the live placements. want: MOETIER_SAMPLE_PAGEMAP,
- * MOETIER_SAMPLE_FAULT, or MOETIER_SAMPLE_NONE for "choose" (pagemap where it
+ * MOETIER_SAMPLE_FAULT, MOETIER_SAMPLE_FETCH, or MOETIER_SAMPLE_NONE for "choose" (pagemap where it
  * can see every expert, else fault). Returns 0, or a negative code with the
  * reason in why (then s->kind is MOETIER_SAMPLE_NONE).
  */
 int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moetier_placements *t,
                           uint32_t n_layers, uint32_t n_experts, char *why, size_t whylen);
 void moetier_sampler_free(struct moetier_sampler *s);
+
+/* fetch: the descriptor to read model file i from (n files; -1 = none). Set
+ * before arming; the descriptors must stay open while the sampler exists. */
+void moetier_sampler_fetch_fds(struct moetier_sampler *s, const int *fds, uint32_t n);
 
 void moetier_sampler_arm(struct moetier_sampler *s);
 /* Sets used[slot] = 1 for each touched probe; returns how many. */

@@ -362,6 +362,7 @@ static void sampler_build_locked(void);
 static void sampler_rebuild_locked(void)
 {
     shim.sampler_stale = 0;
+    moetier_sampler_disarm(&shim.sampler); /* the fetch sampler stays armed between steps */
     __atomic_store_n(&shim.sampler.kind, MOETIER_SAMPLE_NONE, __ATOMIC_SEQ_CST);
     moetier_sampler_free(&shim.sampler);
     shim.sampler_built = 0;
@@ -379,23 +380,29 @@ static void sampler_build_locked(void)
     shim.sampler_built = -1;
     if (shim.cfg.sampler == MOETIER_SAMPLER_OFF)
         return;
-    int rc = moetier_sampler_build(&shim.sampler, want[shim.cfg.sampler], &shim.placements, shim.model.n_layers,
-                                   shim.model.n_experts, why, sizeof why);
+    int kind = shim.sampler_fetch ? MOETIER_SAMPLE_FETCH : want[shim.cfg.sampler];
+    int rc = moetier_sampler_build(&shim.sampler, kind, &shim.placements, shim.model.n_layers, shim.model.n_experts,
+                                   why, sizeof why);
     if (rc) {
         log_warn("no expert sampling: %s", why);
         return;
     }
-    if (shim.sampler.kind == MOETIER_SAMPLE_FAULT && shim_fault_handler_install() != 0) {
+    if ((shim.sampler.kind == MOETIER_SAMPLE_FAULT || shim.sampler.kind == MOETIER_SAMPLE_FETCH) &&
+        shim_fault_handler_install() != 0) {
         moetier_sampler_free(&shim.sampler);
         log_warn("no expert sampling: cannot install the SIGSEGV handler");
         return;
     }
     shim.sampler_built = 1;
+    shim_tiering_probes();
     if (why[0])
         log_info("sampler: %s", why);
     if (shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP)
         log_info("sampler: pagemap, %zu probes of %llu KiB", shim.sampler.n,
                  (unsigned long long)(shim.sampler.unit >> 10));
+    else if (shim.sampler.kind == MOETIER_SAMPLE_FETCH)
+        log_info("sampler: fetch, %zu expert tensors, %u experts covered, armed every decode step",
+                 shim.sampler.n_regions, shim.sampler.covered);
     else
         log_info("sampler: fault, %zu layer regions, %u experts covered", shim.sampler.n_regions,
                  shim.sampler.covered);
@@ -408,6 +415,8 @@ static int sample_due(uint64_t now)
 {
     if (!shim.first_decode_ns)
         shim.first_decode_ns = now;
+    if (shim.sampler_fetch)
+        return 1; /* the fetch sampler reads experts in: every step */
     if (now - shim.last_sample_ns < (uint64_t)shim.cfg.sample_ms * 1000000ULL)
         return 0;
     double elapsed = (double)(now - shim.first_decode_ns);
@@ -534,7 +543,9 @@ static void publish_locked(void)
     moetier_fmt(h->comm, sizeof h->comm, "%s", shim.comm);
     moetier_fmt(h->sampler, sizeof h->sampler, "%s",
                 shim.sampler_built <= 0 ? (shim.cfg.sampler == MOETIER_SAMPLER_OFF ? "off" : shim.sampler_built ? "none" : "pending")
-                : shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "pagemap" : "fault");
+                : shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "pagemap"
+                : shim.sampler.kind == MOETIER_SAMPLE_FETCH   ? "fetch"
+                                                              : "fault");
     h->tokens_decode = shim.tokens_decode;
     h->tokens_prompt = shim.tokens_prompt;
     h->tokens_warmup = shim.tokens_warmup;

@@ -66,6 +66,7 @@ struct shim_state {
     struct moetier_sampler sampler;
     int sampler_built;          /* 1 built, -1 failed (no sampling) */
     volatile int sampler_stale; /* placements changed since it was built */
+    int sampler_fetch;          /* the tiering asked for the fetch sampler (file tier, locking) */
     uint8_t *used;              /* [slots] scratch for one sample */
     struct moetier_hotness hot;
     uint64_t last_sample_ns;
@@ -122,6 +123,9 @@ void shim_tiering_placed(const struct moetier_placement *p);
 void shim_tiering_pinned(uintptr_t start, uintptr_t end);
 void shim_tiering_forget(uintptr_t addr, size_t len);
 void shim_tiering_sample(const uint8_t *used);
+/* The sampler was (re)built: its pagemap probe windows must stay unlocked;
+ * a fetch sampler gets the model files' descriptors. */
+void shim_tiering_probes(void);
 void shim_tiering_round(void);
 void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_expert *e);
 int shim_tiering_set_budget(uint64_t budget);

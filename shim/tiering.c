@@ -16,6 +16,7 @@
 #include "common/fmt.h"
 #include "common/log.h"
 #include "common/meminfo.h"
+#include "common/memlock.h"
 #include "common/size.h"
 #include "tiering/engine.h"
 #include "tiering/residency.h"
@@ -46,6 +47,7 @@ static uint32_t engine_part(int part)
 }
 
 static int numa_mode; /* page migration between DRAM and numa:N */
+static int lock_mode; /* the file tier locks the page cache in place */
 
 /* The file tier remaps read-only shared mappings of the model; the numa tier
  * moves pages of those and of weight buffers in its slow arena. */
@@ -91,6 +93,10 @@ void shim_locked(uintptr_t addr, size_t len)
         if (locked_all) {
             log_info("the binary locked all its memory (mlockall): migration stops");
             state = -1;
+            if (shim.sampler_fetch) {
+                shim.sampler_fetch = 0;
+                shim.sampler_stale = 1;
+            }
         } else {
             moetier_engine_exclude(&engine, addr, end);
         }
@@ -129,7 +135,9 @@ static const char *choose_policy(double **rank)
     const char *p = shim.cfg.policy;
     *rank = NULL;
     if (!p[0] || strcmp(p, "auto") == 0)
-        return "predict";
+        /* measured: locking wants a slowly changing hot set, a copy cache a
+         * demand cache (docs/bench-capped.md, docs/policies.md) */
+        return lock_mode ? "hot" : "predict";
     if (strcmp(p, "static") == 0) {
         /* a fixed ranking: what earlier runs saw (the profile), else nothing to rank by */
         int any = 0;
@@ -276,6 +284,37 @@ static int model_fits(void)
     return total + total / 4 <= room;
 }
 
+/* The file tier promotes by locking when it may: the page cache keeps the
+ * large folios the binary reads, nothing is copied, and llama.cpp's readahead
+ * finds locked experts cached instead of reading them again
+ * (docs/bench-capped.md). Locking needs the memlock limit to cover the
+ * budget; MOETIER_PROMOTE=lock cuts the budget to it instead of copying. */
+static int choose_lock(uint64_t *budget)
+{
+    char a[24], b[24];
+    if (numa_mode || shim.cfg.slow != MOETIER_SLOW_FILE || shim.cfg.promote == MOETIER_PROMOTE_COPY)
+        return 0;
+    if (shim.cfg.promote == MOETIER_PROMOTE_AUTO && shim.cfg.hugepages == MOETIER_ON) {
+        log_info("MOETIER_HUGEPAGES=on: promoting by copy into huge pages (locking keeps the page cache's own pages)");
+        return 0;
+    }
+    struct moetier_memlock ml;
+    uint64_t room = moetier_memlock_read(&ml) == 0 ? moetier_memlock_room(&ml) : 0;
+    if (room >= *budget)
+        return 1;
+    moetier_size_format(room, a, sizeof a);
+    moetier_size_format(*budget, b, sizeof b);
+    if (shim.cfg.promote == MOETIER_PROMOTE_LOCK && room > 0) {
+        log_warn("MOETIER_PROMOTE=lock: the DRAM budget %s is cut to the %s the memlock limit leaves "
+                 "(raise it: ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit)", b, a);
+        *budget = room;
+        return 1;
+    }
+    log_info("file tier: the memlock limit leaves %s of the %s budget; promoting by copy (raise it to lock in "
+             "place: ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit)", a, b);
+    return 0;
+}
+
 static void stop_with(const char *why)
 {
     log_warn("%s: expert tiering off, profiling only", why);
@@ -314,7 +353,7 @@ static void start_locked(void)
     }
     uint64_t budget = clamp_budget(shim.dram_budget);
     if (clamped_from)
-        log_warn("DRAM budget %s clamped to %s: the cgroup memory limit needs headroom (memfd pages cannot be "
+        log_warn("DRAM budget %s clamped to %s: the cgroup memory limit needs headroom (cached experts cannot be "
                  "reclaimed)", moetier_size_format(clamped_from, a, sizeof a), moetier_size_format(budget, b, sizeof b));
     shim.dram_budget = budget;
     if (budget == 0) {
@@ -350,7 +389,9 @@ static void start_locked(void)
         }
         sizes[i] = (uint64_t)st.st_size;
     }
-    int huge = want_huge_pages(budget);
+    lock_mode = choose_lock(&budget);
+    shim.dram_budget = budget;
+    int huge = lock_mode ? 0 : want_huge_pages(budget);
     struct moetier_engine_opts o = { .bytes_per_s = (uint64_t)shim.cfg.migrate_mbps << 20 };
     int rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, huge, &o);
     if (rc == -ENOMEM && huge) {
@@ -374,10 +415,22 @@ static void start_locked(void)
     }
     if (numa_mode)
         moetier_migrate_set_nodes(&engine.mig, fast_node, shim.cfg.slow_node);
+    if (lock_mode)
+        moetier_engine_set_lock(&engine);
     cuda_pin_setup();
+    if (lock_mode && !engine.pin) {
+        /* not with CUDA: a GPU cannot read (or register) PROT_NONE memory */
+        if (shim.cfg.sampler == MOETIER_SAMPLER_AUTO || shim.cfg.sampler == MOETIER_SAMPLER_FAULT) {
+            /* the fetch sampler: every step, each touched expert read in whole
+             * and alone, and no unlocked probe windows (docs/tiering.md) */
+            shim.sampler_fetch = 1;
+            shim.sampler_stale = 1;
+        }
+    }
     state = 1;
     for (size_t i = 0; i < shim.placements.n; i++)
         add_placement(&shim.placements.item[i]);
+    shim_tiering_probes();
     for (size_t i = 0; i < shim.n_pinned; i++)
         moetier_engine_exclude(&engine, shim.pinned[i].start, shim.pinned[i].end);
     for (size_t i = 0; i < n_locked; i++)
@@ -427,8 +480,9 @@ static void start_locked(void)
                     shim.cfg.slow_path);
     else
         moetier_fmt(tier, sizeof tier, "file tier");
-    log_info("tiering: %s, DRAM budget %s%s, policy %s, %u of %u experts tierable, room for %u", tier,
-             moetier_size_format(budget, a, sizeof a), huge && !numa_mode ? " (huge pages)" : "", pol, tierable_slots,
+    log_info("tiering: %s, DRAM budget %s%s, promotion by %s, policy %s, %u of %u experts tierable, room for %u",
+             tier, moetier_size_format(budget, a, sizeof a), huge && !numa_mode ? " (huge pages)" : "",
+             numa_mode ? "page migration" : lock_mode ? "locking the page cache" : "copy", pol, tierable_slots,
              engine.n_slots, moetier_engine_capacity(&engine));
     /* warm start: the rates a profile seeded (or the samples taken while the
      * engine was not running yet) say what is hot: promote what fits now */
@@ -490,6 +544,22 @@ void shim_tiering_finish(void)
              moetier_size_format(engine.cache.peak, b, sizeof b), moetier_size_format(engine.cache.budget, c, sizeof c));
 }
 
+void shim_tiering_probes(void)
+{
+    if (state <= 0 || !lock_mode || shim.sampler_built <= 0)
+        return;
+    if (shim.sampler.kind == MOETIER_SAMPLE_FETCH)
+        moetier_sampler_fetch_fds(&shim.sampler, src_fd, engine.cache.n_files);
+    /* pagemap probes zap their window each sample: never lock it */
+    if (shim.sampler.kind != MOETIER_SAMPLE_PAGEMAP)
+        return;
+    for (size_t i = 0; i < shim.sampler.n; i++) {
+        const struct moetier_probe *q = &shim.sampler.probes[i];
+        if (!q->dead)
+            moetier_engine_keep_unlocked(&engine, q->slot, q->addr, q->len);
+    }
+}
+
 void shim_tiering_sample(const uint8_t *used)
 {
     if (state > 0)
@@ -502,7 +572,9 @@ void shim_tiering_round(void)
     /* never while a sample is armed: the fault sampler's PROT_NONE would fault our touches */
     if (state == 0 && shim.loaded && !shim.child && !shim.given_up && !shim.armed)
         start_locked();
-    if (state <= 0 || shim.armed)
+    /* locking never touches the pages from user space, and the fetch sampler
+     * is armed through every decode step: lock rounds run while armed */
+    if (state <= 0 || (shim.armed && !lock_mode))
         return;
     struct moetier_round out;
     moetier_engine_round(&engine, &want, shim.hot.rate, shim_now_ns(), 0, &out);
@@ -535,7 +607,7 @@ void shim_tiering_set_rate(uint64_t bytes_per_s)
 
 int shim_tiering_set_policy(const char *name)
 {
-    static const char *const known[] = { "auto", "lru", "lfu", "static", "predict", NULL };
+    static const char *const known[] = { "auto", "lru", "lfu", "static", "predict", "hot", NULL };
     int ok = 0;
     for (int i = 0; known[i]; i++)
         ok |= strcmp(name, known[i]) == 0;

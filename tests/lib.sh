@@ -45,6 +45,20 @@ mkmodel() {
         { cat "$TMP/mkmoe.log"; fail "mkmoe $out --type $type $* failed"; }
 }
 
+# olmoe_model OUT: the tiering tests' model (84 MB, 3 MoE layers x 64 experts,
+# routing skew from the real OLMoE counts).
+olmoe_model() {
+    "$MOETIER" mkmoe "$1" --embd 256 --routing "$TOP_SRCDIR/data/traces/olmoe_counts_c4.counts" -q || fail "mkmoe $1"
+}
+
+# expert_bytes FILE: the expert bytes `moetier inspect` counts; run it as
+# x=$(expert_bytes F) || exit 1 (it says why on stderr when there are none).
+expert_bytes() {
+    eb=$("$MOETIER" inspect --json "$1" | sed -n 's/.*"expert_bytes_total":\([0-9]*\).*/\1/p')
+    [ -n "$eb" ] && [ "$eb" -gt 0 ] || { echo "FAIL: $test_name: no expert bytes from inspect $1" >&2; exit 1; }
+    echo "$eb"
+}
+
 # drive OUTPREFIX [driver options]: runs the driver, stdout to OUTPREFIX.out,
 # stderr to OUTPREFIX.err; fails the test on a non-zero exit (showing stderr).
 drive() {

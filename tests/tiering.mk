@@ -7,12 +7,13 @@ TIERING_UNIT_TESTS = tests/bin/test_policy tests/bin/test_migrate tests/bin/stre
 check_PROGRAMS += $(TIERING_UNIT_TESTS)
 tests_bin_test_policy_SOURCES = tests/tiering/test_policy.c
 tests_bin_test_policy_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
-tests_bin_test_migrate_SOURCES = tests/tiering/test_migrate.c
+tests_bin_test_migrate_SOURCES = tests/tiering/test_migrate.c tests/tiering/vm_locked.h
 tests_bin_test_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lm
 tests_bin_stress_migrate_SOURCES = tests/tiering/stress_migrate.c
 tests_bin_stress_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lpthread -lm
 TIERING_SCRIPT_TESTS = \
 	tests/tiering/llama_budget.sh \
+	tests/tiering/llama_lock.sh \
 	tests/tiering/set_live.sh \
 	tests/tiering/pmem_served.sh \
 	tests/tiering/hugepages.sh \

@@ -116,6 +116,26 @@ int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, 
     return 0;
 }
 
+void moetier_engine_set_lock(struct moetier_engine *e)
+{
+    moetier_migrate_set_lock(&e->mig);
+}
+
+void moetier_engine_keep_unlocked(struct moetier_engine *e, uint32_t s, uintptr_t addr, size_t len)
+{
+    if (s < e->n_slots)
+        for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
+            struct moetier_range *r = part_range(e, s, p);
+            if (!r->len || addr < r->addr || addr >= r->addr + r->len)
+                continue;
+            r->keep = addr;
+            r->keep_len = len;
+            if (e->mig.lock && (e->part_in[s] & (1u << p)))
+                moetier_migrate_unlock_window(&e->mig, addr, len);
+            return;
+        }
+}
+
 static int overlaps(const struct moetier_range *r, uintptr_t start, uintptr_t end)
 {
     return r->len && r->addr < end && r->addr + r->len > start;
@@ -143,8 +163,11 @@ void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t 
                 e->pinned_bytes -= r->len;
             }
             if (e->part_in[s] & (1u << p)) {
-                if (e->mig.move) {
+                if (e->mig.move || e->mig.lock) {
+                    /* page migration moved nothing we own; locks go with the mapping */
                     moetier_dram_cache_uncharge(&e->cache, r->len);
+                    if (e->mig.lock)
+                        e->mig.map_now -= 2;
                 } else {
                     moetier_dram_cache_release(&e->cache, r->file, r->off, r->len);
                     e->mig.map_now -= 2;

@@ -90,6 +90,17 @@ void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, 
 int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, uintptr_t base, uint64_t stride,
                        uint32_t n_expert, uint32_t file, uint64_t file_off, int prot);
 
+/* Locking mode (file tier): promotion mlocks the page cache in place (migrate.h). Set before rounds. */
+void moetier_engine_set_lock(struct moetier_engine *e);
+
+/*
+ * [addr, addr+len) of slot's memory must stay unlocked (a pagemap sampler
+ * probe): recorded as the keep window of the slot's range that contains it,
+ * and unlocked at once if that range is locked now. Ranges without a probe
+ * lock whole.
+ */
+void moetier_engine_keep_unlocked(struct moetier_engine *e, uint32_t slot, uintptr_t addr, size_t len);
+
 /* Marks every slot with a range overlapping [start, end) excluded (pinned, locked). */
 void moetier_engine_exclude(struct moetier_engine *e, uintptr_t start, uintptr_t end);
 

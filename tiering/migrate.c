@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define VMAS_PER_RANGE 2 /* an isolated promoted range splits one VMA into three */
@@ -249,11 +250,117 @@ static int demote_move(struct moetier_migrator *m, const struct moetier_range *r
     return 0;
 }
 
+void moetier_migrate_set_lock(struct moetier_migrator *m)
+{
+    m->lock = 1;
+}
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 0x01
+#endif
+
+/* Raw syscalls: the shim hooks mlock() to exclude what the binary locks.
+ * MLOCK_ONFAULT: pages mapped now are locked at once, the others as they are
+ * faulted in; no populating, which would fail on the fetch sampler's
+ * PROT_NONE regions (the caller reads the range in with readahead). */
+static int sys_lock(uintptr_t a, size_t len, int on)
+{
+    if (!len)
+        return 0;
+    long rc = on ? syscall(SYS_mlock2, (void *)a, len, MLOCK_ONFAULT) : syscall(SYS_munlock, (void *)a, len);
+    return rc == 0 ? 0 : -errno;
+}
+
+/* The pieces of r outside its keep window: at most two. */
+static int lock_pieces(const struct moetier_range *r, uintptr_t a[2], size_t len[2])
+{
+    uintptr_t end = r->addr + r->len;
+    if (!r->keep_len || r->keep >= end || r->keep + r->keep_len <= r->addr) {
+        a[0] = r->addr, len[0] = r->len;
+        return 1;
+    }
+    uintptr_t k0 = r->keep < r->addr ? r->addr : r->keep;
+    uintptr_t k1 = r->keep + r->keep_len > end ? end : r->keep + r->keep_len;
+    a[0] = r->addr, len[0] = k0 - r->addr;
+    a[1] = k1, len[1] = end - k1;
+    return 2;
+}
+
+static long lock_vmas(const struct moetier_range *r)
+{
+    uintptr_t a[2];
+    size_t len[2];
+    return 2L * lock_pieces(r, a, len); /* each locked piece splits a VMA into three */
+}
+
+static int promote_lock(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    long vmas = lock_vmas(r);
+    if (injected(m, MOETIER_FAULT_MAPCOUNT) || moetier_migrate_headroom(m) < vmas) {
+        m->n.no_headroom++;
+        return -EMLINK;
+    }
+    int rc = moetier_dram_cache_charge(m->cache, r->len);
+    if (rc)
+        return rc;
+    uintptr_t a[2];
+    size_t len[2];
+    int n = lock_pieces(r, a, len);
+    int e = injected(m, MOETIER_FAULT_FILL);
+    rc = -e;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = sys_lock(a[i], len[i], 1);
+    if (rc) {
+        /* mlock may leave VM_LOCKED set on what it could not populate: undo it all */
+        for (int i = 0; i < n; i++)
+            sys_lock(a[i], len[i], 0);
+        moetier_dram_cache_uncharge(m->cache, r->len);
+        m->n.failed++;
+        return rc;
+    }
+    /* read what is not cached yet, exactly the range (the locks take hold as it is mapped) */
+    if (m->src_fd[r->file] >= 0)
+        syscall(SYS_readahead, m->src_fd[r->file], (off_t)(m->src_base[r->file] + r->off), r->len);
+    m->map_now += vmas;
+    m->n.promotions++;
+    m->n.bytes_promoted += r->len;
+    return 0;
+}
+
+static int demote_lock(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    uintptr_t a[2];
+    size_t len[2];
+    int n = lock_pieces(r, a, len);
+    int e = injected(m, MOETIER_FAULT_RELEASE);
+    int rc = -e;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = sys_lock(a[i], len[i], 0);
+    if (rc) {
+        /* still (partly) locked: it stays promoted and counted, and is retried */
+        m->n.failed++;
+        return rc;
+    }
+    moetier_dram_cache_uncharge(m->cache, r->len);
+    m->map_now -= lock_vmas(r);
+    m->n.demotions++;
+    m->n.bytes_demoted += r->len;
+    return 0;
+}
+
+int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, size_t len)
+{
+    (void)m;
+    return sys_lock(addr, len, 0);
+}
+
 static int check_range(const struct moetier_migrator *m, const struct moetier_range *r)
 {
     size_t unit = m->cache->unit;
-    if (m->move)
-        return r->len && r->len % unit == 0 && r->addr % unit == 0 ? 0 : -EINVAL;
+    if (m->move || m->lock)
+        return r->len && r->len % unit == 0 && r->addr % unit == 0 && (!m->lock || r->file < m->cache->n_files)
+                   ? 0
+                   : -EINVAL;
     if (r->file >= m->cache->n_files || m->src_fd[r->file] < 0 || r->len == 0 || r->len % unit ||
         r->addr % unit || r->off % unit || (r->prot & PROT_WRITE))
         return -EINVAL;
@@ -281,6 +388,8 @@ int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_ran
     int rc = check_range(m, r);
     if (rc == 0 && m->move)
         return promote_move(m, r);
+    if (rc == 0 && m->lock)
+        return promote_lock(m, r);
     if (rc == 0)
         rc = settle_pending(m, r);
     if (rc)
@@ -320,6 +429,8 @@ int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_rang
         return rc;
     if (m->move)
         return demote_move(m, r);
+    if (m->lock)
+        return demote_lock(m, r);
     rc = map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 1);
     if (rc) {
         restore(m, r, 1);

@@ -25,6 +25,16 @@
  * anonymous buffers qualify too. The budget counts the range as moved; pages
  * the kernel would not move (mapped by another process: EACCES, busy) stay
  * where they are and are counted in `partial`.
+ * Locking (the file tier, moetier_migrate_set_lock): no copy and no remap:
+ * promotion mlocks the range's page-cache pages where they are (reading from
+ * the file what is not cached yet), so the kernel cannot evict them under
+ * memory pressure; demotion munlocks them (they stay cached, evictable).
+ * Bytes never move, so byte identity is trivial; the budget counts locked
+ * bytes. A range's `keep` window stays unlocked: the pagemap sampler's probe
+ * there must be zappable (MADV_DONTNEED refuses locked memory). A failed mlock
+ * (ENOMEM, EAGAIN: RLIMIT_MEMLOCK, an I/O error while populating) is undone
+ * with munlock and uncharged. mlock splits VMAs as a remap does, so the same
+ * map-count headroom applies.
  * Fault injection (tests): moetier_migrate_inject() lets `skip` calls at one
  * point pass, then makes the next `count` fail with an errno, the way the kernel would (MAP_HOLE
  * unmaps the range first, as 6.1 does).
@@ -44,14 +54,16 @@ struct moetier_range {
     uint32_t file;  /* source file index */
     uint64_t off;   /* offset of addr's byte in the source file (== memfd offset) */
     int prot;       /* the mapping's protection (read-only) */
+    uintptr_t keep; /* locking only: [keep, keep+keep_len) stays unlocked (a sampler probe); 0 = none */
+    size_t keep_len;
 };
 
 enum moetier_migrate_point {
-    MOETIER_FAULT_FILL,      /* copying into the memfd (EIO, ENOMEM, EFAULT) */
+    MOETIER_FAULT_FILL,      /* copying into the memfd, or mlock (EIO, ENOMEM, EFAULT, EAGAIN) */
     MOETIER_FAULT_MAP,       /* the MAP_FIXED fails, old mapping intact (ENOMEM) */
     MOETIER_FAULT_MAP_HOLE,  /* the MAP_FIXED fails after unmapping (6.1 at the map-count limit) */
     MOETIER_FAULT_RESTORE,   /* re-mapping the original fails too */
-    MOETIER_FAULT_RELEASE,   /* freeing memfd pages fails */
+    MOETIER_FAULT_RELEASE,   /* freeing memfd pages, or munlock, fails */
     MOETIER_FAULT_MAPCOUNT,  /* the headroom check says no */
     MOETIER_FAULT_POINTS
 };
@@ -76,6 +88,7 @@ struct moetier_migrator {
     long map_now;      /* mappings now: counted at init, tracked, recounted */
     struct moetier_migrate_counters n;
     int move;          /* page migration between fast_node and slow_node instead of remapping */
+    int lock;          /* mlock/munlock in place instead of remapping */
     int fast_node, slow_node;
     struct { uint32_t file; uint64_t off; size_t len; } pending[MOETIER_PENDING_MAX];
     int n_pending;     /* releases that failed, retried later (their bytes stay counted) */
@@ -91,6 +104,13 @@ void moetier_migrate_set_source(struct moetier_migrator *m, uint32_t file, int f
 
 /* Switches to page migration between NUMA nodes fast and slow. */
 void moetier_migrate_set_nodes(struct moetier_migrator *m, int fast, int slow);
+
+/* Switches to locking in place (file tier). */
+void moetier_migrate_set_lock(struct moetier_migrator *m);
+
+/* Locking: unlocks [addr, addr+len) of a promoted range (a probe window
+ * registered after the range was locked). 0 or -errno. */
+int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, size_t len);
 
 int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r);
 int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r);

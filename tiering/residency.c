@@ -5,8 +5,14 @@
 #include "tiering/residency.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int is_hot(const struct moetier_residency *r)
+{
+    return r->score != NULL;
+}
 
 int moetier_residency_new(struct moetier_residency *r, const char *policy, uint32_t n_layers, uint32_t n_experts,
                           uint32_t topk, uint32_t cap, const double *rank)
@@ -16,13 +22,23 @@ int moetier_residency_new(struct moetier_residency *r, const char *policy, uint3
         return -EINVAL;
     if (topk == 0)
         topk = 1;
-    struct moetier_policy_opts o = { .topk = topk, .rank = rank };
-    if (strcmp(policy, "lfu") == 0 || strcmp(policy, "predict") == 0)
-        /* time counts accesses: a token is n_layers * topk of them */
-        o.half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS * (double)n_layers * topk;
-    int rc = moetier_policy_new(policy, n_layers, n_experts, &o, &r->policy);
-    if (rc)
-        return rc;
+    size_t n_slots = (size_t)n_layers * n_experts;
+    if (strcmp(policy, "hot") == 0) {
+        r->score = calloc(n_slots, sizeof *r->score);
+        r->scratch = malloc(n_slots * sizeof *r->scratch);
+        if (!r->score || !r->scratch) {
+            moetier_residency_free(r);
+            return -ENOMEM;
+        }
+    } else {
+        struct moetier_policy_opts o = { .topk = topk, .rank = rank };
+        if (strcmp(policy, "lfu") == 0 || strcmp(policy, "predict") == 0)
+            /* time counts accesses: a token is n_layers * topk of them */
+            o.half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS * (double)n_layers * topk;
+        int rc = moetier_policy_new(policy, n_layers, n_experts, &o, &r->policy);
+        if (rc)
+            return rc;
+    }
     r->n_layers = n_layers;
     r->n_experts = n_experts;
     r->row = malloc(n_experts * sizeof *r->row);
@@ -36,15 +52,69 @@ int moetier_residency_new(struct moetier_residency *r, const char *policy, uint3
 
 void moetier_residency_free(struct moetier_residency *r)
 {
-    moetier_policy_free(r->policy);
+    if (r->policy)
+        moetier_policy_free(r->policy);
+    free(r->score);
+    free(r->scratch);
     moetier_slot_set_free(&r->set);
     free(r->row);
     free(r->want);
     memset(r, 0, sizeof *r);
 }
 
+static const float *sort_score; /* qsort has no context argument: set under the runtime's lock */
+
+static int score_desc(const void *a, const void *b)
+{
+    float x = sort_score[*(const uint32_t *)a], y = sort_score[*(const uint32_t *)b];
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    return x < y ? 1 : x > y ? -1 : (i > j) - (i < j);
+}
+
+/* hot: the member with the lowest count (the set is not empty). */
+static uint32_t coldest_member(const struct moetier_residency *r)
+{
+    const struct moetier_slot_set *set = &r->set;
+    uint32_t cold = set->res[0];
+    for (uint32_t k = 1; k < set->n; k++)
+        if (r->score[set->res[k]] < r->score[cold])
+            cold = set->res[k];
+    return cold;
+}
+
+/* hot: fill free room with the best outsiders, then swap outsiders for
+ * members while an outsider's count passes the member's by the margin. */
+static void hot_update(struct moetier_residency *r)
+{
+    struct moetier_slot_set *set = &r->set;
+    uint32_t *out = r->scratch, n_out = 0;
+    for (uint32_t s = 0; s < set->n_slots; s++)
+        if (!moetier_slot_set_has(set, s) && r->score[s] > 0)
+            out[n_out++] = s;
+    sort_score = r->score;
+    qsort(out, n_out, sizeof *out, score_desc);
+    uint32_t i = 0, evicted;
+    while (i < n_out && set->n < set->cap)
+        moetier_slot_set_insert(set, NULL, out[i++], &evicted);
+    while (i < n_out && set->n) {
+        uint32_t cold = coldest_member(r);
+        if (!(r->score[out[i]] > r->score[cold] * MOETIER_HOT_MARGIN + MOETIER_HOT_SLACK))
+            break;
+        moetier_slot_set_remove(set, cold);
+        moetier_slot_set_insert(set, NULL, out[i++], &evicted);
+    }
+}
+
 void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used)
 {
+    if (is_hot(r)) {
+        float keep = (float)exp2(-1.0 / MOETIER_HOT_HALF_LIFE);
+        for (uint32_t s = 0; s < r->set.n_slots; s++)
+            r->score[s] = r->score[s] * keep + (used[s] ? 1.0f : 0.0f);
+        hot_update(r);
+        r->samples++;
+        return;
+    }
     const uint32_t E = r->n_experts;
     uint8_t *pin = r->set.pinned;
     uint32_t evicted;
@@ -86,6 +156,15 @@ static int hotter_first(const void *a, const void *b)
 
 void moetier_residency_seed(struct moetier_residency *r, const float *rate)
 {
+    if (is_hot(r)) {
+        /* a rate p (share of samples) is a steady count of p / (1 - keep) */
+        double steady = 1.0 / (1.0 - exp2(-1.0 / MOETIER_HOT_HALF_LIFE));
+        for (uint32_t s = 0; s < r->set.n_slots; s++)
+            if (rate[s] > 0)
+                r->score[s] = (float)(rate[s] * steady);
+        hot_update(r);
+        return;
+    }
     /* insert coldest first so the hottest are the last to be evicted by recency */
     uint32_t n = r->set.n_slots, evicted;
     uint32_t *order = malloc(n * sizeof *order);
@@ -107,5 +186,14 @@ void moetier_residency_seed(struct moetier_residency *r, const float *rate)
 
 void moetier_residency_resize(struct moetier_residency *r, uint32_t cap)
 {
+    if (is_hot(r)) {
+        struct moetier_slot_set *set = &r->set;
+        set->cap = cap < set->n_slots ? cap : set->n_slots;
+        while (set->n > set->cap) {
+            moetier_slot_set_remove(set, coldest_member(r));
+        }
+        hot_update(r);
+        return;
+    }
     moetier_slot_set_resize(&r->set, r->policy, cap);
 }

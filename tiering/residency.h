@@ -8,6 +8,15 @@
  * predict's prefetch for layer l+1 inserted after layer l), so the policy
  * code measured on real traces is the code that decides here. The set is the
  * *wanted* residency; tiering/engine.c moves memory towards it.
+ *
+ * `hot` is not a demand cache: the wanted set is the `cap` slots with the
+ * highest long-horizon use count (decayed with a half-life of
+ * MOETIER_HOT_HALF_LIFE samples), and a slot outside it displaces the coldest
+ * member only once its count passes that member's by MOETIER_HOT_MARGIN and
+ * MOETIER_HOT_SLACK, so the set changes slowly. It is what the file tier's locking wants
+ * (docs/bench-capped.md): locked experts are protected from eviction, and the
+ * kernel's own LRU already keeps what was used recently in the unlocked rest;
+ * a demand cache would lock every expert a token used, and churn.
  * Not thread-safe: the runtime calls it under its lock.
  */
 #ifndef MOETIER_TIERING_RESIDENCY_H
@@ -18,8 +27,14 @@
 
 #include <stdint.h>
 
+#define MOETIER_HOT_HALF_LIFE 50.0 /* samples */
+#define MOETIER_HOT_MARGIN 1.25f
+#define MOETIER_HOT_SLACK 1.0f /* and by at least one use: early counts are small */
+
 struct moetier_residency {
-    struct moetier_policy *policy;
+    struct moetier_policy *policy; /* NULL for hot */
+    float *score;         /* hot: [n_slots] decayed use counts */
+    uint32_t *scratch;    /* hot: [n_slots] */
     struct moetier_slot_set set;
     uint32_t n_layers, n_experts;
     uint64_t t;           /* accesses so far (policy time) */
@@ -29,7 +44,7 @@ struct moetier_residency {
 };
 
 /*
- * policy: "lru", "lfu", "static", "predict". rank (static only; may be NULL
+ * policy: "lru", "lfu", "static", "predict", "hot". rank (static only; may be NULL
  * for the others): [n_layers * n_experts], higher = hotter, copied. topk: the
  * model's experts per token (predict's prefetch width and its half-life unit).
  * Returns 0, -EINVAL (unknown policy, static without rank) or -ENOMEM.
@@ -41,7 +56,8 @@ void moetier_residency_free(struct moetier_residency *r);
 /* One decode step: used[slot] != 0 for each expert it used. */
 void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used);
 
-/* Seeds the wanted set with the hottest slots by rank (warm start), best first. */
+/* Seeds the wanted set with the hottest slots by rank (warm start), best first;
+ * hot: the rates (shares of samples, as a profile gives them) become counts. */
 void moetier_residency_seed(struct moetier_residency *r, const float *rate);
 
 static inline int moetier_residency_wanted(const struct moetier_residency *r, uint32_t slot)

@@ -76,10 +76,11 @@ static int advise(const struct system_probe *p, void (*say)(const char *, void *
                  (unsigned long long)p->max_map_count);
         say(line, arg), n++;
     }
-    if (p->memlock_soft != UINT64_MAX && p->memlock_soft < (64ULL << 20)) {
-        snprintf(line, sizeof line, "the memlock limit is %s: a CUDA-pinned DRAM cache needs more "
-                 "(ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit)",
-                 limit_text(p->memlock_soft, a, sizeof a));
+    if (p->memlock_hard != UINT64_MAX && p->memlock_hard < (1ULL << 30) && getuid() != 0) {
+        snprintf(line, sizeof line, "the memlock limit is %s: the file tier promotes by locking the page cache and "
+                 "copies instead (slower, docs/bench-capped.md) when the budget does not fit in it; a CUDA-pinned "
+                 "cache needs it too (ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit)",
+                 limit_text(p->memlock_hard, a, sizeof a));
         say(line, arg), n++;
     }
     if (!p->pagemap_ok) {

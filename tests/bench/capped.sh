@@ -249,7 +249,7 @@ echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo |
 echo "model: $(du -h "$model" | cut -f1) q8_0, $(sed -n 's/.*info: model .*: \([0-9]* MoE layers x [0-9]* experts\).*/\1/p' "$tmp/profile.err" | head -n 1); cap $cap; $tokens fed tokens; $reps rounds"
 [ -f "$tmp/moetier.err" ] && sed -n 's/.*warn: \(DRAM budget .* clamped to [^:]*\):.*/moetier default: \1/p' "$tmp/moetier.err" | head -n 1
 [ -f "$tmp/moetier.err" ] && sed -n 's/.*info: \(tiering: file tier, DRAM budget .*\)/moetier default: \1/p' "$tmp/moetier.err" | head -n 1
-[ -f "$tmp/moetier.err" ] && sed -n 's/.*info: \(sampler: [a-z]*, .*\)/moetier default \1/p' "$tmp/moetier.err" | head -n 1
+[ -f "$tmp/moetier.err" ] && sed -n 's/.*info: \(sampler: [a-z]*, .*\)/moetier default \1/p' "$tmp/moetier.err" | tail -n 1
 [ -f "$tmp/warm.err" ] && sed -n 's/.*info: \(warm start from the profile: .*\)/warm: \1/p' "$tmp/warm.err" | head -n 1
 [ -f "$tmp/pin.err" ] && sed -n 's/^pin_hot\[[0-9]*\]: [^:]*: /pin: /p' "$tmp/pin.err" | head -n 1
 echo "page cache left after each drop: at most $(sort -g "$tmp/dropped.log" | tail -n 1) bytes; tokens identical in every run: $identical"

@@ -14,7 +14,7 @@ for d in ${CUDA_HOME:-} /usr/local/cuda; do
     [ -n "$d" ] && [ -e "$d/lib64/libcudart.so" ] && cudart=$d/lib64/libcudart.so && break
 done
 [ -n "$cudart" ] || skip "no CUDA runtime (libcudart.so) under /usr/local/cuda or \$CUDA_HOME"
-"$MOETIER" mkmoe "$TMP/m.gguf" --embd 256 --routing "$TOP_SRCDIR/data/traces/olmoe_counts_c4.counts" -q || fail "mkmoe"
+olmoe_model "$TMP/m.gguf"
 drive "$TMP/plain" -m "$TMP/m.gguf" --feed "$TEXT" --feed-max 200 -n 8
 want=$(field "$TMP/plain.out" tokens)
 export MOETIER_DRAM=20M MOETIER_PROFILE=off MOETIER_LOG=info MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100%

@@ -9,10 +9,8 @@ need_driver
 need_shim
 need_text
 
-"$MOETIER" mkmoe "$TMP/m.gguf" --embd 256 --routing "$TOP_SRCDIR/data/traces/olmoe_counts_c4.counts" -q ||
-    fail "mkmoe"
-experts=$("$MOETIER" inspect --json "$TMP/m.gguf" | sed -n 's/.*"expert_bytes_total":\([0-9]*\).*/\1/p')
-[ -n "$experts" ] && [ "$experts" -gt 0 ] || fail "no expert bytes from inspect"
+olmoe_model "$TMP/m.gguf"
+experts=$(expert_bytes "$TMP/m.gguf") || exit 1
 budget=$((experts / 4))
 note "expert bytes $experts, DRAM budget $budget"
 
@@ -42,7 +40,10 @@ got=$(field "$TMP/shim.out" tokens)
 [ "$want" = "$got" ] || fail "tokens differ under a DRAM budget: [$want] vs [$got]"
 [ -n "$seen" ] || { cat "$TMP/shim.err"; fail "moetier stat never showed a promotion: $(head -c 600 "$TMP/stat.json")"; }
 [ -z "$over" ] || fail "stat showed $over cache bytes, over the $budget budget"
-grep -q '"policy":"predict"' "$TMP/stat.json" || fail "stat: policy not predict: $(head -c 800 "$TMP/stat.json")"
+# auto: hot when the file tier locks the page cache (root, or a memlock limit above the budget), else predict
+pol=predict
+grep -q "promotion by locking the page cache" "$TMP/shim.err" && pol=hot
+grep -q "\"policy\":\"$pol\"" "$TMP/stat.json" || fail "stat: policy not $pol: $(head -c 800 "$TMP/stat.json")"
 summary=$(grep "tiering: [0-9]* promotions" "$TMP/shim.err") || { cat "$TMP/shim.err"; fail "no exit summary"; }
 note "identical tokens; stat saw $seen promotions; $summary"
 

@@ -9,8 +9,7 @@ need_driver
 need_shim
 need_text
 
-"$MOETIER" mkmoe "$TMP/m.gguf" --embd 256 --routing "$TOP_SRCDIR/data/traces/olmoe_counts_c4.counts" -q ||
-    fail "mkmoe"
+olmoe_model "$TMP/m.gguf"
 mkdir "$TMP/pm"
 "$MOETIER" stage "$TMP/m.gguf" "$TMP/pm" -q > "$TMP/stage.out" 2>&1 || fail "stage: $(cat "$TMP/stage.out")"
 drive "$TMP/plain" -m "$TMP/m.gguf" --feed "$TEXT" --feed-max 400 -n 16

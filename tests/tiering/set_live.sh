@@ -8,8 +8,7 @@ need_driver
 need_shim
 need_text
 
-"$MOETIER" mkmoe "$TMP/m.gguf" --embd 256 --routing "$TOP_SRCDIR/data/traces/olmoe_counts_c4.counts" -q ||
-    fail "mkmoe"
+olmoe_model "$TMP/m.gguf"
 drive "$TMP/plain" -m "$TMP/m.gguf" --feed "$TEXT" --feed-max 2000 -n 16
 want=$(field "$TMP/plain.out" tokens)
 

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "tiering/migrate.h"
+#include "tests/tiering/vm_locked.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -63,49 +64,11 @@ static void *reader(void *arg)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* One run of ops promotions and demotions over the ranges r, by copy + remap
+ * or (lock) by locking in place. 1 when it passed. */
+static int stress(const char *phase, int fd, struct moetier_range *r, long ops, int lock)
 {
-    const char *phase = argc > 1 ? argv[1] : "host";
-    if (getenv("MOETIER_GUEST") && strcmp(phase, "numa") != 0)
-        return 77;
-    long ops = argc > 2 ? atol(argv[2]) : getenv("STRESS_OPS") ? atol(getenv("STRESS_OPS")) : 100000;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-    char path[512];
-    snprintf(path, sizeof path, "%s/stress_migrate.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        return 1;
-    }
-    unlink(path);
-    unsigned char *buf = malloc(FILE_BYTES);
-    uint64_t x = 0x2545F4914F6CDD1Dull;
-    for (size_t i = 0; i < FILE_BYTES; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        buf[i] = (unsigned char)(x >> 24);
-    }
-    if (write(fd, buf, FILE_BYTES) != (ssize_t)FILE_BYTES) {
-        perror("write");
-        return 1;
-    }
-    map = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (map == MAP_FAILED) {
-        perror("mmap");
-        return 1;
-    }
-    for (size_t s = 0; s < N_SLICES; s++)
-        sum[s] = checksum(buf + HEADER + s * SLICE, SLICE);
-    free(buf);
-
-    /* each slice's whole pages are one range */
-    struct moetier_range r[N_SLICES];
-    uint8_t in[N_SLICES] = { 0 };
-    for (size_t s = 0; s < N_SLICES; s++) {
-        uintptr_t lo = (uintptr_t)map + HEADER + s * SLICE, hi = lo + SLICE;
-        uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
-        r[s] = (struct moetier_range){ .addr = a, .len = b - a, .file = 0, .off = a - (uintptr_t)map, .prot = PROT_READ };
-    }
+    static uint8_t in[N_SLICES];
     uint64_t size = FILE_BYTES, budget = (uint64_t)N_SLICES / 4 * r[0].len; /* a quarter */
     struct moetier_dram_cache c;
     struct moetier_migrator m;
@@ -114,6 +77,13 @@ int main(int argc, char **argv)
         return 1;
     }
     moetier_migrate_set_source(&m, 0, fd, 0);
+    if (lock)
+        moetier_migrate_set_lock(&m);
+    uint64_t locked0 = vm_locked(), locked_peak = 0;
+    memset(in, 0, N_SLICES);
+    stop = 0;
+    mismatches = 0;
+    memset(reads, 0, sizeof reads);
 
     pthread_t t[READERS];
     for (int i = 0; i < READERS; i++)
@@ -164,6 +134,10 @@ int main(int argc, char **argv)
             moetier_migrate_retry_pending(&m);
             if (moetier_dram_cache_resident(&c) > budget)
                 over_budget++;
+            uint64_t l = vm_locked() - locked0;
+            locked_peak = l > locked_peak ? l : locked_peak;
+            if (l > budget)
+                over_budget++;
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -178,14 +152,75 @@ int main(int argc, char **argv)
         if (checksum(map + HEADER + s * SLICE, SLICE) != sum[s])
             mismatches++;
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("stress_migrate [%s]: %llu promotions, %llu demotions (%.0f ops/s), %ld failed or refused "
+    moetier_migrate_retry_pending(&m);
+    while (lock && vm_locked() > locked0) { /* unlock what is left, for the next phase */
+        size_t k;
+        for (k = 0; k < N_SLICES && !in[k]; k++)
+            ;
+        if (k == N_SLICES || moetier_migrate_demote(&m, &r[k]) != 0)
+            break;
+        in[k] = 0;
+    }
+    printf("stress_migrate [%s%s]: %llu promotions, %llu demotions (%.0f ops/s), %ld failed or refused "
            "(%ld faults injected, %llu restored, %llu no headroom), %llu checksummed reads, %llu mismatches, "
            "peak %llu of %llu budget bytes, %ld budget violations\n",
-           phase, (unsigned long long)m.n.promotions, (unsigned long long)m.n.demotions, (double)done / secs,
+           phase, lock ? ", locking" : "", (unsigned long long)m.n.promotions, (unsigned long long)m.n.demotions, (double)done / secs,
            refused, injected, (unsigned long long)m.n.restored, (unsigned long long)m.n.no_headroom,
            (unsigned long long)total_reads, (unsigned long long)mismatches, (unsigned long long)c.peak,
            (unsigned long long)budget, over_budget);
-    int ok = mismatches == 0 && over_budget == 0 && c.peak <= budget && m.n.promotions + m.n.demotions >= (uint64_t)ops &&
-             total_reads > 0;
+    if (lock)
+        printf("stress_migrate [%s, locking]: VmLck peak %llu bytes above the start\n", phase,
+               (unsigned long long)locked_peak);
+    uint64_t peak = c.peak;
+    moetier_dram_cache_free(&c);
+    return mismatches == 0 && over_budget == 0 && peak <= budget && m.n.promotions + m.n.demotions >= (uint64_t)ops &&
+             total_reads > 0 && (!lock || locked_peak > 0);
+}
+
+int main(int argc, char **argv)
+{
+    const char *phase = argc > 1 ? argv[1] : "host";
+    if (getenv("MOETIER_GUEST") && strcmp(phase, "numa") != 0)
+        return 77;
+    long ops = argc > 2 ? atol(argv[2]) : getenv("STRESS_OPS") ? atol(getenv("STRESS_OPS")) : 100000;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/stress_migrate.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        perror("mkstemp");
+        return 1;
+    }
+    unlink(path);
+    unsigned char *buf = malloc(FILE_BYTES);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < FILE_BYTES; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (unsigned char)(x >> 24);
+    }
+    if (write(fd, buf, FILE_BYTES) != (ssize_t)FILE_BYTES) {
+        perror("write");
+        return 1;
+    }
+    map = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        perror("mmap");
+        return 1;
+    }
+    for (size_t s = 0; s < N_SLICES; s++)
+        sum[s] = checksum(buf + HEADER + s * SLICE, SLICE);
+    free(buf);
+
+    /* each slice's whole pages are one range */
+    struct moetier_range r[N_SLICES];
+    for (size_t s = 0; s < N_SLICES; s++) {
+        uintptr_t lo = (uintptr_t)map + HEADER + s * SLICE, hi = lo + SLICE;
+        uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
+        r[s] = (struct moetier_range){ .addr = a, .len = b - a, .file = 0, .off = a - (uintptr_t)map, .prot = PROT_READ };
+    }
+    int ok = stress(phase, fd, r, ops, 0);
+    if (strcmp(phase, "host") == 0)
+        ok &= stress(phase, fd, r, ops, 1);
     return ok ? 0 : 1;
 }

@@ -5,12 +5,17 @@
  * range must read the file's bytes, be backed by a valid mapping, and the
  * cache must hold exactly the bytes it counts. Then the engine: slots moved
  * whole, budget held, hysteresis, exclusion, budget shrink, warm start.
+ * Locking (the file tier's promotion in place): real mlock/munlock, checked
+ * through VmLck and MADV_DONTNEED (which the kernel refuses on locked memory),
+ * its fault paths, and a real RLIMIT_MEMLOCK refusal in a child without
+ * CAP_IPC_LOCK.
  */
 #include "config.h"
 
 #include "tests/unit/check.h"
 #include "tiering/engine.h"
 #include "tiering/migrate.h"
+#include "tests/tiering/vm_locked.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FILE_BYTES (8u << 20)
@@ -227,6 +236,106 @@ static void test_map_count(void)
     moetier_dram_cache_free(&c);
 }
 
+/* ---- locking in place ---- */
+
+/* 1 when the kernel refuses to zap [addr, addr+len): it is locked. */
+static int zap_refused(uintptr_t addr, size_t len)
+{
+    return madvise((void *)addr, len, MADV_DONTNEED) != 0 && errno == EINVAL;
+}
+
+static void lock_setup(struct moetier_dram_cache *c, struct moetier_migrator *m, uint64_t budget)
+{
+    setup(c, m, budget);
+    moetier_migrate_set_lock(m);
+}
+
+static void test_lock(void)
+{
+    struct moetier_dram_cache c;
+    struct moetier_migrator m;
+    lock_setup(&c, &m, 1 << 20);
+    uint64_t base = vm_locked();
+    struct moetier_range r = range_at(64 * page, 32 * page);
+    r.keep = r.addr + 8 * page; /* a sampler probe: stays unlocked */
+    r.keep_len = 4 * page;
+    CHECK(moetier_migrate_promote(&m, &r) == 0);
+    CHECK(vm_locked() == base + 28 * page);
+    CHECK(c.used == r.len && m.n.promotions == 1 && backing((void *)r.addr) == 'f' && bytes_ok(&r));
+    CHECK(zap_refused(r.addr, page) && zap_refused(r.addr + 12 * page, page));
+    CHECK(madvise((void *)r.keep, r.keep_len, MADV_DONTNEED) == 0); /* the probe can still be zapped */
+    CHECK(bytes_ok(&r));
+    CHECK(moetier_migrate_demote(&m, &r) == 0);
+    CHECK(vm_locked() == base && c.used == 0 && !zap_refused(r.addr, page) && bytes_ok(&r));
+
+    /* mlock fails (EAGAIN: could not lock; ENOMEM: the limit): nothing stays locked or counted */
+    static const int errs[] = { EAGAIN, ENOMEM, EIO };
+    for (size_t i = 0; i < sizeof errs / sizeof *errs; i++) {
+        moetier_migrate_inject(&m, MOETIER_FAULT_FILL, errs[i], 0, 1);
+        CHECK(moetier_migrate_promote(&m, &r) == -errs[i]);
+        CHECK(vm_locked() == base && c.used == 0 && bytes_ok(&r));
+    }
+    CHECK(m.n.failed == 3);
+    /* munlock fails: still promoted and counted, and a later demotion works */
+    CHECK(moetier_migrate_promote(&m, &r) == 0);
+    moetier_migrate_inject(&m, MOETIER_FAULT_RELEASE, ENOMEM, 0, 1);
+    CHECK(moetier_migrate_demote(&m, &r) == -ENOMEM);
+    CHECK(c.used == r.len && vm_locked() == base + 28 * page);
+    CHECK(moetier_migrate_demote(&m, &r) == 0 && vm_locked() == base && c.used == 0);
+    /* the map-count check and the budget refuse before anything is locked */
+    moetier_migrate_inject(&m, MOETIER_FAULT_MAPCOUNT, 0, 0, 1);
+    CHECK(moetier_migrate_promote(&m, &r) == -EMLINK && vm_locked() == base);
+    struct moetier_range big = range_at(0, (1 << 20) + page);
+    CHECK(moetier_migrate_promote(&m, &big) == -ENOSPC && vm_locked() == base && c.used == 0);
+    /* a window unlocked after the fact */
+    struct moetier_range w = range_at(200 * page, 16 * page);
+    CHECK(moetier_migrate_promote(&m, &w) == 0 && vm_locked() == base + 16 * page);
+    CHECK(moetier_migrate_unlock_window(&m, w.addr + 4 * page, 2 * page) == 0);
+    CHECK(vm_locked() == base + 14 * page && !zap_refused(w.addr + 4 * page, 2 * page));
+    CHECK(moetier_migrate_demote(&m, &w) == 0 && vm_locked() == base);
+    CHECK(moetier_dram_cache_resident(&c) == 0); /* locking never touches the memfds */
+    moetier_dram_cache_free(&c);
+}
+
+/* A real RLIMIT_MEMLOCK refusal: a child drops CAP_IPC_LOCK, sets a 64 KiB
+ * limit and promotes 128 KiB; the kernel refuses, nothing stays locked. */
+static void test_lock_rlimit(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct d[2];
+        if (syscall(SYS_capget, &hdr, d) == 0) {
+            d[0].effective &= ~(1u << CAP_IPC_LOCK);
+            d[0].permitted &= ~(1u << CAP_IPC_LOCK);
+            d[0].inheritable &= ~(1u << CAP_IPC_LOCK);
+            if (syscall(SYS_capset, &hdr, d) != 0)
+                _exit(2);
+        }
+        struct rlimit rl = { 64 << 10, 64 << 10 };
+        if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+            _exit(3);
+        struct moetier_dram_cache c;
+        struct moetier_migrator m;
+        lock_setup(&c, &m, 1 << 20);
+        uint64_t base = vm_locked();
+        struct moetier_range r = range_at(300 * page, (128 << 10) / page * page);
+        int rc = moetier_migrate_promote(&m, &r);
+        int ok = (rc == -ENOMEM || rc == -EPERM) && vm_locked() == base && c.used == 0 && m.n.failed == 1 &&
+                 !zap_refused(r.addr, r.len) && bytes_ok(&r);
+        if (!ok)
+            fprintf(stderr, "rlimit: rc %d, VmLck %llu (base %llu), used %llu\n", rc,
+                    (unsigned long long)vm_locked(), (unsigned long long)base, (unsigned long long)c.used);
+        /* within the limit it works */
+        struct moetier_range small = range_at(400 * page, 8 * page);
+        ok = ok && moetier_migrate_promote(&m, &small) == 0 && moetier_migrate_demote(&m, &small) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* ---- the engine ---- */
 
 #define L 2
@@ -407,6 +516,37 @@ static void test_engine_warm_and_rate(void)
     moetier_engine_free(&e);
 }
 
+/* The engine in locking mode: slots locked whole, probe windows kept unlocked. */
+static void test_engine_lock(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 4 * 3 * 40 * 1024) == 0);
+    moetier_engine_set_lock(&e);
+    uint64_t base = vm_locked();
+    /* slot 0's probe, registered before promotion; slot 1's, after */
+    uintptr_t probe0 = e.range[0].addr + page, probe1 = e.range[3].addr;
+    moetier_engine_keep_unlocked(&e, 0, probe0, page);
+    struct moetier_residency r;
+    CHECK(moetier_residency_new(&r, "lfu", L, E, 2, moetier_engine_capacity(&e), NULL) == 0);
+    float rate[L * E] = { 0 };
+    rate[0] = rate[1] = 1.0f;
+    moetier_residency_seed(&r, rate);
+    struct moetier_round out;
+    moetier_engine_round(&e, &r, rate, 1000, 1, &out);
+    CHECK(out.promoted == 2 && e.state[0] == MOETIER_SLOT_DRAM && e.state[1] == MOETIER_SLOT_DRAM);
+    CHECK(vm_locked() == base + e.bytes[0] + e.bytes[1] - page);
+    CHECK(!zap_refused(probe0, page) && zap_refused(probe1, page));
+    moetier_engine_keep_unlocked(&e, 1, probe1, page);
+    CHECK(!zap_refused(probe1, page) && vm_locked() == base + e.bytes[0] + e.bytes[1] - 2 * page);
+    CHECK(all_bytes_ok(&e) && backing((void *)e.range[0].addr) == 'f');
+    /* budget shrink unlocks */
+    CHECK(moetier_engine_set_budget(&e, e.bytes[0], rate) == 0 && moetier_engine_count(&e, MOETIER_SLOT_DRAM) == 1);
+    moetier_engine_demote_all(&e);
+    CHECK(vm_locked() == base && e.cache.used == 0 && all_bytes_ok(&e));
+    moetier_residency_free(&r);
+    moetier_engine_free(&e);
+}
+
 int main(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -418,7 +558,10 @@ int main(void)
     test_promote_faults();
     test_demote_faults();
     test_map_count();
+    test_lock();
+    test_lock_rlimit();
     test_engine();
+    test_engine_lock();
     test_engine_warm_and_rate();
     test_engine_pin();
     return check_exit("test_migrate");

@@ -3,6 +3,7 @@
  * sequences whose right victim (or hit count) is known by hand.
  */
 #include "tiering/policy.h"
+#include "tiering/residency.h"
 #include "tiering/replay.h"
 #include "tests/unit/check.h"
 
@@ -204,6 +205,53 @@ static void test_replay(void)
     moetier_routing_free(&r);
 }
 
+/* hot: the wanted set is the top `cap` by decayed use count, changing only
+ * when an outsider passes a member by the margin; a profile's rates seed it. */
+static void test_hot(void)
+{
+    struct moetier_residency r;
+    CHECK(moetier_residency_new(&r, "hot", 1, 8, 2, 2, NULL) == 0);
+    CHECK(r.policy == NULL);
+    uint8_t used[8];
+    /* experts 0 and 1 used in every sample: they fill the set */
+    for (int i = 0; i < 10; i++) {
+        memset(used, 0, sizeof used);
+        used[0] = used[1] = 1;
+        moetier_residency_sample(&r, used);
+    }
+    CHECK(moetier_residency_wanted(&r, 0) && moetier_residency_wanted(&r, 1) && r.set.n == 2);
+    /* a one-off use of expert 5 does not displace them (a demand cache would) */
+    memset(used, 0, sizeof used);
+    used[5] = 1;
+    moetier_residency_sample(&r, used);
+    CHECK(moetier_residency_wanted(&r, 0) && moetier_residency_wanted(&r, 1) && !moetier_residency_wanted(&r, 5));
+    /* expert 5 replaces 1 once its count passes 1's by the margin, not before */
+    int swapped_at = -1;
+    for (int i = 0; i < 200 && swapped_at < 0; i++) {
+        memset(used, 0, sizeof used);
+        used[0] = used[5] = 1;
+        moetier_residency_sample(&r, used);
+        if (moetier_residency_wanted(&r, 5))
+            swapped_at = i;
+        if (swapped_at < 0)
+            CHECK(!(r.score[5] > r.score[1] * MOETIER_HOT_MARGIN + MOETIER_HOT_SLACK));
+    }
+    CHECK(swapped_at > 0 && moetier_residency_wanted(&r, 0) && !moetier_residency_wanted(&r, 1));
+    CHECK(r.score[5] > r.score[1] * MOETIER_HOT_MARGIN + MOETIER_HOT_SLACK);
+    /* shrinking drops the coldest member */
+    moetier_residency_resize(&r, 1);
+    CHECK(r.set.n == 1 && (moetier_residency_wanted(&r, 0) || moetier_residency_wanted(&r, 5)));
+    moetier_residency_free(&r);
+
+    /* seeding from a profile's rates: the hottest `cap` at once */
+    CHECK(moetier_residency_new(&r, "hot", 2, 4, 2, 3, NULL) == 0);
+    float rate[8] = { 0.1f, 0.9f, 0, 0.3f, 0.8f, 0, 0.05f, 0.7f };
+    moetier_residency_seed(&r, rate);
+    CHECK(r.set.n == 3 && moetier_residency_wanted(&r, 1) && moetier_residency_wanted(&r, 4) &&
+          moetier_residency_wanted(&r, 7));
+    moetier_residency_free(&r);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -213,6 +261,7 @@ int main(void)
     test_static();
     test_belady();
     test_predict();
+    test_hot();
     test_replay();
     char path[300];
     snprintf(path, sizeof path, "%s/t.trace", dir);
