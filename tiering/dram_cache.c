@@ -173,6 +173,8 @@ uint64_t moetier_dram_cache_clamp(uint64_t cgroup_limit)
     uint64_t headroom = cgroup_limit / 4;
     if (headroom < (256ull << 20))
         headroom = 256ull << 20;
+    if (headroom > cgroup_limit / 2)
+        headroom = cgroup_limit / 2; /* a small cgroup still gets a cache: half of it */
     return cgroup_limit > headroom ? cgroup_limit - headroom : 0;
 }
 

@@ -76,7 +76,7 @@ uint64_t moetier_dram_cache_resident(const struct moetier_dram_cache *c);
 /*
  * The largest budget that is safe under a cgroup memory limit: limit minus a
  * headroom for the binary's own memory and the page cache it needs (a quarter of
- * the limit, at least 256 MiB). UINT64_MAX when there is no limit.
+ * the limit, at least 256 MiB, at most half of it). UINT64_MAX when there is no limit.
  */
 uint64_t moetier_dram_cache_clamp(uint64_t cgroup_limit);
 

@@ -1,0 +1,47 @@
+#!/bin/sh
+# The file tier under a real memory cap: the real llama.cpp in a cgroup whose
+# memory limit is below the model's size, plain and under moetier (defaults:
+# promotion by locking, the hot policy, the fetch sampler reading each touched
+# expert in whole). Tokens identical, the fetch sampler in use, experts locked
+# and promoted, nothing failed. Speed is the benchmark's business
+# (docs/bench-capped.md), not this test's. Needs root and a cgroup memory
+# controller (v1 or v2); skips otherwise.
+. "$(dirname "$0")/../lib.sh"
+need_driver
+need_shim
+need_text
+[ "$(id -u)" = 0 ] || skip "needs root to make a memory cgroup"
+if [ -d /sys/fs/cgroup/memory ]; then
+    cg=/sys/fs/cgroup/memory/moetier-fetch.$$ limit=memory.limit_in_bytes
+elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2> /dev/null; then
+    cg=/sys/fs/cgroup/moetier-fetch.$$ limit=memory.max
+else
+    skip "no cgroup memory controller (v1 /sys/fs/cgroup/memory or v2 memory)"
+fi
+mkdir "$cg" 2> /dev/null || skip "cannot create $cg"
+trap 'rmdir "$cg" 2> /dev/null; rm -rf "$TMP"' EXIT
+echo 56M > "$cg/$limit" || fail "cannot set $cg/$limit"
+
+olmoe_model "$TMP/m.gguf"
+
+# capped NAME [VAR=VALUE...]: the driver in the cgroup, the model's page cache dropped first
+capped() {
+    name=$1
+    shift
+    dd if="$TMP/m.gguf" iflag=nocache count=0 status=none
+    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" env "$@" "$LLAMA_DRIVER" --quiet \
+        -m "$TMP/m.gguf" --feed "$TEXT" --feed-max 300 -n 8 > "$TMP/$name.out" 2> "$TMP/$name.err" ||
+        { cat "$TMP/$name.err"; fail "$name: the driver failed in the cgroup"; }
+}
+capped plain
+want=$(field "$TMP/plain.out" tokens)
+[ -n "$want" ] || fail "no tokens without the preload"
+capped fetch LD_PRELOAD="$MOETIER_LIB" MOETIER_PROFILE=off MOETIER_LOG=info MOETIER_STATS_DIR="$TMP/stats"
+[ "$want" = "$(field "$TMP/fetch.out" tokens)" ] || fail "tokens differ under the cap: $(cat "$TMP/fetch.err")"
+grep -q "promotion by locking the page cache, policy hot" "$TMP/fetch.err" || fail "not locking: $(cat "$TMP/fetch.err")"
+grep -q "sampler: fetch, 9 expert tensors, 192 experts covered" "$TMP/fetch.err" ||
+    fail "no fetch sampler: $(cat "$TMP/fetch.err")"
+grep -q "tiering: [1-9][0-9]* promotions ([^)]*), [0-9]* demotions, 0 failed" "$TMP/fetch.err" ||
+    fail "no promotions, or failures: $(grep 'tiering:' "$TMP/fetch.err")"
+note "56M cap: identical tokens; $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/fetch.err"); $(grep -o 'tiering: [0-9]* promotions.*' "$TMP/fetch.err")"
+echo "PASS: $test_name"
