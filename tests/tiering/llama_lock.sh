@@ -2,8 +2,9 @@
 # The file tier's promotion by locking, on the real llama.cpp under a DRAM
 # budget of a quarter of the expert bytes: hot experts' page-cache pages are
 # mlocked in place (the process's VmLck grows, never past the budget), tokens
-# identical to a run without moetier (the model fits here, so no fetch sampler:
-# llama_fetch.sh runs it under a memory cap). Then the ways out of locking:
+# identical to a run without moetier (MOETIER_PROMOTE=lock: the model fits here,
+# where auto copies, and there is no fetch sampler; llama_fetch.sh runs the
+# default under a memory cap). Then the ways out of locking:
 # MOETIER_PROMOTE=copy, and a process without CAP_IPC_LOCK whose memlock limit
 # cannot hold the budget (auto copies; MOETIER_PROMOTE=lock cuts the budget to
 # the limit), each with identical tokens and one log line saying so.
@@ -54,7 +55,7 @@ nocap() {
     exec "$@"
 }
 
-run lock
+MOETIER_PROMOTE=lock run lock
 grep -q "promotion by locking the page cache" "$TMP/lock.err" || fail "lock: not locking: $(cat "$TMP/lock.err")"
 grep -q "tiering: [1-9][0-9]* promotions" "$TMP/lock.err" || fail "lock: nothing promoted: $(cat "$TMP/lock.err")"
 grep -q "sampler: fetch" "$TMP/lock.err" && fail "lock: the fetch sampler ran for a model that fits"
@@ -64,6 +65,11 @@ note "lock: identical tokens, VmLck peak $locked of a $budget budget; $(grep -o 
 
 MOETIER_PROMOTE=copy run copy
 grep -q "promotion by copy" "$TMP/copy.err" || fail "copy: not copying: $(cat "$TMP/copy.err")"
+# auto on a model that fits (tiered only because MOETIER_DRAM is set): copies, saying why
+run auto
+grep -q "file tier: the model fits in memory; promoting by copy" "$TMP/auto.err" ||
+    fail "auto: no copy on a model that fits: $(cat "$TMP/auto.err")"
+[ "$locked" = 0 ] || fail "auto: $locked bytes locked"
 grep -q "tiering: [1-9][0-9]* promotions" "$TMP/copy.err" || fail "copy: nothing promoted"
 [ "$locked" = 0 ] || fail "copy: $locked bytes locked"
 note "copy: identical tokens, nothing locked"
