@@ -204,6 +204,11 @@ one() {
     esac
 }
 
+# medians, ranges and ratios over rounds (the capped table and the overhead part)
+median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+range() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
+ratio() { paste "$tmp/$1.rates" "$tmp/$2.rates" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }' > "$tmp/r.tmp"; median "$tmp/r.tmp"; }
+
 if [ "$reps" -gt 0 ]; then
 configs=${CAPPED_CONFIGS:-uncapped capped moetier warm pin}
 for need in uncapped capped; do
@@ -231,9 +236,6 @@ while [ $i -lt "$reps" ]; do
     i=$((i + 1))
 done
 
-median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-range() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
-ratio() { paste "$tmp/$1.rates" "$tmp/$2.rates" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }' > "$tmp/r.tmp"; median "$tmp/r.tmp"; }
 
 ref_tokens=$(head -n 1 "$tmp/uncapped.tokens")
 identical=yes
