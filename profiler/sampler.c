@@ -261,15 +261,14 @@ void moetier_sampler_fetch_fds(struct moetier_sampler *s, const int *fds, uint32
         s->fetch_fd[i] = i < n ? fds[i] : -1;
 }
 
-/* Fault-driven kinds: regions armed with PROT_NONE. */
-static int faults(const struct moetier_sampler *s)
+int moetier_sampler_uses_faults(const struct moetier_sampler *s)
 {
     return s->kind == MOETIER_SAMPLE_FAULT || s->kind == MOETIER_SAMPLE_FETCH;
 }
 
 void moetier_sampler_free(struct moetier_sampler *s)
 {
-    if (faults(s))
+    if (moetier_sampler_uses_faults(s))
         moetier_sampler_disarm(s);
     if (s->pagemap_fd >= 0)
         close(s->pagemap_fd);
@@ -376,7 +375,7 @@ void moetier_sampler_arm(struct moetier_sampler *s)
         }
         return;
     }
-    if (!faults(s))
+    if (!moetier_sampler_uses_faults(s))
         return;
     if (s->kind == MOETIER_SAMPLE_FETCH) {
         arm_fetch(s);
@@ -427,7 +426,7 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
         }
         return hits;
     }
-    if (!faults(s))
+    if (!moetier_sampler_uses_faults(s))
         return 0;
     /* restore first (adding permissions needs no TLB flush), then read the
      * marks; fetch keeps its protection (see sampler.h) */
@@ -528,14 +527,15 @@ int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr)
     /* the expert whose bytes were touched: restore its pages (some shared with
      * its neighbours, whose own interior pages stay armed) and mark it */
     uint64_t e = (addr - r->base) / r->stride;
-    uintptr_t a, b;
-    slice_pages(r, e, &a, &b);
-    if (kind == MOETIER_SAMPLE_FETCH && e < r->n_expert) {
-        if (!s->hit[r->slot0 + e])
-            fetch_expert(s, r->slot0, e); /* first touch of this expert this step: before its pages fault */
-        s->restored[(size_t)(r - s->regions) * s->n_experts + e] = 1;
+    if (kind == MOETIER_SAMPLE_FETCH && e < r->n_expert && !s->hit[r->slot0 + e]) {
+        fetch_expert(s, r->slot0, e); /* first touch of this expert this step: restores all its slices */
+    } else {
+        uintptr_t a, b;
+        slice_pages(r, e, &a, &b);
+        if (kind == MOETIER_SAMPLE_FETCH && e < r->n_expert)
+            s->restored[(size_t)(r - s->regions) * s->n_experts + e] = 1;
+        mprotect((void *)a, b - a, r->prot);
     }
-    mprotect((void *)a, b - a, r->prot);
     if (e < r->n_expert)
         s->hit[r->slot0 + e] = 1;
     return 1;

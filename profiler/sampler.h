@@ -111,6 +111,10 @@ int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moet
                           uint32_t n_layers, uint32_t n_experts, char *why, size_t whylen);
 void moetier_sampler_free(struct moetier_sampler *s);
 
+/* The kind works by PROT_NONE faults (fault, fetch): the SIGSEGV handler must
+ * be installed, and disarm() restores protection. */
+int moetier_sampler_uses_faults(const struct moetier_sampler *s);
+
 /* fetch: the descriptor to read model file i from (n files; -1 = none). Set
  * before arming; the descriptors must stay open while the sampler exists. */
 void moetier_sampler_fetch_fds(struct moetier_sampler *s, const int *fds, uint32_t n);

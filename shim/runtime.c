@@ -387,8 +387,7 @@ static void sampler_build_locked(void)
         log_warn("no expert sampling: %s", why);
         return;
     }
-    if ((shim.sampler.kind == MOETIER_SAMPLE_FAULT || shim.sampler.kind == MOETIER_SAMPLE_FETCH) &&
-        shim_fault_handler_install() != 0) {
+    if (moetier_sampler_uses_faults(&shim.sampler) && shim_fault_handler_install() != 0) {
         moetier_sampler_free(&shim.sampler);
         log_warn("no expert sampling: cannot install the SIGSEGV handler");
         return;

@@ -319,9 +319,9 @@ static int choose_lock(uint64_t *budget)
  * fits (tiered anyway, by an explicit MOETIER_DRAM) sits in the page cache's
  * PMD-mapped 2 MiB folios, and locked ranges split those mappings: measured
  * 0.11x of plain against 0.51x by copy (docs/bench-capped.md). */
-static int lock_pays(void)
+static int lock_pays(int fits)
 {
-    if (shim.cfg.promote != MOETIER_PROMOTE_AUTO || !model_fits())
+    if (shim.cfg.promote != MOETIER_PROMOTE_AUTO || !fits)
         return 1;
     log_info("file tier: the model fits in memory; promoting by copy (MOETIER_PROMOTE=lock to lock anyway)");
     return 0;
@@ -372,8 +372,9 @@ static void start_locked(void)
         log_info("DRAM budget 0: no expert cache");
         return;
     }
+    int fits = model_fits();
     if (!numa_mode && shim.cfg.slow != MOETIER_SLOW_PMEM && shim.cfg.slow != MOETIER_SLOW_DEVDAX &&
-        shim.cfg.source[MOETIER_CFG_DRAM] != MOETIER_SRC_ENV && model_fits()) {
+        shim.cfg.source[MOETIER_CFG_DRAM] != MOETIER_SRC_ENV && fits) {
         /* measured (docs/bench-capped.md): when the page cache holds the whole
          * model, copies in the cache only cost (4 KiB memfd pages against the
          * page cache's large folios); an explicit MOETIER_DRAM still tiers */
@@ -407,7 +408,7 @@ static void start_locked(void)
          * locking a quarter beat locking half, the unlocked page cache
          * serving the rest */
         lock_budget = budget / 2;
-    lock_mode = choose_lock(&lock_budget) && lock_pays();
+    lock_mode = choose_lock(&lock_budget) && lock_pays(fits);
     if (lock_mode)
         budget = lock_budget;
     shim.dram_budget = budget;
@@ -438,7 +439,7 @@ static void start_locked(void)
     if (lock_mode)
         moetier_engine_set_lock(&engine);
     cuda_pin_setup();
-    if (lock_mode && !engine.pin && !model_fits()) {
+    if (lock_mode && !engine.pin && !fits) {
         /* not with CUDA: a GPU cannot read (or register) PROT_NONE memory;
          * not when the model fits (an explicit MOETIER_DRAM): nothing is read
          * from disk, and a fault per expert per step costs more than a fast
@@ -630,11 +631,8 @@ void shim_tiering_set_rate(uint64_t bytes_per_s)
 
 int shim_tiering_set_policy(const char *name)
 {
-    static const char *const known[] = { "auto", "lru", "lfu", "static", "predict", "hot", NULL };
-    int ok = 0;
-    for (int i = 0; known[i]; i++)
-        ok |= strcmp(name, known[i]) == 0;
-    if (!ok)
+    char err[8];
+    if (moetier_config_check(MOETIER_CFG_POLICY, name, err, sizeof err) != 0)
         return -EINVAL;
     if (state <= 0)
         return -ENODEV;

@@ -62,11 +62,11 @@ void moetier_residency_free(struct moetier_residency *r)
     memset(r, 0, sizeof *r);
 }
 
-static const float *sort_score; /* qsort has no context argument: set under the runtime's lock */
+static const float *sort_rate; /* qsort has no context argument: set under the runtime's lock */
 
-static int score_desc(const void *a, const void *b)
+static int hotter_first(const void *a, const void *b)
 {
-    float x = sort_score[*(const uint32_t *)a], y = sort_score[*(const uint32_t *)b];
+    float x = sort_rate[*(const uint32_t *)a], y = sort_rate[*(const uint32_t *)b];
     uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
     return x < y ? 1 : x > y ? -1 : (i > j) - (i < j);
 }
@@ -91,8 +91,8 @@ static void hot_update(struct moetier_residency *r)
     for (uint32_t s = 0; s < set->n_slots; s++)
         if (!moetier_slot_set_has(set, s) && r->score[s] > 0)
             out[n_out++] = s;
-    sort_score = r->score;
-    qsort(out, n_out, sizeof *out, score_desc);
+    sort_rate = r->score;
+    qsort(out, n_out, sizeof *out, hotter_first);
     uint32_t i = 0, evicted;
     while (i < n_out && set->n < set->cap)
         moetier_slot_set_insert(set, NULL, out[i++], &evicted);
@@ -144,14 +144,6 @@ void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used)
             pin[l * E + r->row[k]] = 0;
     }
     r->samples++;
-}
-
-static const float *sort_rate; /* qsort has no context argument; seeding happens once, under the runtime's lock */
-
-static int hotter_first(const void *a, const void *b)
-{
-    float x = sort_rate[*(const uint32_t *)a], y = sort_rate[*(const uint32_t *)b];
-    return x < y ? 1 : x > y ? -1 : 0;
 }
 
 void moetier_residency_seed(struct moetier_residency *r, const float *rate)

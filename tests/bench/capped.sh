@@ -204,6 +204,18 @@ one() {
     esac
 }
 
+# rotated I WORD...: the words, rotated left by I modulo their count (round I's order)
+rotated() {
+    r=$(($1 % ($# - 1)))
+    shift
+    while [ $r -gt 0 ]; do
+        set -- "$@" "$1"
+        shift
+        r=$((r - 1))
+    done
+    echo "$@"
+}
+
 # medians, ranges and ratios over rounds (the capped table and the overhead part)
 median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 range() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
@@ -217,18 +229,10 @@ done
 for x in ${CAPPED_EXTRA:-}; do
     configs="$configs ${x%%:*}"
 done
-n_configs=$(echo $configs | wc -w)
 echo "cap $cap, $tokens fed tokens + $gen generated, $reps rounds of: $configs"
 i=0
 while [ $i -lt "$reps" ]; do
-    set -- $configs
-    k=0
-    while [ $k -lt $((i % n_configs)) ]; do
-        first=$1
-        shift
-        set -- "$@" "$first"
-        k=$((k + 1))
-    done
+    set -- $(rotated $i $configs)
     echo "round $((i + 1)): $*"
     for c in "$@"; do
         one "$c"
@@ -325,17 +329,9 @@ if [ "${CAPPED_FIT:-1}" != 0 ]; then
     for x in ${FIT_EXTRA:-}; do
         fits="$fits ${x%%:*}"
     done
-    n_fits=$(echo $fits | wc -w)
     i=0
     while [ $i -lt "$fit_reps" ]; do
-        set -- $fits
-        k=0
-        while [ $k -lt $((i % n_fits)) ]; do
-            first=$1
-            shift
-            set -- "$@" "$first"
-            k=$((k + 1))
-        done
+        set -- $(rotated $i $fits)
         for c in "$@"; do
             drop
             cat "$model" > /dev/null

@@ -454,6 +454,17 @@ static void test_engine(void)
     moetier_engine_free(&e);
 }
 
+/* A residency that wants slots 0 and 1 (rate: theirs 1, the others 0), and one warm round towards it. */
+static void promote_first_two(struct moetier_engine *e, struct moetier_residency *r, float *rate,
+                              struct moetier_round *out)
+{
+    CHECK(moetier_residency_new(r, "lfu", L, E, 2, moetier_engine_capacity(e), NULL) == 0);
+    memset(rate, 0, L * E * sizeof *rate);
+    rate[0] = rate[1] = 1.0f;
+    moetier_residency_seed(r, rate);
+    moetier_engine_round(e, r, rate, 1000, 1, out);
+}
+
 /* The engine's GPU pin hook: pinned after promotion, unpinned before the
  * remap of a demotion (while the cache still backs the range). */
 static int pins, unpins, unpinned_late;
@@ -475,12 +486,9 @@ static void test_engine_pin(void)
     CHECK(engine_setup(&e, 4 * 3 * 40 * 1024) == 0);
     e.pin = record_pin;
     struct moetier_residency r;
-    CHECK(moetier_residency_new(&r, "lfu", L, E, 2, moetier_engine_capacity(&e), NULL) == 0);
-    float rate[L * E] = { 0 };
-    rate[0] = rate[1] = 1.0f;
-    moetier_residency_seed(&r, rate);
     struct moetier_round out;
-    moetier_engine_round(&e, &r, rate, 1000, 1, &out);
+    float rate[L * E];
+    promote_first_two(&e, &r, rate, &out);
     CHECK(out.promoted == 2 && pins == 6 && e.pinned_bytes == e.cache.used);
     moetier_engine_demote_all(&e);
     CHECK(unpins == 6 && unpinned_late == 0 && e.pinned_bytes == 0 && e.cache.used == 0);
@@ -527,12 +535,9 @@ static void test_engine_lock(void)
     uintptr_t probe0 = e.range[0].addr + page, probe1 = e.range[3].addr;
     moetier_engine_keep_unlocked(&e, 0, probe0, page);
     struct moetier_residency r;
-    CHECK(moetier_residency_new(&r, "lfu", L, E, 2, moetier_engine_capacity(&e), NULL) == 0);
-    float rate[L * E] = { 0 };
-    rate[0] = rate[1] = 1.0f;
-    moetier_residency_seed(&r, rate);
     struct moetier_round out;
-    moetier_engine_round(&e, &r, rate, 1000, 1, &out);
+    float rate[L * E];
+    promote_first_two(&e, &r, rate, &out);
     CHECK(out.promoted == 2 && e.state[0] == MOETIER_SLOT_DRAM && e.state[1] == MOETIER_SLOT_DRAM);
     CHECK(vm_locked() == base + e.bytes[0] + e.bytes[1] - page);
     CHECK(!zap_refused(probe0, page) && zap_refused(probe1, page));
