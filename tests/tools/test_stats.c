@@ -33,6 +33,7 @@
 static char dir[256];
 static volatile int stop_writer;
 static int writer_gap_us; /* pause between updates; 0 = hammer the segment */
+static uint64_t last_written; /* the writer's last complete update */
 
 static void *writer_thread(void *arg)
 {
@@ -48,6 +49,7 @@ static void *writer_thread(void *arg)
         w->h->tokens_decode = counter;
         w->h->promotions = counter * 3;
         moetier_stats_end(w);
+        __atomic_store_n(&last_written, counter, __ATOMIC_RELAXED);
         counter++;
         if (writer_gap_us) {
             struct timespec ts = { 0, writer_gap_us * 1000L };
@@ -100,6 +102,12 @@ static int read_while_writing(struct moetier_stats_writer *w, int ms, int gap_us
     printf("seqlock (writer gap %d us): %d consistent snapshots (%d saw a newer value), %d busy, %d torn\n",
            gap_us, reads, advanced, busy, torn);
     CHECK(torn == 0);
+    /* once the writer has stopped, a snapshot shows its last update */
+    struct moetier_stats_snapshot s;
+    char err[256];
+    CHECK(moetier_stats_read(w->path, &s, err, sizeof err) == 0);
+    CHECK(s.h.tokens_decode == last_written);
+    moetier_stats_snapshot_free(&s);
     *advanced_out = advanced;
     return reads;
 }
@@ -116,11 +124,12 @@ static void test_seqlock(void)
     int advanced;
     /* a writer that never pauses: snapshots may be refused (busy), never torn */
     read_while_writing(&w, 700, 0, &advanced);
-    /* a writer with short pauses (50k updates/s, far more than a sampler):
-     * snapshots succeed and follow the writer */
+    /* a writer with short pauses (up to 50k updates/s, far more than a
+     * sampler): snapshots succeed and follow the writer (no ratio of reads to
+     * updates is checked: that is timing, and a loaded machine changes it) */
     int reads = read_while_writing(&w, 700, 20, &advanced);
-    CHECK(reads > 100);
-    CHECK(advanced > reads / 4);
+    CHECK(reads > 0);
+    CHECK(advanced > 0);
     moetier_stats_destroy(&w);
     CHECK(w.path[0] == '\0');
 }
