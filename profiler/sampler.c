@@ -144,8 +144,42 @@ static int cmp_region(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The size of a PMD mapping (a 2 MiB folio mapped whole on x86-64). */
+static uint64_t pmd_size(void)
+{
+    static uint64_t size;
+    if (!size) {
+        char buf[32] = "";
+        int fd = open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            buf[n > 0 ? n : 0] = '\0';
+            close(fd);
+        }
+        size = strtoull(buf, NULL, 10);
+        if (!size || (size & (size - 1)))
+            size = 2u << 20;
+    }
+    return size;
+}
+
+/* The protection granularity of a fault region's experts: whole PMD mappings
+ * where the page cache maps the tensor with them (unit) and every expert is at
+ * least that large, so that the handler's and collect's mprotects never split
+ * a 2 MiB mapping into 4 KiB ones (measured on the 1.6 GiB model: 25 ms per
+ * sample with splits, zaps and re-faults; 3-4 ms without); else pages. Only
+ * the two partial PMD mappings at the tensor's ends are split, once, by arm.
+ * A used expert is still seen: read whole, its first or last block is one no
+ * neighbour read before it opened (tests/unit/test_fault_blocks.c). */
+static uintptr_t region_block(const struct moetier_placement *p, uint64_t unit, int every_tensor)
+{
+    if (every_tensor || p->kind != MOETIER_MEM_FILE_SHARED || unit < pmd_size() || p->stride < unit)
+        return page_size();
+    return (uintptr_t)unit;
+}
+
 static int build_fault(struct moetier_sampler *s, const struct moetier_placements *t, uint32_t n_layers,
-                       uint32_t n_experts, int every_tensor, char *why, size_t whylen)
+                       uint32_t n_experts, uint64_t unit, int every_tensor, char *why, size_t whylen)
 {
     uintptr_t ps = page_size();
     s->regions = calloc(every_tensor ? t->n + 1 : n_layers, sizeof *s->regions);
@@ -167,6 +201,7 @@ static int build_fault(struct moetier_sampler *s, const struct moetier_placement
         struct moetier_fault_region *r = &s->regions[s->n_regions++];
         r->start = start;
         r->end = end;
+        r->block = region_block(p, unit, every_tensor);
         r->base = p->base;
         r->stride = p->stride;
         r->n_expert = p->n_expert < n_experts ? p->n_expert : n_experts;
@@ -245,7 +280,7 @@ int moetier_sampler_build(struct moetier_sampler *s, int want, const struct moet
     }
     int rc = kind == MOETIER_SAMPLE_PAGEMAP
                  ? build_pagemap(s, t, n_layers, n_experts, unit, why, whylen)
-                 : build_fault(s, t, n_layers, n_experts, kind == MOETIER_SAMPLE_FETCH, why, whylen);
+                 : build_fault(s, t, n_layers, n_experts, unit, kind == MOETIER_SAMPLE_FETCH, why, whylen);
     if (rc) {
         moetier_sampler_free(s);
         return rc;
@@ -306,12 +341,13 @@ static int zap(struct moetier_sampler *s, struct iovec *iov, size_t n)
     return rc;
 }
 
-/* The whole pages of expert e's slice in region r (shared edge pages too). */
+/* The whole blocks (pages, or PMD mappings) of expert e's slice in region r,
+ * shared edge blocks too, within the region's pages. */
 static void slice_pages(const struct moetier_fault_region *r, uint64_t e, uintptr_t *a, uintptr_t *b)
 {
-    uintptr_t ps = page_size();
-    *a = (r->base + e * r->stride) & ~(ps - 1);
-    *b = (r->base + (e + 1) * r->stride + ps - 1) & ~(ps - 1);
+    uintptr_t bs = r->block;
+    *a = (r->base + e * r->stride) & ~(bs - 1);
+    *b = (r->base + (e + 1) * r->stride + bs - 1) & ~(bs - 1);
     if (*a < r->start)
         *a = r->start;
     if (*b > r->end)
@@ -432,15 +468,16 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
      * marks; fetch keeps its protection (see sampler.h) */
     if (s->kind == MOETIER_SAMPLE_FAULT) {
         moetier_sampler_disarm(s);
-        /* mprotect split the page cache's 2 MiB mappings of the tensors into
-         * 4 KiB ones, and nothing puts them back: decode then ran at 0.57x
-         * when the model fits (docs/bench-capped.md). Dropping the page-table
-         * entries of shared file mappings (the data stays cached) lets the
-         * next faults map whole folios again. Never on private or anonymous
-         * memory, where it would lose data. */
+        /* a page-granular region's mprotects split the page cache's 2 MiB
+         * mappings into 4 KiB ones, and nothing puts them back: decode then
+         * ran at 0.57x when the model fits (docs/bench-capped.md). Dropping
+         * the page-table entries of shared file mappings (the data stays
+         * cached) lets the next faults map whole folios again. Never on
+         * private or anonymous memory, where it would lose data; not needed
+         * where the region is protected in whole PMD mappings. */
         for (size_t i = 0; i < s->n_regions; i++) {
             const struct moetier_fault_region *r = &s->regions[i];
-            if (r->file >= 0 && !r->dead && !r->armed)
+            if (r->file >= 0 && !r->dead && !r->armed && r->block == page_size())
                 madvise((void *)r->start, r->end - r->start, MADV_DONTNEED);
         }
     }

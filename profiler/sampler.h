@@ -67,6 +67,7 @@ struct moetier_probe {
 /* fault: one layer's expert tensor, armed as a whole */
 struct moetier_fault_region {
     uintptr_t start, end;    /* whole pages inside the tensor */
+    uintptr_t block;         /* what the handler restores around a touch: a page, or a PMD mapping */
     uintptr_t base;          /* expert 0's slice */
     uint64_t stride;
     uint32_t n_expert;

@@ -1,7 +1,8 @@
 # tests/unit.mk: C unit tests of the shared helpers, the quantizers and the
-# routing-file loader, the fetch sampler on a real file mapping (no llama.cpp needed).
-EXTRA_DIST += tests/lib.sh tests/unit/check.h
-UNIT_TESTS = tests/bin/test_common tests/bin/test_quant tests/bin/test_routing tests/bin/test_fetch
+# routing-file loader, the fetch sampler and the fault sampler's PMD-sized
+# protection on real file mappings (no llama.cpp needed).
+EXTRA_DIST += tests/lib.sh tests/unit/check.h tests/unit/scratch_file.h
+UNIT_TESTS = tests/bin/test_common tests/bin/test_quant tests/bin/test_routing tests/bin/test_fetch tests/bin/test_fault_blocks
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 tests_bin_test_common_SOURCES = tests/unit/test_common.c
@@ -12,3 +13,5 @@ tests_bin_test_routing_SOURCES = tests/unit/test_routing.c
 tests_bin_test_routing_LDADD = profiler/libprofiler.la common/libcommon.la -lm
 tests_bin_test_fetch_SOURCES = tests/unit/test_fetch.c
 tests_bin_test_fetch_LDADD = profiler/libprofiler.la common/libcommon.la -lm
+tests_bin_test_fault_blocks_SOURCES = tests/unit/test_fault_blocks.c
+tests_bin_test_fault_blocks_LDADD = profiler/libprofiler.la common/libcommon.la -lm

@@ -13,6 +13,7 @@
  */
 #include "profiler/sampler.h"
 #include "tests/unit/check.h"
+#include "tests/unit/scratch_file.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -77,21 +78,10 @@ static size_t slice(int tensor, int e)
 int main(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
-    char path[512];
-    snprintf(path, sizeof path, "%s/test_fetch.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
+    unsigned char *buf;
+    int fd = scratch_file("test_fetch", FILE_BYTES, &buf);
+    if (fd < 0)
         return 99;
-    }
-    unlink(path);
-    unsigned char *buf = malloc(FILE_BYTES);
-    for (size_t i = 0; i < FILE_BYTES; i++)
-        buf[i] = (unsigned char)(i * 131 + (i >> 13));
-    if (!buf || write(fd, buf, FILE_BYTES) != (ssize_t)FILE_BYTES || fsync(fd) != 0) {
-        perror("write");
-        return 99;
-    }
     map = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED)
         return 99;
