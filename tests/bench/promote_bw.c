@@ -184,7 +184,7 @@ int main(int argc, char **argv)
             }
             double t0 = now_s();
             for (size_t i = 0; i < n_ranges; i++) {
-                struct moetier_range x = { (uintptr_t)map + i * chunk, chunk, 0, i * chunk, PROT_READ };
+                struct moetier_range x = { .addr = (uintptr_t)map + i * chunk, .len = chunk, .off = i * chunk, .prot = PROT_READ };
                 if ((rc = moetier_migrate_promote(&mig, &x)) != 0) {
                     fprintf(stderr, "promote_bw: promote: %s\n", strerror(-rc));
                     goto out_cache;
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
             }
             double t2 = now_s();
             for (size_t i = 0; i < n_ranges; i++) {
-                struct moetier_range x = { (uintptr_t)map + i * chunk, chunk, 0, i * chunk, PROT_READ };
+                struct moetier_range x = { .addr = (uintptr_t)map + i * chunk, .len = chunk, .off = i * chunk, .prot = PROT_READ };
                 if ((rc = moetier_migrate_demote(&mig, &x)) != 0) {
                     fprintf(stderr, "promote_bw: demote: %s\n", strerror(-rc));
                     goto out_cache;
