@@ -379,6 +379,14 @@ static void start_locked(void)
          * model, copies in the cache only cost (4 KiB memfd pages against the
          * page cache's large folios); an explicit MOETIER_DRAM still tiers */
         log_info("file tier: the model fits in the memory available; no expert cache (set MOETIER_DRAM to tier anyway)");
+        if (shim.cfg.source[MOETIER_CFG_SAMPLE_BUDGET] != MOETIER_SRC_ENV) {
+            /* nothing migrates: samples only feed the stats and the profile,
+             * so they get half the default share of decode time */
+            shim.cfg.sample_budget /= 2;
+            char v[16];
+            log_info("sampling budget %s while nothing migrates (MOETIER_SAMPLE_BUDGET sets it)",
+                     moetier_config_value(&shim.cfg, MOETIER_CFG_SAMPLE_BUDGET, v, sizeof v));
+        }
         return;
     }
     uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);

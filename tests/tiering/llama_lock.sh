@@ -7,7 +7,8 @@
 # default under a memory cap). Then the ways out of locking:
 # MOETIER_PROMOTE=copy, and a process without CAP_IPC_LOCK whose memlock limit
 # cannot hold the budget (auto copies; MOETIER_PROMOTE=lock cuts the budget to
-# the limit), each with identical tokens and one log line saying so.
+# the limit), each with identical tokens and one log line saying so. Also the
+# defaults on this model that fits: no expert cache, half the sampling budget.
 . "$(dirname "$0")/../lib.sh"
 need_driver
 need_shim
@@ -65,14 +66,28 @@ note "lock: identical tokens, VmLck peak $locked of a $budget budget; $(grep -o 
 
 MOETIER_PROMOTE=copy run copy
 grep -q "promotion by copy" "$TMP/copy.err" || fail "copy: not copying: $(cat "$TMP/copy.err")"
+grep -q "tiering: [1-9][0-9]* promotions" "$TMP/copy.err" || fail "copy: nothing promoted"
+[ "$locked" = 0 ] || fail "copy: $locked bytes locked"
+note "copy: identical tokens, nothing locked"
 # auto on a model that fits (tiered only because MOETIER_DRAM is set): copies, saying why
 run auto
 grep -q "file tier: the model fits in memory; promoting by copy" "$TMP/auto.err" ||
     fail "auto: no copy on a model that fits: $(cat "$TMP/auto.err")"
 [ "$locked" = 0 ] || fail "auto: $locked bytes locked"
-grep -q "tiering: [1-9][0-9]* promotions" "$TMP/copy.err" || fail "copy: nothing promoted"
-[ "$locked" = 0 ] || fail "copy: $locked bytes locked"
-note "copy: identical tokens, nothing locked"
+
+# the defaults on a model that fits: no expert cache, nothing moves, and the
+# sampler (which then only feeds the stats and the profile) gets half the
+# default budget; a budget the user set is kept
+run idle env -u MOETIER_DRAM -u MOETIER_SAMPLE_BUDGET
+grep -q "the model fits in the memory available; no expert cache" "$TMP/idle.err" ||
+    fail "idle: an expert cache on a model that fits: $(cat "$TMP/idle.err")"
+grep -q "sampling budget 0.5% while nothing migrates" "$TMP/idle.err" || fail "idle: budget not halved"
+grep -q "tiering: [1-9][0-9]* promotions" "$TMP/idle.err" && fail "idle: promotions on a model that fits"
+grep -q "sampled [1-9][0-9]* of" "$TMP/idle.err" || fail "idle: no samples"
+[ "$locked" = 0 ] || fail "idle: $locked bytes locked"
+run idle_set env -u MOETIER_DRAM
+grep -q "while nothing migrates" "$TMP/idle_set.err" && fail "idle: MOETIER_SAMPLE_BUDGET=100% was overridden"
+note "defaults on a model that fits: no cache, $(grep -o 'sampled [0-9]* of [0-9]*' "$TMP/idle.err") decode tokens at 0.5%, identical tokens"
 
 # a 1 MiB memlock limit: auto falls back to the copy, with one line naming the limit
 run limited nocap 1024
