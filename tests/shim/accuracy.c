@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t n = (size_t)r.layers * r.experts;
-    double *truth = malloc(n * sizeof *truth), *seen = malloc(n * sizeof *seen);
+    double *truth = calloc(n, sizeof *truth), *seen = calloc(n, sizeof *seen);
     double *rt = malloc(n * sizeof *rt), *rs = malloc(n * sizeof *rs);
     if (!truth || !seen || !rt || !rs)
         return 2;
