@@ -3,6 +3,7 @@
  */
 #include "profiler/sampler.h"
 #include "common/fmt.h"
+#include "common/meminfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,14 +150,7 @@ static uint64_t pmd_size(void)
 {
     static uint64_t size;
     if (!size) {
-        char buf[32] = "";
-        int fd = open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, buf, sizeof buf - 1);
-            buf[n > 0 ? n : 0] = '\0';
-            close(fd);
-        }
-        size = strtoull(buf, NULL, 10);
+        size = moetier_read_u64("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", 0);
         if (!size || (size & (size - 1)))
             size = 2u << 20;
     }
@@ -346,7 +340,7 @@ static int zap(struct moetier_sampler *s, struct iovec *iov, size_t n)
 
 /* The whole blocks (pages, or PMD mappings) of expert e's slice in region r,
  * shared edge blocks too, within the region's pages. */
-static void slice_pages(const struct moetier_fault_region *r, uint64_t e, uintptr_t *a, uintptr_t *b)
+static void slice_blocks(const struct moetier_fault_region *r, uint64_t e, uintptr_t *a, uintptr_t *b)
 {
     uintptr_t bs = r->block;
     *a = (r->base + e * r->stride) & ~(bs - 1);
@@ -380,7 +374,7 @@ static void arm_fetch(struct moetier_sampler *s)
             if (!row[e])
                 continue;
             uintptr_t a, b;
-            slice_pages(r, e, &a, &b);
+            slice_blocks(r, e, &a, &b);
             row[e] = 0; /* before the mprotect: a touch right after it marks it again */
             if (b > a)
                 mprotect((void *)a, b - a, PROT_NONE);
@@ -539,7 +533,7 @@ static void fetch_expert(struct moetier_sampler *s, uint32_t slot0, uint64_t e)
         uintptr_t a, b;
         if (q->slot0 != slot0 || q->dead || e >= q->n_expert)
             continue;
-        slice_pages(q, e, &a, &b);
+        slice_blocks(q, e, &a, &b);
         s->restored[i * (size_t)s->n_experts + e] = 1;
         if (b > a)
             mprotect((void *)a, b - a, q->prot);
@@ -571,7 +565,7 @@ int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr)
         fetch_expert(s, r->slot0, e); /* first touch of this expert this step: restores all its slices */
     } else {
         uintptr_t a, b;
-        slice_pages(r, e, &a, &b);
+        slice_blocks(r, e, &a, &b);
         if (kind == MOETIER_SAMPLE_FETCH && e < r->n_expert)
             s->restored[(size_t)(r - s->regions) * s->n_experts + e] = 1;
         mprotect((void *)a, b - a, r->prot);
