@@ -10,6 +10,9 @@ int moetier_placements_add(struct moetier_placements *t, const struct moetier_pl
     for (size_t i = 0; i < t->n; i++) {
         struct moetier_placement *q = &t->item[i];
         if (q->live && q->layer == p->layer && q->part == p->part) {
+            /* decode now reads the copy; the file's bytes of this tensor go unread */
+            if (q->kind <= MOETIER_MEM_FILE_PRIVATE && p->kind == MOETIER_MEM_ANON)
+                t->n_copied++;
             *q = *p;
             q->live = 1;
             return 0;

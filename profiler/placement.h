@@ -40,6 +40,7 @@ struct moetier_placement {
 
 struct moetier_placements {
     size_t n;
+    size_t n_copied; /* live file placements a buffer copy replaced (llama.cpp's CPU_REPACK) */
     struct moetier_placement item[MOETIER_PLACEMENTS_MAX];
 };
 

@@ -519,6 +519,9 @@ static void describe_placement(char *buf, size_t cap, uint64_t *dram, uint64_t *
     }
     if (!n)
         n = moetier_fmt(buf, cap, "no expert tensor placed yet");
+    if (shim.placements.n_copied && shim.cfg.slow != MOETIER_SLOW_NUMA)
+        n += moetier_fmt(buf + n, cap - n, "; %zu repacked by llama.cpp: not tierable here (--no-repack, or "
+                         "MOETIER_SLOW=numa:N)", shim.placements.n_copied);
     uint64_t big_bytes;
     size_t nbig = shim_big_buffers(&big_bytes);
     if (nbig) {
@@ -669,15 +672,47 @@ static void *runtime_thread(void *arg)
 
 /* ---- life cycle -------------------------------------------------------- */
 
+/* The fork protocol (shim.h): every moetier lock is taken before fork, so
+ * the child never inherits one held by a thread it does not have, nor a
+ * table half changed. */
+static int fork_busy; /* the forking thread's shim_busy, restored after */
+
+static void at_fork_prepare(void)
+{
+    fork_busy = shim_busy;
+    shim_busy = 1; /* other libraries' atfork handlers pass through the hooks */
+    pthread_mutex_lock(&shim.lock);
+    shim_staged_fork_prepare();
+    shim_alloc_fork_prepare();
+}
+
+static void at_fork_parent(void)
+{
+    shim_alloc_fork_parent();
+    shim_staged_fork_parent();
+    pthread_mutex_unlock(&shim.lock);
+    shim_busy = fork_busy;
+}
+
 static void at_fork_child(void)
 {
-    /* The child has no runtime thread and must not publish over the parent's
-     * segment or profile; probes and the fault handler stay consistent (the
-     * handler keeps restoring pages the child touches). */
+    /* The child has no runtime thread, must not publish over the parent's
+     * segment or profile, and must not read the DRAM cache the parent goes on
+     * changing: promoted ranges map the model again and the child is
+     * pass-through from here on. */
     shim.child = 1;
     shim.thread_running = 0;
     moetier_stats_detach(&shim.stats);
+    if (shim.model_open && !shim.given_up) {
+        moetier_sampler_disarm(&shim.sampler);
+        shim_tiering_fork_child();
+    }
+    shim.model_ready = 0;
+    shim.active = 0;
+    shim_alloc_fork_child();
+    shim_staged_fork_child();
     pthread_mutex_init(&shim.lock, NULL);
+    shim_busy = fork_busy;
 }
 
 static void finish(void)
@@ -741,7 +776,7 @@ __attribute__((constructor)) static void shim_init(void)
         log_warn("MOETIER_SAMPLER=routing is not available in this build; using auto");
         shim.cfg.sampler = MOETIER_SAMPLER_AUTO;
     }
-    pthread_atfork(NULL, NULL, at_fork_child);
+    pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
     atexit(finish);
     shim.active = 1;
 }

@@ -480,14 +480,20 @@ static void start_locked(void)
                  (unsigned long long)(sum.shared + sum.busy + sum.nomem + sum.fault + sum.other + sum.unmoved),
                  (unsigned long long)sum.shared, (unsigned long long)sum.not_present);
     }
+    if (!numa_mode && shim.placements.n_copied)
+        log_warn("llama.cpp repacked %zu expert tensors out of the model's mapping into anonymous memory "
+                 "(CPU_REPACK): decode reads those copies, so this tier cannot tier them; run llama.cpp with "
+                 "--no-repack, or put its buffers on a slow node (MOETIER_SLOW=numa:N)",
+                 shim.placements.n_copied);
     if (!tierable_slots) {
         moetier_engine_free(&engine);
         for (uint32_t i = 0; i < n_files; i++)
             close(src_fd[i]);
         state = -1;
-        log_info(numa_mode ? "no expert tensor is in the model's mapping or the slow arena: nothing to tier"
-                           : "no expert tensor is in a read-only shared file mapping: weights in anonymous buffers "
-                             "are DRAM-resident and untiered on the file tier");
+        if (numa_mode || !shim.placements.n_copied) /* else said above */
+            log_info(numa_mode ? "no expert tensor is in the model's mapping or the slow arena: nothing to tier"
+                               : "no expert tensor is in a read-only shared file mapping: weights in anonymous "
+                                 "buffers are DRAM-resident and untiered on the file tier");
         return;
     }
     double *rank;
@@ -574,6 +580,17 @@ void shim_tiering_finish(void)
              (unsigned long long)n->promotions, moetier_size_format(n->bytes_promoted, a, sizeof a),
              (unsigned long long)n->demotions, (unsigned long long)n->failed, (unsigned long long)n->no_headroom,
              moetier_size_format(engine.cache.peak, b, sizeof b), moetier_size_format(engine.cache.budget, c, sizeof c));
+}
+
+void shim_tiering_fork_child(void)
+{
+    if (state <= 0)
+        return;
+    state = -1;
+    int left = moetier_engine_fork_child(&engine);
+    if (left)
+        log_error("forked child: %d promoted ranges could not be mapped from the model again; they read the "
+                  "parent's DRAM cache", left);
 }
 
 void shim_tiering_probes(void)

@@ -83,3 +83,23 @@ need_shim() {
     [ -f "$MOETIER_LIB" ] || skip "libmoetier.so not built ($MOETIER_LIB missing)"
     export MOETIER_LIB
 }
+
+# need_program NAME: llama.cpp's own program NAME (built by scripts/setup-deps
+# from the pinned release's source into deps/llama-bin); sets PROG_NAME path
+# in $prog.
+need_program() {
+    [ -n "${LLAMA_BINDIR:-}" ] && [ -x "$LLAMA_BINDIR/$1" ] ||
+        skip "llama.cpp's $1 not built (LLAMA_BINDIR='${LLAMA_BINDIR:-}'): run scripts/setup-deps, then configure"
+    prog=$LLAMA_BINDIR/$1
+}
+
+# Every core, as users run llama.cpp.
+NPROC=$(nproc 2> /dev/null || echo 2)
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on (from a range keyed on
+# the test's pid, checked against /proc/net/tcp).
+free_port() {
+    p=$((20000 + ($$ * 7 + ${1:-0} * 131) % 20000))
+    while grep -qi ":$(printf '%04X' $p) " /proc/net/tcp 2> /dev/null; do p=$((p + 1)); done
+    echo $p
+}

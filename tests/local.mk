@@ -7,6 +7,7 @@ AM_TESTS_ENVIRONMENT = \
 	TOP_BUILDDIR='$(abs_top_builddir)'; export TOP_BUILDDIR; \
 	LLAMA_LIBDIR='$(LLAMA_LIBDIR)'; export LLAMA_LIBDIR; \
 	LLAMA_DRIVER='$(abs_top_builddir)/tests/bin/llama_driver'; export LLAMA_DRIVER; \
+	LLAMA_BINDIR='$(LLAMA_BINDIR)'; export LLAMA_BINDIR; \
 	MOETIER_LIB='$(abs_top_builddir)/shim/.libs/libmoetier.so'; export MOETIER_LIB; \
 	TESTS_BIN='$(abs_top_builddir)/tests/bin'; export TESTS_BIN;
 
@@ -17,6 +18,7 @@ include tests/unit.mk
 include tests/gguf.mk
 include tests/mkmoe.mk
 include tests/llama.mk
+include tests/programs.mk
 include tests/shim.mk
 include tests/tools.mk
 include tests/tiering.mk

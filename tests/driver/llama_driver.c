@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <stdlib.h>
@@ -147,6 +148,13 @@ static void err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* Users run llama.cpp on every core: so do the tests, by default. */
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n <= 1024 ? (int)n : 1;
+}
+
 static void usage(FILE *f)
 {
     fputs(
@@ -154,7 +162,7 @@ static void usage(FILE *f)
 "  -m, --model FILE        GGUF model (first file of a split model)\n"
 "  -n, --n-predict N       tokens to generate greedily (default 16)\n"
 "  -p, --prompt TEXT       prompt (default: \"" DEFAULT_PROMPT "\")\n"
-"  -t, --threads N         threads (default 1)\n"
+"  -t, --threads N         threads (default: every online core, as users run llama.cpp)\n"
 "  -c, --ctx-size N        context size (default: fed + prompt + generated + 16)\n"
 "  -ngl, --n-gpu-layers N  layers to offload to a GPU backend, if any (default 0)\n"
 "      --mmap              load_mode = mmap (map the GGUF; CPU tensors point into it)\n"
@@ -952,7 +960,7 @@ int main(int argc, char **argv)
 
     o->n_gen = 16;
     o->prompt = DEFAULT_PROMPT;
-    o->threads = 1;
+    o->threads = online_cores();
     o->load_mode = LLAMA_LOAD_MODE_AUTO;
     o->repack = 1;
     o->phases = PH_ALL;
