@@ -35,16 +35,40 @@ extern void *__libc_pvalloc(size_t);
 static struct shim_range big[SHIM_MAX_BIG];
 static volatile size_t big_hw; /* entries in use are below this high-water mark */
 static volatile int big_lock;
+/* Set on the thread that forks while it holds big_lock for the fork protocol:
+ * an atfork handler of another library that allocates must not spin on it. */
+static __thread int fork_holds __attribute__((tls_model("initial-exec")));
 
 static void lock(void)
 {
+    if (fork_holds)
+        return;
     while (__atomic_exchange_n(&big_lock, 1, __ATOMIC_ACQUIRE))
         __builtin_ia32_pause();
 }
 
 static void unlock(void)
 {
-    __atomic_store_n(&big_lock, 0, __ATOMIC_RELEASE);
+    if (!fork_holds)
+        __atomic_store_n(&big_lock, 0, __ATOMIC_RELEASE);
+}
+
+void shim_alloc_fork_prepare(void)
+{
+    lock();
+    fork_holds = 1;
+}
+
+void shim_alloc_fork_parent(void)
+{
+    fork_holds = 0;
+    unlock();
+}
+
+void shim_alloc_fork_child(void)
+{
+    fork_holds = 0;
+    __atomic_store_n(&big_lock, 0, __ATOMIC_RELEASE); /* the child has one thread: nobody else holds it */
 }
 
 static inline void *noted(void *p, size_t n)

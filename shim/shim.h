@@ -16,6 +16,15 @@
  *    (shim_give_up), never takes the binary down;
  *  - calls the runtime makes itself pass through the hooks untouched
  *    (the thread-local `shim_busy` guard).
+ *
+ * Locks, always taken in this order (never the reverse) and all taken by the
+ * fork protocol (runtime.c: pthread_atfork prepare takes them in this order,
+ * the parent releases them in reverse, the child re-initializes them):
+ *   1. shim.lock        model, placements, sampler, hotness, tiering engine
+ *   2. staged.c `lock`  staged-copy and device-dax mapping tables
+ *   3. alloc.c `big_lock` (spin) weight-sized allocation table
+ * shim.lock is never held across a call into the numa:N slow arena
+ * (jemalloc takes its own locks around fork).
  */
 #ifndef MOETIER_SHIM_SHIM_H
 #define MOETIER_SHIM_SHIM_H
@@ -136,6 +145,9 @@ int shim_tiering_active(void);
 void shim_tiering_resolve_auto(void);
 /* At exit: one line with what the engine did. */
 void shim_tiering_finish(void);
+/* In a forked child, all locks held: promoted ranges read the model's own
+ * bytes again (never the cache the parent keeps using) and tiering stops. */
+void shim_tiering_fork_child(void);
 /* Huge-page cache: a reserved address for the binary's mapping of a model file
  * (len at file offset off) at which huge pages can back it, or NULL. */
 void *shim_tiering_map_hint(size_t len, off_t off, int flags);
@@ -157,12 +169,20 @@ void *shim_staged_map(void *addr, size_t len, int prot, int flags, int fd, off_t
 /* The binary unmaps [addr, addr+*len): 1 = skip it (an unaligned device-dax split);
  * *len may grow to the whole rounded mapping. */
 int shim_staged_unmap(void *addr, size_t *len);
+/* Fork protocol (lock 2): take, release in the parent, reset in the child. */
+void shim_staged_fork_prepare(void);
+void shim_staged_fork_parent(void);
+void shim_staged_fork_child(void);
 
 /* ---- allocations (alloc.c) ---- */
 /* Live weight-sized allocations (>= MOETIER_ALLOC_MIN): count, and bytes. */
 size_t shim_big_buffers(uint64_t *bytes);
 /* p lies in the numa:N slow arena (no lock). */
 int shim_slow_arena_owns(const void *p);
+/* Fork protocol (lock 3). */
+void shim_alloc_fork_prepare(void);
+void shim_alloc_fork_parent(void);
+void shim_alloc_fork_child(void);
 
 /* ---- signals (hooks_signal.c) ---- */
 int shim_fault_handler_install(void);

@@ -3,12 +3,16 @@
 # migration engine (remaps and every error path by fault injection; the
 # 100,000-operation stress test under checksumming readers) and the real
 # llama.cpp under a DRAM budget.
-TIERING_UNIT_TESTS = tests/bin/test_policy tests/bin/test_migrate tests/bin/stress_migrate
+TIERING_UNIT_TESTS = tests/bin/test_policy tests/bin/test_migrate tests/bin/stress_migrate \
+	tests/bin/test_fork_cache
 check_PROGRAMS += $(TIERING_UNIT_TESTS)
 tests_bin_test_policy_SOURCES = tests/tiering/test_policy.c
 tests_bin_test_policy_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
 tests_bin_test_migrate_SOURCES = tests/tiering/test_migrate.c tests/tiering/vm_locked.h
 tests_bin_test_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lm
+# a forked child reads the model, not the cache the parent punches (issue 14)
+tests_bin_test_fork_cache_SOURCES = tests/tiering/test_fork_cache.c
+tests_bin_test_fork_cache_LDADD = tiering/libtiering.la common/libcommon.la -lm
 tests_bin_stress_migrate_SOURCES = tests/tiering/stress_migrate.c
 tests_bin_stress_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lpthread -lm
 TIERING_SCRIPT_TESTS = \

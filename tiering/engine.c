@@ -355,6 +355,18 @@ int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const f
     return 0;
 }
 
+int moetier_engine_fork_child(struct moetier_engine *e)
+{
+    int left = 0;
+    for (uint32_t s = 0; s < e->n_slots; s++)
+        for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++)
+            if ((e->part_in[s] & (1u << p)) && moetier_migrate_detach(&e->mig, part_range(e, s, p)) != 0)
+                left++;
+    if (e->cache.n_files)
+        moetier_dram_cache_free(&e->cache); /* closes the child's memfds; the parent's keep the pages */
+    return left;
+}
+
 void moetier_engine_demote_all(struct moetier_engine *e)
 {
     for (uint32_t s = 0; s < e->n_slots; s++)

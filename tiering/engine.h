@@ -127,6 +127,16 @@ void moetier_engine_round(struct moetier_engine *e, const struct moetier_residen
 /* A new budget; when it shrinks, coldest slots are demoted until it holds. 0 or -EBUSY (could not). */
 int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate);
 
+/*
+ * In a forked child (one thread, before it runs anything else): every part in
+ * the cache reads its source again (mapped back, or a private copy), so that
+ * the parent's later demotions, which free the shared memfd's pages, cannot
+ * change what the child reads. The cache pages stay the parent's: nothing is
+ * released; the child's descriptors of the memfds are closed. The engine is
+ * unusable afterwards. Returns the number of parts left on the cache.
+ */
+int moetier_engine_fork_child(struct moetier_engine *e);
+
 /* Demotes every slot (at exit, or before giving up). */
 void moetier_engine_demote_all(struct moetier_engine *e);
 

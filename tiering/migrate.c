@@ -167,6 +167,15 @@ static void restore(struct moetier_migrator *m, const struct moetier_range *r, i
     anon_rescue(m, r);
 }
 
+int moetier_migrate_detach(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    if (m->move || m->lock)
+        return 0;
+    if (map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 0) == 0)
+        return 0;
+    return anon_rescue(m, r);
+}
+
 static void release(struct moetier_migrator *m, uint32_t file, uint64_t off, size_t len)
 {
     int e = injected(m, MOETIER_FAULT_RELEASE);

@@ -97,6 +97,14 @@ struct moetier_migrator {
     uint32_t fault_skip[MOETIER_FAULT_POINTS];
 };
 
+/*
+ * A forked child's copy of a promoted range: r reads the source again
+ * (mapped back, else a private copy read from it) and the memfd is left
+ * alone, since its pages are the parent's. Page migration and locking moved
+ * nothing shared: 0 at once. 0 or -errno (r still maps the memfd).
+ */
+int moetier_migrate_detach(struct moetier_migrator *m, const struct moetier_range *r);
+
 /* map_share: the share of vm.max_map_count the process may reach (0 = 3/4). */
 int moetier_migrate_init(struct moetier_migrator *m, struct moetier_dram_cache *cache, double map_share);
 /* The slow backing of file: fd (not owned) and the offset of the file's byte 0 in it. */
