@@ -1,7 +1,8 @@
 /*
  * moetier mkmoe: writes a GGUF Mixture-of-Experts model that the real
- * llama.cpp loads and runs (llama architecture, Mixtral-style expert tensors,
- * a small SPM vocabulary), deterministic for a seed.
+ * llama.cpp loads and runs (llama, deepseek2 or qwen3moe architecture, see
+ * mkmoe_arch.c; grids of real models, mkmoe_preset.c; a small SPM
+ * vocabulary), deterministic for a seed.
  *
  * How routing is shaped: embedding dimension 0 is a constant C in every token,
  * and the attention output and expert down projections have a zero row 0, so
@@ -15,6 +16,11 @@
  * English text (tools/mkmoe_reftext.c), using the exact router logits each
  * token's embedding produces. Tests measure the result with real llama.cpp on
  * a different text.
+ *
+ * deepseek2 selects top-k of sigmoid(logit) + exp_probs_b (DeepSeek V3's
+ * load-balancing bias), so there the bias is exp_probs_b itself, fitted
+ * against the sigmoid scores of the same token logits (router column 0 zero):
+ * the bias then acts the way real V3 / K2 routing is steered.
  */
 #include "config.h"
 #include "common/rng.h"
@@ -23,6 +29,8 @@
 #include "profiler/routing_file.h"
 #include "tools/cli.h"
 #include "tools/gguf_writer.h"
+#include "tools/mkmoe_arch.h"
+#include "tools/mkmoe_preset.h"
 #include "tools/mkmoe_reftext.h"
 #include "tools/mkmoe_shape.h"
 #include "tools/mkmoe_vocab.h"
@@ -38,23 +46,25 @@
 
 #define CMD "mkmoe"
 
-/* Weight scales, relative to the normalized input (see the file comment). */
+/* Weight scales (the others are in mkmoe_arch.c; see the file comment). */
 #define EMBED_CONST 1.0     /* C: the constant dimension 0 of every embedding */
-#define ATTN_OUT_GAIN 0.15  /* attention output norm relative to a value vector */
-#define FFN_OUT_GAIN 0.15   /* expert output norm relative to its input */
-#define QK_SHARPNESS 3.0    /* std of attention scores */
 #define UNIFORM_SMOOTHING 0.05 /* share of calibration weight spread over all word pieces */
+#define SIGMOID_GAIN 0.25   /* calibration step scale for sigmoid scores (its slope at 0) */
 
 struct spec {
     int layers, experts, used, embd, ff, heads, ctx;
+    int lead, shared, q_lora, fused, kquant;
+    enum mkmoe_arch_id arch;
+    const struct mkmoe_preset *preset; /* --like NAME */
     uint32_t type;
     uint64_t seed;
     uint64_t size;           /* --size target, 0 = none */
     const char *routing;     /* --routing / --like file */
     int like;                /* shape only */
-    int set_layers, set_experts, set_used, set_embd, set_ff;
+    int set_layers, set_experts, set_used, set_embd, set_ff, set_arch, set_lead, set_shared, set_heads;
     int quiet;
     const char *name;
+    struct mkmoe_geom g;     /* every width, from the above */
 };
 
 static void usage(FILE *f)
@@ -62,14 +72,22 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: moetier mkmoe OUT.gguf [options]\n"
             "\n"
-            "Writes a GGUF Mixture-of-Experts model (llama architecture, Mixtral-style\n"
-            "expert tensors, a small SPM vocabulary) that llama.cpp loads and runs.\n"
+            "Writes a GGUF Mixture-of-Experts model (llama, deepseek2 or qwen3moe\n"
+            "architecture, a small SPM vocabulary) that llama.cpp loads and runs.\n"
             "Deterministic for a given seed. With no options: a small (~20 MiB) model.\n"
             "\n"
             "options:\n"
-            "  --layers N        MoE layers (default 4)\n"
+            "  --arch A          llama (default), deepseek2 or qwen3moe\n"
+            "  --like NAME       a real model's grid scaled in width: kimi-k2.5, deepseek-v3\n"
+            "                    or qwen3-235b (layers, dense lead, experts, shared, top-k,\n"
+            "                    expert-to-dense widths); explicit options win\n"
+            "  --layers N        blocks, dense lead included (default 4)\n"
             "  --experts N       routed experts per layer (default 8)\n"
             "  --used N          experts used per token (default 2)\n"
+            "  --dense-lead N    deepseek2: leading dense blocks (default 1)\n"
+            "  --shared N        deepseek2: shared experts (default 1)\n"
+            "  --q-lora N        deepseek2: query LoRA rank, 0 = plain attn_q (default from embd)\n"
+            "  --fused-gate-up   deepseek2: one ffn_gate_up_exps instead of gate and up\n"
             "  --embd N          embedding width, a multiple of 32 (default 256)\n"
             "  --ff N            expert FFN width, a multiple of 32 (default 2 x embd)\n"
             "  --heads N         attention heads (default embd / 64, at least 1)\n"
@@ -78,6 +96,8 @@ static void usage(FILE *f)
             "                    token embeddings, routers and norms stay f32\n"
             "  --size SIZE       scale embd and ff to make the file about SIZE (e.g. 2G);\n"
             "                    an explicit --embd/--ff wins\n"
+            "  --kquant          widths mkmoe picks are multiples of 256, so llama-quantize's\n"
+            "                    K-quants apply to every expert tensor\n"
             "  --routing FILE    shape the routers so real routing follows FILE's per-layer\n"
             "                    expert popularity (.counts or .trace); layers, experts and\n"
             "                    experts used come from FILE unless given\n"
@@ -98,17 +118,39 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-/* Bytes of the whole model for a given width (header and padding excluded). */
-static uint64_t model_bytes(const struct spec *s, int embd, int ff, size_t n_vocab)
+/* s->g for embedding width embd: the preset's or the arch's widths, explicit options winning. */
+static void geometry(struct spec *s, int embd)
 {
-    uint64_t bpe_num = 0, bpe_den = 1;
-    const struct moetier_ggml_type *t = moetier_ggml_type_get(s->type);
-    bpe_num = t->type_size;
-    bpe_den = t->block_size;
-    uint64_t big = (uint64_t)s->layers * ((uint64_t)s->experts * 3 * embd * ff + 4ULL * embd * embd) +
-                   (uint64_t)embd * n_vocab;
-    return big * bpe_num / bpe_den + (uint64_t)embd * n_vocab * 4 +
-           (uint64_t)s->layers * ((uint64_t)embd * s->experts * 4 + 8ULL * embd);
+    int align = s->kquant ? 256 : 32;
+    struct mkmoe_geom *g = &s->g;
+    memset(g, 0, sizeof *g);
+    g->arch = s->arch;
+    g->type = s->type;
+    g->layers = s->layers, g->lead = s->lead, g->experts = s->experts;
+    g->shared = s->shared, g->used = s->used, g->fused = s->fused;
+    g->q_lora = -1;
+    g->weights_scale = 1.0f;
+    if (s->preset)
+        mkmoe_preset_apply(s->preset, g, embd, align);
+    else
+        g->embd = embd, g->ff = 2 * embd;
+    if (s->set_ff)
+        g->ff = s->ff;
+    if (s->set_heads || !s->preset)
+        g->heads = s->heads;
+    if (s->q_lora >= 0)
+        g->q_lora = s->q_lora;
+    mkmoe_arch_derive(g, align);
+}
+
+/* Bytes of the whole model for a given width (header and padding excluded). */
+static uint64_t model_bytes(struct spec *s, int embd, size_t n_vocab)
+{
+    struct mkmoe_plan plan = { 0 };
+    geometry(s, embd);
+    uint64_t bytes = mkmoe_arch_plan(&s->g, (int64_t)n_vocab, &plan) ? UINT64_MAX : mkmoe_plan_bytes(&plan, 0);
+    mkmoe_plan_free(&plan);
+    return bytes;
 }
 
 struct gen {
@@ -120,8 +162,9 @@ struct gen {
     uint64_t done, total;
     int progress, last_pct;
     double scale;          /* std of the normal fill of the matrix being made */
-    const double *target;  /* [layers * experts] selection probabilities */
-    double *fitted;        /* [layers * experts] popularity reached on the reference text */
+    const double *target;  /* [MoE layers * experts] selection probabilities */
+    double *fitted;        /* [MoE layers * experts] popularity reached on the reference text */
+    double *bias;          /* [experts] the last router's fitted bias (deepseek2: exp_probs_b) */
 };
 
 static void progress(struct gen *g, uint64_t add)
@@ -219,13 +262,14 @@ struct calib {
     int n_tok;          /* tokens with weight > 0 */
     int32_t *tok;       /* their ids */
     double *w, *c;      /* weight, normalized constant dimension */
+    double *one;        /* 1 for every token: deepseek2's bias is added, not scaled */
     double *z;          /* [n_tok * experts] router logits without the bias */
 };
 
 static int calib_init(struct calib *k, const struct gen *g, const float *emb)
 {
     const struct mkmoe_vocab *v = g->v;
-    int n = g->s->embd;
+    int n = g->s->g.embd;
     double *freq = calloc(v->n, sizeof *freq);
     if (!freq)
         return -ENOMEM;
@@ -240,8 +284,9 @@ static int calib_init(struct calib *k, const struct gen *g, const float *emb)
     k->tok = malloc(v->n * sizeof *k->tok);
     k->w = malloc(v->n * sizeof *k->w);
     k->c = malloc(v->n * sizeof *k->c);
-    k->z = malloc(v->n * (size_t)g->s->experts * sizeof *k->z);
-    if (!k->tok || !k->w || !k->c || !k->z) {
+    k->one = malloc(v->n * sizeof *k->one);
+    k->z = malloc(v->n * (size_t)g->s->g.experts * sizeof *k->z);
+    if (!k->tok || !k->w || !k->c || !k->one || !k->z) {
         free(freq);
         return -ENOMEM;
     }
@@ -259,6 +304,7 @@ static int calib_init(struct calib *k, const struct gen *g, const float *emb)
         k->tok[k->n_tok] = (int32_t)t;
         k->w[k->n_tok] = w;
         k->c[k->n_tok] = e[0] / sqrt(ss / n + 1e-5);
+        k->one[k->n_tok] = 1.0;
         k->n_tok++;
     }
     free(freq);
@@ -267,13 +313,18 @@ static int calib_init(struct calib *k, const struct gen *g, const float *emb)
 
 static void calib_free(struct calib *k)
 {
-    free(k->tok), free(k->w), free(k->c), free(k->z);
+    free(k->tok), free(k->w), free(k->c), free(k->one), free(k->z);
 }
 
-/* Fits router column 0 of one layer (router is [experts * embd]). */
-static int calibrate_layer(struct gen *g, struct calib *k, const float *emb, float *router, int layer)
+/*
+ * Fits the routing bias of one MoE layer (router is [experts * embd]): router
+ * column 0 for softmax archs; for deepseek2 g->bias, the exp_probs_b added to
+ * the sigmoid scores, which the calibration then sees instead of the logits.
+ */
+static int calibrate_layer(struct gen *g, struct calib *k, const float *emb, float *router, int moe_layer)
 {
-    int n = g->s->embd, E = g->s->experts;
+    const struct mkmoe_geom *G = &g->s->g;
+    int n = G->embd, E = G->experts, sig = mkmoe_arch_sigmoid(G);
     for (int s = 0; s < k->n_tok; s++) {
         const float *e = emb + (size_t)k->tok[s] * n;
         double inv = k->c[s] / EMBED_CONST; /* 1 / rms of this embedding */
@@ -282,22 +333,29 @@ static int calibrate_layer(struct gen *g, struct calib *k, const float *emb, flo
             double dot = 0;
             for (int i = 1; i < n; i++)
                 dot += (double)r[i] * e[i];
-            k->z[(size_t)s * E + x] = dot * inv;
+            k->z[(size_t)s * E + x] = sig ? 1.0 / (1.0 + exp(-dot * inv)) : dot * inv;
         }
     }
-    double *b = malloc((size_t)E * sizeof *b);
-    if (!b)
-        return -ENOMEM;
-    int rc = mkmoe_shape_calibrate(g->target + (size_t)layer * E, E, g->s->used, k->n_tok, k->z, k->c,
-                                   k->w, b, g->fitted + (size_t)layer * E);
-    if (rc) {
-        free(b);
+    int rc = mkmoe_shape_calibrate(g->target + (size_t)moe_layer * E, E, G->used, k->n_tok, k->z,
+                                   sig ? k->one : k->c, k->w, sig ? SIGMOID_GAIN : 1.0, g->bias,
+                                   g->fitted + (size_t)moe_layer * E);
+    if (rc)
         return rc;
-    }
-    for (int x = 0; x < E; x++)
-        router[(size_t)x * n] = (float)b[x];
-    free(b);
+    if (!sig)
+        for (int x = 0; x < E; x++)
+            router[(size_t)x * n] = (float)g->bias[x];
     return 0;
+}
+
+static fill_fn fill_of(enum mkmoe_fill f)
+{
+    switch (f) {
+    case MKMOE_FILL_ONE: return fill_one;
+    case MKMOE_FILL_EMBED: return fill_embedding;
+    case MKMOE_FILL_OUT: return fill_normal_row0_zero;
+    case MKMOE_FILL_ROUTER: return fill_router;
+    default: return fill_normal;
+    }
 }
 
 static int generate(struct spec *s, const char *out, const struct mkmoe_vocab *v, const double *target,
@@ -306,13 +364,17 @@ static int generate(struct spec *s, const char *out, const struct mkmoe_vocab *v
     int rc;
     struct gen g = { .s = s, .v = v, .target = target, .fitted = fitted, .last_pct = -1 };
     struct calib k = { 0 };
+    struct mkmoe_plan plan = { 0 };
+    const struct mkmoe_geom *G = &s->g;
     gguf_writer_init(&g.w, 32);
-    int n = s->embd, hd = s->embd / s->heads;
+    int n = G->embd;
     int64_t nv = (int64_t)v->n;
     float *emb = malloc((size_t)nv * n * sizeof *emb);
-    float *router = malloc((size_t)s->experts * n * sizeof *router);
+    float *router = malloc((size_t)G->experts * n * sizeof *router);
+    float *bias32 = malloc((size_t)G->experts * sizeof *bias32);
+    g.bias = malloc((size_t)G->experts * sizeof *g.bias);
     FILE *f = NULL;
-    if (!emb || !router) {
+    if (!emb || !router || !bias32 || !g.bias || mkmoe_arch_plan(G, nv, &plan)) {
         rc = -ENOMEM;
         goto out;
     }
@@ -321,25 +383,15 @@ static int generate(struct spec *s, const char *out, const struct mkmoe_vocab *v
     if (s->name)
         snprintf(name, sizeof name, "%s", s->name);
     else
-        snprintf(name, sizeof name, "mkmoe-%dx%d-top%d-%s", s->layers, s->experts, s->used,
+        snprintf(name, sizeof name, "mkmoe-%s%s%dx%d-top%d-%s", G->arch == MKMOE_ARCH_LLAMA ? "" : mkmoe_arch_name(G->arch),
+                 G->arch == MKMOE_ARCH_LLAMA ? "" : "-", G->layers, G->experts, G->used,
                  moetier_ggml_type_get(s->type)->name);
     struct gguf_writer *w = &g.w;
-    gguf_kv_str(w, "general.architecture", "llama");
+    gguf_kv_str(w, "general.architecture", mkmoe_arch_name(G->arch));
     gguf_kv_str(w, "general.name", name);
     gguf_kv_u32(w, "general.alignment", 32);
     gguf_kv_u32(w, "general.file_type", s->type == MOETIER_GGML_F16 ? 1 : s->type == MOETIER_GGML_Q8_0 ? 7 : 2);
-    gguf_kv_u32(w, "llama.context_length", (uint32_t)s->ctx);
-    gguf_kv_u32(w, "llama.embedding_length", (uint32_t)n);
-    gguf_kv_u32(w, "llama.block_count", (uint32_t)s->layers);
-    gguf_kv_u32(w, "llama.feed_forward_length", (uint32_t)s->ff);
-    gguf_kv_u32(w, "llama.attention.head_count", (uint32_t)s->heads);
-    gguf_kv_u32(w, "llama.attention.head_count_kv", (uint32_t)s->heads);
-    gguf_kv_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    gguf_kv_u32(w, "llama.rope.dimension_count", (uint32_t)hd);
-    gguf_kv_f32(w, "llama.rope.freq_base", 10000.0f);
-    gguf_kv_u32(w, "llama.expert_count", (uint32_t)s->experts);
-    gguf_kv_u32(w, "llama.expert_used_count", (uint32_t)s->used);
-    gguf_kv_u32(w, "llama.vocab_size", (uint32_t)v->n);
+    mkmoe_arch_kv(w, G, s->ctx, (uint32_t)v->n);
     gguf_kv_str(w, "tokenizer.ggml.model", "llama");
     gguf_kv_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tokens, v->n);
     gguf_kv_arr_f32(w, "tokenizer.ggml.scores", v->scores, v->n);
@@ -355,42 +407,24 @@ static int generate(struct spec *s, const char *out, const struct mkmoe_vocab *v
         gguf_kv_str(w, "moetier.mkmoe.routing", base ? base + 1 : s->routing);
         gguf_kv_bool(w, "moetier.mkmoe.like", s->like);
     }
+    if (s->preset)
+        gguf_kv_str(w, "moetier.mkmoe.preset", s->preset->name);
 
-    uint32_t T = s->type, F32 = MOETIER_GGML_F32;
-    char tn[64];
-#define ADD(nm, type, nd, ...)                                                   \
-    do {                                                                         \
-        int64_t ne_[] = { __VA_ARGS__ };                                         \
-        if ((rc = gguf_writer_add_tensor(w, nm, type, nd, ne_)) != 0)            \
-            goto out;                                                            \
-    } while (0)
-    ADD("token_embd.weight", F32, 2, n, nv);
-    for (int l = 0; l < s->layers; l++) {
-        snprintf(tn, sizeof tn, "blk.%d.attn_norm.weight", l);     ADD(tn, F32, 1, n);
-        snprintf(tn, sizeof tn, "blk.%d.attn_q.weight", l);        ADD(tn, T, 2, n, n);
-        snprintf(tn, sizeof tn, "blk.%d.attn_k.weight", l);        ADD(tn, T, 2, n, n);
-        snprintf(tn, sizeof tn, "blk.%d.attn_v.weight", l);        ADD(tn, T, 2, n, n);
-        snprintf(tn, sizeof tn, "blk.%d.attn_output.weight", l);   ADD(tn, T, 2, n, n);
-        snprintf(tn, sizeof tn, "blk.%d.ffn_norm.weight", l);      ADD(tn, F32, 1, n);
-        snprintf(tn, sizeof tn, "blk.%d.ffn_gate_inp.weight", l);  ADD(tn, F32, 2, n, s->experts);
-        snprintf(tn, sizeof tn, "blk.%d.ffn_gate_exps.weight", l); ADD(tn, T, 3, n, s->ff, s->experts);
-        snprintf(tn, sizeof tn, "blk.%d.ffn_up_exps.weight", l);   ADD(tn, T, 3, n, s->ff, s->experts);
-        snprintf(tn, sizeof tn, "blk.%d.ffn_down_exps.weight", l); ADD(tn, T, 3, s->ff, n, s->experts);
+    int maxw = 0;
+    for (size_t i = 0; i < plan.n; i++) {
+        const struct mkmoe_tensor *t = &plan.t[i];
+        if ((rc = gguf_writer_add_tensor(w, t->name, t->type, (uint32_t)t->n_dims, t->ne)) != 0)
+            goto out;
+        maxw = t->ne[0] > maxw ? (int)t->ne[0] : maxw;
     }
-    ADD("output_norm.weight", F32, 1, n);
-    ADD("output.weight", T, 2, n, nv);
-#undef ADD
-
-    int maxw = n > s->ff ? n : s->ff;
     g.row = malloc((size_t)maxw * sizeof *g.row);
     g.qrow = malloc((size_t)maxw * 4);
     if (!g.row || !g.qrow) {
         rc = -ENOMEM;
         goto out;
     }
-    /* embeddings are needed in memory for the calibration */
-    uint64_t stream = 1;
-    if ((rc = make_matrix(&g, stream++, n, nv, 1, F32, fill_embedding, emb)) != 0 ||
+    /* embeddings (stream 1, the first tensor) are needed in memory for the calibration */
+    if ((rc = make_matrix(&g, 1, n, nv, 1, MOETIER_GGML_F32, fill_embedding, emb)) != 0 ||
         (rc = calib_init(&k, &g, emb)) != 0)
         goto out;
 
@@ -403,36 +437,31 @@ static int generate(struct spec *s, const char *out, const struct mkmoe_vocab *v
         goto out;
     g.total = w->data_bytes;
     g.progress = !s->quiet && isatty(2) && g.total > (64u << 20);
-    if ((rc = write_matrix(&g, emb, n, nv)) != 0)
-        goto out;
-
-    double isq_n = 1.0 / sqrt(n), isq_ff = 1.0 / sqrt(s->ff);
-#define MAT(cols, rows, mats, type, fn, sc)                                          \
-    do {                                                                             \
-        g.scale = (sc);                                                              \
-        if ((rc = make_matrix(&g, stream++, cols, rows, mats, type, fn, NULL)) != 0) \
-            goto out;                                                                \
-    } while (0)
-    for (int l = 0; l < s->layers; l++) {
-        MAT(n, 1, 1, F32, fill_one, 1.0);
-        MAT(n, n, 1, T, fill_normal, sqrt(QK_SHARPNESS) * isq_n);  /* q */
-        MAT(n, n, 1, T, fill_normal, sqrt(QK_SHARPNESS) * isq_n);  /* k */
-        MAT(n, n, 1, T, fill_normal, isq_n);                       /* v */
-        MAT(n, n, 1, T, fill_normal_row0_zero, ATTN_OUT_GAIN * isq_n);
-        MAT(n, 1, 1, F32, fill_one, 1.0);
-        g.scale = isq_n;
-        if ((rc = make_matrix(&g, stream++, n, s->experts, 1, F32, fill_router, router)) != 0 ||
-            (rc = calibrate_layer(&g, &k, emb, router, l)) != 0 ||
-            (rc = write_matrix(&g, router, n, s->experts)) != 0)
-            goto out;
-        MAT(n, s->ff, s->experts, T, fill_normal, isq_n);          /* gate */
-        MAT(n, s->ff, s->experts, T, fill_normal, isq_n);          /* up */
-        MAT(s->ff, n, s->experts, T, fill_normal_row0_zero, FFN_OUT_GAIN * isq_ff);
+    /* one random stream per tensor, in plan order */
+    for (size_t i = 0; i < plan.n && !rc; i++) {
+        const struct mkmoe_tensor *t = &plan.t[i];
+        uint64_t stream = i + 1;
+        int64_t rows = t->n_dims > 1 ? t->ne[1] : 1, mats = t->n_dims > 2 ? t->ne[2] : 1;
+        g.scale = t->scale;
+        switch (t->fill) {
+        case MKMOE_FILL_EMBED:
+            rc = write_matrix(&g, emb, n, nv);
+            break;
+        case MKMOE_FILL_ROUTER:
+            if ((rc = make_matrix(&g, stream, n, G->experts, 1, MOETIER_GGML_F32, fill_router, router)) == 0 &&
+                (rc = calibrate_layer(&g, &k, emb, router, t->layer - G->lead)) == 0)
+                rc = write_matrix(&g, router, n, G->experts);
+            break;
+        case MKMOE_FILL_SELECT_BIAS:
+            for (int x = 0; x < G->experts; x++)
+                bias32[x] = (float)g.bias[x];
+            rc = write_matrix(&g, bias32, G->experts, 1);
+            break;
+        default:
+            rc = make_matrix(&g, stream, t->ne[0], rows, mats, t->type, fill_of(t->fill), NULL);
+        }
     }
-    MAT(n, 1, 1, F32, fill_one, 1.0);
-    MAT(n, nv, 1, T, fill_normal, isq_n);
-#undef MAT
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+    if (!rc && (fflush(f) != 0 || fsync(fileno(f)) != 0))
         rc = -errno;
 out:
     if (f && fclose(f) != 0 && !rc)
@@ -443,8 +472,11 @@ out:
             unlink(out);
     }
     calib_free(&k);
+    mkmoe_plan_free(&plan);
     free(emb);
     free(router);
+    free(bias32);
+    free(g.bias);
     free(g.row);
     free(g.qrow);
     gguf_writer_free(w);
@@ -454,9 +486,10 @@ out:
 int cmd_mkmoe(int argc, char **argv)
 {
     struct spec s = { .layers = 4, .experts = 8, .used = 2, .embd = 256, .ff = 0, .heads = 0,
-                      .ctx = 4096, .type = MOETIER_GGML_Q8_0, .seed = 1 };
+                      .ctx = 4096, .type = MOETIER_GGML_Q8_0, .seed = 1, .lead = 1, .shared = 1,
+                      .q_lora = -1 };
     enum { O_LAYERS = 256, O_EXPERTS, O_USED, O_EMBD, O_FF, O_HEADS, O_CTX, O_TYPE, O_SIZE,
-           O_ROUTING, O_LIKE, O_SEED, O_NAME };
+           O_ROUTING, O_LIKE, O_SEED, O_NAME, O_ARCH, O_LEAD, O_SHARED, O_QLORA, O_FUSED, O_KQUANT };
     static const struct option opts[] = {
         { "layers", required_argument, 0, O_LAYERS }, { "experts", required_argument, 0, O_EXPERTS },
         { "used", required_argument, 0, O_USED },     { "embd", required_argument, 0, O_EMBD },
@@ -464,7 +497,10 @@ int cmd_mkmoe(int argc, char **argv)
         { "ctx", required_argument, 0, O_CTX },       { "type", required_argument, 0, O_TYPE },
         { "size", required_argument, 0, O_SIZE },     { "routing", required_argument, 0, O_ROUTING },
         { "like", required_argument, 0, O_LIKE },     { "seed", required_argument, 0, O_SEED },
-        { "name", required_argument, 0, O_NAME },     { "quiet", no_argument, 0, 'q' },
+        { "name", required_argument, 0, O_NAME },     { "arch", required_argument, 0, O_ARCH },
+        { "dense-lead", required_argument, 0, O_LEAD }, { "shared", required_argument, 0, O_SHARED },
+        { "q-lora", required_argument, 0, O_QLORA },  { "fused-gate-up", no_argument, 0, O_FUSED },
+        { "kquant", no_argument, 0, O_KQUANT },       { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },              { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -479,8 +515,21 @@ int cmd_mkmoe(int argc, char **argv)
         case O_USED: if ((rc = parse_int("--used", optarg, 1, 64, &s.used))) return rc; s.set_used = 1; break;
         case O_EMBD: if ((rc = parse_int("--embd", optarg, 32, 65536, &s.embd))) return rc; s.set_embd = 1; break;
         case O_FF: if ((rc = parse_int("--ff", optarg, 32, 262144, &s.ff))) return rc; s.set_ff = 1; break;
-        case O_HEADS: if ((rc = parse_int("--heads", optarg, 1, 1024, &s.heads))) return rc; break;
+        case O_HEADS: if ((rc = parse_int("--heads", optarg, 1, 1024, &s.heads))) return rc; s.set_heads = 1; break;
         case O_CTX: if ((rc = parse_int("--ctx", optarg, 16, 1 << 20, &s.ctx))) return rc; break;
+        case O_LEAD: if ((rc = parse_int("--dense-lead", optarg, 0, 511, &s.lead))) return rc; s.set_lead = 1; break;
+        case O_SHARED: if ((rc = parse_int("--shared", optarg, 0, 64, &s.shared))) return rc; s.set_shared = 1; break;
+        case O_QLORA: if ((rc = parse_int("--q-lora", optarg, 0, 65536, &s.q_lora))) return rc; break;
+        case O_FUSED: s.fused = 1; break;
+        case O_KQUANT: s.kquant = 1; break;
+        case O_ARCH: {
+            int a = mkmoe_arch_by_name(optarg);
+            if (a < 0)
+                return cli_error(CLI_USAGE, CMD, "--arch: '%s' is not one of llama, deepseek2, qwen3moe", optarg);
+            s.arch = (enum mkmoe_arch_id)a;
+            s.set_arch = 1;
+            break;
+        }
         case O_SEED: {
             char *end;
             errno = 0;
@@ -505,7 +554,13 @@ int cmd_mkmoe(int argc, char **argv)
             break;
         }
         case O_ROUTING: s.routing = optarg; s.like = 0; break;
-        case O_LIKE: s.routing = optarg; s.like = 1; break;
+        case O_LIKE:
+            /* a preset name, else a routing file's popularity shape */
+            if ((s.preset = mkmoe_preset_find(optarg)) == NULL) {
+                s.routing = optarg;
+                s.like = 1;
+            }
+            break;
         case O_NAME: s.name = optarg; break;
         case '?':
         default:
@@ -518,6 +573,23 @@ int cmd_mkmoe(int argc, char **argv)
         return cli_error(CLI_USAGE, CMD, "expected exactly one output file (see --help)");
     const char *out = argv[optind];
 
+    if (s.preset) {
+        const struct mkmoe_preset *p = s.preset;
+        if (s.set_arch && s.arch != p->arch)
+            return cli_error(CLI_USAGE, CMD, "--like %s is a %s grid, not --arch %s", p->name,
+                             mkmoe_arch_name(p->arch), mkmoe_arch_name(s.arch));
+        s.arch = p->arch;
+        if (!s.set_layers) s.layers = p->layers;
+        if (!s.set_lead) s.lead = p->lead;
+        if (!s.set_experts) s.experts = p->experts;
+        if (!s.set_shared) s.shared = p->shared;
+        if (!s.set_used) s.used = p->used;
+    }
+    /* leading dense blocks and shared experts are deepseek2's */
+    if (s.arch != MKMOE_ARCH_DEEPSEEK2) {
+        if (!s.set_lead) s.lead = 0;
+        if (!s.set_shared) s.shared = 0;
+    }
     struct moetier_routing r = { 0 };
     char err[256];
     if (s.routing) {
@@ -525,14 +597,19 @@ int cmd_mkmoe(int argc, char **argv)
         if (rc)
             return cli_error(rc == -EIO || rc == -ENOMEM ? CLI_FAIL : CLI_USAGE, CMD, "%s", err);
         if (!s.like) {
-            if (!s.set_layers) s.layers = r.layers;
-            if (!s.set_experts) s.experts = r.experts;
-            if (!s.set_used) s.used = r.topk;
+            /* a file lists MoE layers only; a preset's grid wins as options do */
+            if (!s.set_layers && !s.preset) s.layers = r.layers + s.lead;
+            if (!s.set_experts && !s.preset) s.experts = r.experts;
+            if (!s.set_used && !s.preset) s.used = r.topk;
         }
     }
     rc = CLI_USAGE;
     if (s.used > s.experts) {
         cli_error(CLI_USAGE, CMD, "--used %d is more than --experts %d", s.used, s.experts);
+        goto done;
+    }
+    if (s.kquant && ((s.set_embd && s.embd % 256) || (s.set_ff && s.ff % 256))) {
+        cli_error(CLI_USAGE, CMD, "--kquant: --embd %d / --ff %d must be multiples of 256", s.embd, s.ff);
         goto done;
     }
     struct mkmoe_vocab v;
@@ -541,36 +618,44 @@ int cmd_mkmoe(int argc, char **argv)
         goto done;
     }
     if (s.size && !s.set_embd) {
-        /* widest embd (a multiple of 64) whose model stays within the size */
-        int best = 64;
-        for (int e = 64; e <= 65536; e += 64) {
-            int ff = s.set_ff ? s.ff : 2 * e;
-            if (model_bytes(&s, e, ff, v.n) > s.size)
+        /* widest embd whose model stays within the size: llama in steps of 64
+         * as it always did, the others in steps of 32 (256 with --kquant) */
+        int step = s.arch == MKMOE_ARCH_LLAMA && !s.preset ? 64 : 32;
+        if (s.kquant)
+            step = 256;
+        int best = step;
+        for (int e = step; e <= 65536; e += step) {
+            if (model_bytes(&s, e, v.n) > s.size)
                 break;
             best = e;
         }
         s.embd = best;
     }
-    if (!s.ff)
-        s.ff = 2 * s.embd;
-    if (!s.heads)
-        s.heads = s.embd >= 128 ? s.embd / 64 : 1;
+    geometry(&s, s.embd);
+    const struct mkmoe_geom *G = &s.g;
     const struct moetier_ggml_type *tt = moetier_ggml_type_get(s.type);
-    if (s.embd % 32 || s.ff % 32 || s.embd % s.heads || (s.embd / s.heads) % 2) {
-        cli_error(CLI_USAGE, CMD, "--embd %d / --ff %d must be multiples of 32 (the %s block) and embd / heads even",
-                  s.embd, s.ff, tt->name);
+    if (s.arch == MKMOE_ARCH_LLAMA) {
+        if (G->embd % 32 || G->ff % 32 || G->embd % G->heads || (G->embd / G->heads) % 2) {
+            cli_error(CLI_USAGE, CMD, "--embd %d / --ff %d must be multiples of 32 (the %s block) and embd / heads even",
+                      G->embd, G->ff, tt->name);
+            goto vocab;
+        }
+    }
+    if (mkmoe_arch_check(G, err, sizeof err)) {
+        cli_error(CLI_USAGE, CMD, "%s", err);
         goto vocab;
     }
 
-    double *p = malloc((size_t)s.layers * s.experts * sizeof *p);
-    double *fitted = malloc((size_t)s.layers * s.experts * sizeof *fitted);
+    int moe_layers = G->layers - G->lead;
+    double *p = malloc((size_t)moe_layers * G->experts * sizeof *p);
+    double *fitted = malloc((size_t)moe_layers * G->experts * sizeof *fitted);
     if (!p || !fitted) {
         rc = cli_error(CLI_FAIL, CMD, "out of memory");
         goto shape;
     }
     if (!s.routing)
-        mkmoe_shape_uniform(s.layers, s.experts, s.used, p);
-    else if (mkmoe_shape_target(&r, s.layers, s.experts, s.used, s.seed, p)) {
+        mkmoe_shape_uniform(moe_layers, G->experts, G->used, p);
+    else if (mkmoe_shape_target(&r, moe_layers, G->experts, G->used, s.seed, p)) {
         rc = cli_error(CLI_FAIL, CMD, "out of memory");
         goto shape;
     }
@@ -581,15 +666,30 @@ int cmd_mkmoe(int argc, char **argv)
     if (!s.quiet) {
         struct stat st;
         char sz[24];
-        if (stat(out, &st) == 0)
+        if (stat(out, &st) == 0 && G->arch == MKMOE_ARCH_LLAMA)
             fprintf(stderr, "wrote %s: %s, %d layers x %d experts (top-%d), embd %d, ff %d, %s%s%s\n", out,
-                    moetier_size_format((uint64_t)st.st_size, sz, sizeof sz), s.layers, s.experts, s.used,
-                    s.embd, s.ff, tt->name, s.routing ? ", routing shaped like " : "",
+                    moetier_size_format((uint64_t)st.st_size, sz, sizeof sz), G->layers, G->experts, G->used,
+                    G->embd, G->ff, tt->name, s.routing ? ", routing shaped like " : "",
                     s.routing ? s.routing : "");
+        else if (stat(out, &st) == 0)
+            fprintf(stderr, "wrote %s: %s, %s, %d layers x %d experts (top-%d) + %d dense lead, %d shared, "
+                    "embd %d, ff %d, %s%s%s\n", out, moetier_size_format((uint64_t)st.st_size, sz, sizeof sz),
+                    mkmoe_arch_name(G->arch), moe_layers, G->experts, G->used, G->lead, G->shared, G->embd,
+                    G->ff, tt->name, s.routing ? ", routing shaped like " : "", s.routing ? s.routing : "");
+        struct mkmoe_plan plan = { 0 };
+        if (G->arch != MKMOE_ARCH_LLAMA && !mkmoe_arch_plan(G, (int64_t)v.n, &plan)) {
+            double ex = (double)mkmoe_plan_bytes(&plan, 1), all = (double)mkmoe_plan_bytes(&plan, 0);
+            fprintf(stderr, "bytes: routed experts / the rest = %.1f", ex / (all - ex));
+            if (s.preset)
+                fprintf(stderr, " (%s at full width, %s: %.1f)", s.preset->name, tt->name,
+                        mkmoe_preset_real_ratio(s.preset, s.type));
+            fputc('\n', stderr);
+        }
+        mkmoe_plan_free(&plan);
         fprintf(stderr, "routing: the hottest 10%% of (layer, expert) pairs should take %.3f of accesses"
                 " (%.3f on mkmoe's reference text)\n",
-                moetier_hot_share(p, (size_t)s.layers * s.experts, 0.10),
-                moetier_hot_share(fitted, (size_t)s.layers * s.experts, 0.10));
+                moetier_hot_share(p, (size_t)moe_layers * G->experts, 0.10),
+                moetier_hot_share(fitted, (size_t)moe_layers * G->experts, 0.10));
     }
     rc = CLI_OK;
 shape:

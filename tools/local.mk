@@ -23,6 +23,8 @@ tools_moetier_SOURCES = \
 	tools/quant.c tools/quant.h \
 	tools/mkmoe_vocab.c tools/mkmoe_vocab.h \
 	tools/mkmoe_shape.c tools/mkmoe_shape.h \
+	tools/mkmoe_arch.c tools/mkmoe_arch.h \
+	tools/mkmoe_preset.c tools/mkmoe_preset.h \
 	tools/mkmoe_reftext.c tools/mkmoe_reftext.h
 # moetier run finds the preload library beside itself in a build tree, else installed
 tools_moetier_CPPFLAGS = $(AM_CPPFLAGS) $(PNG_CFLAGS) $(PMEM2_CFLAGS) \

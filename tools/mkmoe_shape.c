@@ -113,7 +113,7 @@ static void topk_indices(const double *v, int n, int k, int *top)
 }
 
 int mkmoe_shape_calibrate(const double *p, int experts, int topk, int samples, const double *z,
-                          const double *c, const double *w, double *b, double *p_hat)
+                          const double *c, const double *w, double gain, double *b, double *p_hat)
 {
     const int iters = 200;
     double *hits = malloc((size_t)experts * sizeof *hits);
@@ -129,7 +129,7 @@ int mkmoe_shape_calibrate(const double *p, int experts, int topk, int samples, c
         cmean += w[s] * c[s];
     /* start from log-odds in units of the constant input */
     for (int e = 0; e < experts; e++)
-        b[e] = log(p[e] / (1 - p[e])) / cmean;
+        b[e] = gain * log(p[e] / (1 - p[e])) / cmean;
 
     double best_err = INFINITY;
     for (int it = 0; it < iters; it++) {
@@ -154,7 +154,7 @@ int mkmoe_shape_calibrate(const double *p, int experts, int topk, int samples, c
             memcpy(p_hat, hits, (size_t)experts * sizeof *hits);
         }
         /* damped step on log-popularity; smaller steps later to settle */
-        double step = (it < iters / 2 ? 0.5 : 0.2) / cmean;
+        double step = gain * (it < iters / 2 ? 0.5 : 0.2) / cmean;
         for (int e = 0; e < experts; e++)
             b[e] += step * (log(p[e]) - log(hits[e] + 1e-4));
     }

@@ -37,11 +37,14 @@ void mkmoe_shape_uniform(int layers, int experts, int topk, double *p);
  * samples s (weights w[s] summing to 1) selects expert e with probability p[e].
  * z is [samples * experts] (the router's zero-mean part for each sample), c[s]
  * the sample's value of the constant input dimension. Fixed-point iteration on
- * log-popularity. The popularity reached is left in p_hat[experts].
+ * log-popularity, in steps of gain times a logit-space step: 1 when z are
+ * logits, about sigmoid's slope (0.25) when z are sigmoid scores that the bias
+ * is added to (deepseek2's exp_probs_b). The popularity reached is left in
+ * p_hat[experts].
  * Returns 0 or -ENOMEM.
  */
 int mkmoe_shape_calibrate(const double *p, int experts, int topk, int samples, const double *z,
-                          const double *c, const double *w, double *b, double *p_hat);
+                          const double *c, const double *w, double gain, double *b, double *p_hat);
 
 
 #endif
