@@ -116,6 +116,13 @@ static inline void forget(void *p)
 }
 
 /* ---- the numa:N slow arena ---- */
+/* The arena's jemalloc is moetier's private copy (shim/jemalloc.c), which
+ * must be loaded with the preload at start-up, when its initial-exec TLS can
+ * still go in the static block: this reference keeps it a needed library
+ * (slow_arena.c itself finds it by dlopen). */
+int moetier_je_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+__attribute__((used)) static int (*const jemalloc_needed)(const char *, void *, size_t *, void *, size_t) =
+    moetier_je_mallctl;
 static struct moetier_slow_arena *arena;
 static volatile int arena_state; /* 0 not tried, 1 opening, 2 open, -1 failed */
 

@@ -13,7 +13,18 @@ shim_libmoetier_la_SOURCES = \
 	shim/runtime.c
 # -fno-builtin: the malloc family here must be compiled as plain functions
 shim_libmoetier_la_CFLAGS = $(AM_CFLAGS) -fno-builtin -fvisibility=default
+# $ORIGIN: libmoetier-jemalloc.so lies beside it, built (.libs) and installed
 shim_libmoetier_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete \
-	-Wl,--version-script=$(srcdir)/shim/exports.map
-EXTRA_DIST += shim/exports.map
-shim_libmoetier_la_LIBADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -ldl -lpthread -lm
+	-Wl,--version-script=$(srcdir)/shim/exports.map -Wl,-rpath,'$$ORIGIN'
+EXTRA_DIST += shim/exports.map shim/jemalloc.map
+shim_libmoetier_la_LIBADD = shim/libmoetier-jemalloc.la tiering/libtiering.la profiler/libprofiler.la \
+	common/libcommon.la -ldl -lpthread -lm
+
+# libmoetier-jemalloc.so: the numa:N slow arena's jemalloc, needed by
+# libmoetier.so so that a plain LD_PRELOAD loads it at start-up (static TLS);
+# jemalloc's PIC archive inside, every jemalloc symbol hidden (shim/jemalloc.c).
+pkglib_LTLIBRARIES += shim/libmoetier-jemalloc.la
+shim_libmoetier_jemalloc_la_SOURCES = shim/jemalloc.c
+shim_libmoetier_jemalloc_la_LDFLAGS = -avoid-version -shared -Wl,-z,nodelete \
+	-Wl,--version-script=$(srcdir)/shim/jemalloc.map
+shim_libmoetier_jemalloc_la_LIBADD = $(JEMALLOC_PIC) -lpthread -ldl -lm

@@ -1,6 +1,7 @@
 # tests/shim.mk: the preload library under real binaries (llama.cpp through the
 # driver, node with node-llama-cpp, shells), and the profiler's accuracy.
-check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child
+check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child tests/bin/preload_probe
+tests_bin_preload_probe_SOURCES = tests/shim/preload_probe.c
 tests_bin_fork_child_SOURCES = tests/shim/fork_child.c
 tests_bin_accuracy_SOURCES = tests/shim/accuracy.c
 tests_bin_accuracy_LDADD = profiler/libprofiler.la common/libcommon.la -lm
@@ -11,6 +12,10 @@ SHIM_TESTS = \
 	tests/shim/node.sh \
 	tests/shim/segv_chain.sh \
 	tests/shim/live_stats.sh \
-	tests/shim/fork.sh
+	tests/shim/fork.sh \
+	tests/shim/preload_arena.sh
 TESTS += $(SHIM_TESTS)
+# plain LD_PRELOAD in the qemu guest: the numa:N arena, device-dax MAP_FIXED (issue 14)
+QEMU_TESTS += tests/shim/guest_preload.sh
+EXTRA_DIST += tests/shim/guest_preload.sh
 EXTRA_DIST += $(SHIM_TESTS) tests/node/generate.mjs

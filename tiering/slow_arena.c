@@ -170,28 +170,42 @@ static bool hook_merge(slow_hooks_t *h, void *a_addr, size_t a_size, void *b_add
 /* No lock: dlopen is thread-safe and reference-counted, and the library is
  * never closed, so two racing loaders at worst both fill je identically.
  * (jemalloc's constructor mmaps through the process's mmap, which the shim
- * may hook: nothing here is held across it.) */
+ * may hook: nothing here is held across it.)
+ * First choice: moetier's private jemalloc (MOETIER_SLOW_ARENA_PRIVATE), which
+ * libmoetier.so needs and so is loaded with the preload at start-up, when
+ * static TLS is still available; it is only looked up, never loaded here.
+ * Else (the tiering library without the preload: tools, tests) the system's
+ * libjemalloc.so.2, which needs the GLIBC_TUNABLES room. */
 static int load_jemalloc(char *err, size_t errcap)
 {
     if (__atomic_load_n(&je_ready, __ATOMIC_ACQUIRE))
         return 0;
-    void *h = dlopen(MOETIER_SLOW_ARENA_JEMALLOC, RTLD_LOCAL | RTLD_NOW);
+    static const char *const private_names[] = { "moetier_je_mallocx", "moetier_je_rallocx", "moetier_je_dallocx",
+                                                 "moetier_je_sallocx", "moetier_je_mallctl" };
+    static const char *const system_names[] = { "mallocx", "rallocx", "dallocx", "sallocx", "mallctl" };
+    const char *const *names = private_names;
+    void *h = dlopen(MOETIER_SLOW_ARENA_PRIVATE, RTLD_LOCAL | RTLD_NOW | RTLD_NOLOAD);
+    if (!h) {
+        names = system_names;
+        h = dlopen(MOETIER_SLOW_ARENA_JEMALLOC, RTLD_LOCAL | RTLD_NOW);
+    }
     if (!h) {
         const char *why = dlerror();
         why = why ? why : "dlopen failed";
         if (strstr(why, "static TLS"))
             moetier_fmt(err, errcap,
-                    "%s; jemalloc needs static TLS room reserved at start-up: run the process with "
-                    "GLIBC_TUNABLES=" MOETIER_SLOW_ARENA_TUNABLE " (moetier run sets it)",
-                    why);
+                    "%s; %s is not loaded (libmoetier.so loads it at start-up) and the system's jemalloc needs "
+                    "static TLS room reserved at start-up: GLIBC_TUNABLES=" MOETIER_SLOW_ARENA_TUNABLE,
+                    why, MOETIER_SLOW_ARENA_PRIVATE);
         else
             moetier_fmt(err, errcap, "dlopen %s: %s (Debian: libjemalloc2)", MOETIER_SLOW_ARENA_JEMALLOC, why);
         return -ELIBACC;
     }
-    void *m = dlsym(h, "mallocx"), *r = dlsym(h, "rallocx"), *d = dlsym(h, "dallocx"), *s = dlsym(h, "sallocx"),
-         *c = dlsym(h, "mallctl");
+    void *m = dlsym(h, names[0]), *r = dlsym(h, names[1]), *d = dlsym(h, names[2]), *s = dlsym(h, names[3]),
+         *c = dlsym(h, names[4]);
     if (!m || !r || !d || !s || !c) {
-        moetier_fmt(err, errcap, "%s lacks mallocx/rallocx/dallocx/sallocx/mallctl", MOETIER_SLOW_ARENA_JEMALLOC);
+        moetier_fmt(err, errcap, "%s lacks %s/%s/%s/%s/%s", names == private_names ? MOETIER_SLOW_ARENA_PRIVATE
+                    : MOETIER_SLOW_ARENA_JEMALLOC, names[0], names[1], names[2], names[3], names[4]);
         return -ELIBACC;
     }
     int (*ctl)(const char *, void *, size_t *, void *, size_t) = (int (*)(const char *, void *, size_t *,

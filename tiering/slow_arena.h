@@ -4,16 +4,20 @@
  * pieces of one address-space reservation bound to that node.
  *
  * Invariants:
- *   - jemalloc is loaded only when an arena is opened, with
- *     dlopen("libjemalloc.so.2", RTLD_LOCAL|RTLD_NOW): its malloc/free never
- *     enter the global symbol scope, so the process keeps glibc's allocator
- *     and idle processes pay nothing. It is never unloaded.
- *   - Debian's libjemalloc.so.2 uses initial-exec TLS (the STATIC_TLS flag,
- *     2.6 KiB): glibc's default surplus (512 bytes) cannot take it after
- *     start-up, and dlopen fails with "cannot allocate memory in static TLS
- *     block". A process must start with MOETIER_SLOW_ARENA_TUNABLE in
- *     GLIBC_TUNABLES (moetier run sets it; moetier_slow_arena_tunables()
- *     builds the value); open() then says so in err and returns -ELIBACC.
+ *   - jemalloc: under the preload, moetier's private copy (libmoetier-jemalloc.so,
+ *     shim/jemalloc.c), which libmoetier.so needs and so is loaded at
+ *     start-up with a plain LD_PRELOAD; all of jemalloc's own symbols are
+ *     hidden there, so its malloc/free/operator new never enter the global
+ *     scope and the process keeps glibc's allocator. Without it (the tiering
+ *     library linked into tools and tests) the system's libjemalloc.so.2 is
+ *     dlopen'd (RTLD_LOCAL|RTLD_NOW) when an arena is opened. Never unloaded.
+ *   - jemalloc uses initial-exec TLS (the STATIC_TLS flag, 2.6 KiB): glibc's
+ *     default surplus (512 bytes) cannot take it after start-up, so the
+ *     system library's dlopen fails ("cannot allocate memory in static TLS
+ *     block") unless the process started with MOETIER_SLOW_ARENA_TUNABLE in
+ *     GLIBC_TUNABLES (moetier_slow_arena_tunables() builds the value); open()
+ *     then says so in err and returns -ELIBACC. The private copy, loaded at
+ *     start-up, has its TLS in the static block and needs no tunable.
  *   - Every byte the arena hands out lies in [lo, hi), reserved at open
  *     (PROT_NONE, no swap accounting) and never moved, so _owns() is two
  *     compares with no lock: safe from the shim's free() and from any thread.
@@ -36,6 +40,8 @@
 /* What GLIBC_TUNABLES must hold at process start for dlopen of jemalloc. */
 #define MOETIER_SLOW_ARENA_TUNABLE "glibc.rtld.optional_static_tls=0x1000"
 #define MOETIER_SLOW_ARENA_JEMALLOC "libjemalloc.so.2"
+/* moetier's private jemalloc, loaded with libmoetier.so (shim/jemalloc.c) */
+#define MOETIER_SLOW_ARENA_PRIVATE "libmoetier-jemalloc.so"
 
 struct moetier_slow_arena;
 
