@@ -1,5 +1,6 @@
 # tests/tiering.mk: the cache policies (unit tests on hand-made sequences),
-# moetier replay on the real ESFT traces (reference figures, golden output), the
+# moetier replay on the real ESFT traces (reference figures, golden output, the
+# default policy's bytes against lru and lfu on every trace), the
 # migration engine (remaps and every error path by fault injection; the
 # 100,000-operation stress test under checksumming readers) and the real
 # llama.cpp under a DRAM budget.
@@ -24,7 +25,8 @@ TIERING_SCRIPT_TESTS = \
 	tests/tiering/hugepages.sh \
 	tests/tiering/cuda_pin.sh \
 	tests/tiering/replay_reference.sh \
-	tests/tiering/replay_cli.sh
+	tests/tiering/replay_cli.sh \
+	tests/tiering/replay_bytes_rule.sh
 TESTS += $(TIERING_UNIT_TESTS) $(TIERING_SCRIPT_TESTS)
 QEMU_TESTS += tests/tiering/guest_tiers.sh
 EXTRA_DIST += $(TIERING_SCRIPT_TESTS) tests/tiering/guest_tiers.sh tests/tiering/golden

@@ -3,6 +3,7 @@
 noinst_LTLIBRARIES += tiering/libtiering.la
 tiering_libtiering_la_SOURCES = \
 	tiering/policy.c tiering/policy.h \
+	tiering/policy_adapt.c tiering/policy_adapt.h \
 	tiering/replay.c tiering/replay.h \
 	tiering/slot_set.c tiering/slot_set.h \
 	tiering/residency.c tiering/residency.h \

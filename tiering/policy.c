@@ -12,15 +12,23 @@
  * Invariants: slot < n_slots everywhere; cooc is only allocated for predict.
  */
 #include "tiering/policy.h"
+#include "tiering/policy_adapt.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_LRU, K_LFU, K_STATIC, K_PREDICT, K_BELADY };
+enum kind { K_LRU, K_LFU, K_STATIC, K_PREDICT, K_BELADY, K_ADAPT, K_REUSE };
 
-const char *const moetier_policy_names[] = { "lru", "lfu", "static", "predict", "belady", NULL };
+const char *const moetier_policy_names[] = { "lru", "lfu", "static", "predict", "belady", "adapt", "reuse", NULL };
+
+const char *moetier_policy_auto(int locks_page_cache)
+{
+    /* locking wants a slowly changing hot set (docs/bench-capped.md); a copy
+     * cache the demand policy that moves the fewest bytes (docs/policies.md) */
+    return locks_page_cache ? "hot" : "adapt";
+}
 
 struct moetier_policy {
     enum kind kind;
@@ -39,11 +47,15 @@ struct moetier_policy {
     uint16_t *cur, *prev; /* [layers * k]: this token's / the previous token's choices */
     uint32_t *ncur, *nprev;
     double *pscore;     /* [experts] scratch */
+    struct adapt adapt; /* adapt: its two rules and their shadow caches */
+    /* reuse */
+    uint32_t cur_layer;  /* the layer of the last access */
+    double tokmass;      /* tokens seen, weighted like score[] */
 };
 
 static int kind_of(const char *name, enum kind *k)
 {
-    static const enum kind kinds[] = { K_LRU, K_LFU, K_STATIC, K_PREDICT, K_BELADY };
+    static const enum kind kinds[] = { K_LRU, K_LFU, K_STATIC, K_PREDICT, K_BELADY, K_ADAPT, K_REUSE };
     for (int i = 0; moetier_policy_names[i]; i++)
         if (strcmp(name, moetier_policy_names[i]) == 0) {
             *k = kinds[i];
@@ -87,6 +99,13 @@ int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
         for (uint32_t s = 0; s < p->n_slots; s++)
             p->next[s] = MOETIER_POLICY_NEVER;
     }
+    if (kind == K_ADAPT) {
+        int rc = adapt_init(&p->adapt, n_layers, n_experts, o->topk, o->cache_slots, o->half_life);
+        if (rc) {
+            moetier_policy_free(p);
+            return rc;
+        }
+    }
     if (kind == K_PREDICT) {
         p->k = o->topk ? o->topk : 1;
         p->prefetch = o->prefetch ? o->prefetch : p->k;
@@ -115,6 +134,8 @@ void moetier_policy_free(struct moetier_policy *p)
 {
     if (!p)
         return;
+    if (p->kind == K_ADAPT)
+        adapt_free(&p->adapt);
     free(p->pscore);
     free(p->nprev);
     free(p->ncur);
@@ -133,22 +154,27 @@ const char *moetier_policy_name(const struct moetier_policy *p)
     return moetier_policy_names[p->kind];
 }
 
-/* LFU with decay: adds the inflated weight of a use at t (see the file comment). */
-static void lfu_bump(struct moetier_policy *p, uint32_t slot, uint64_t t)
+/* The inflated weight of a use at t (see the file comment), rescaling when it grows large. */
+static double lfu_weight(struct moetier_policy *p, uint64_t t)
 {
-    if (p->half_life <= 0) {
-        p->score[slot] += 1;
-        return;
-    }
+    if (p->half_life <= 0)
+        return 1;
     double e = ((double)t - p->base) / p->half_life;
     if (e > 512) {
         double scale = exp2(-e);
         for (uint32_t s = 0; s < p->n_slots; s++)
             p->score[s] *= scale;
+        p->tokmass *= scale;
         p->base = (double)t;
         e = 0;
     }
-    p->score[slot] += exp2(e);
+    return exp2(e);
+}
+
+/* LFU with decay: adds the inflated weight of a use at t. */
+static void lfu_bump(struct moetier_policy *p, uint32_t slot, uint64_t t)
+{
+    p->score[slot] += lfu_weight(p, t);
 }
 
 void moetier_policy_access(struct moetier_policy *p, uint32_t slot, uint64_t t)
@@ -156,8 +182,17 @@ void moetier_policy_access(struct moetier_policy *p, uint32_t slot, uint64_t t)
     if (slot >= p->n_slots)
         return;
     p->last[slot] = t + 1;
-    if (p->kind == K_LFU || p->kind == K_PREDICT)
+    if (p->kind == K_ADAPT)
+        adapt_access(&p->adapt, slot, t);
+    else if (p->kind == K_LFU || p->kind == K_PREDICT)
         lfu_bump(p, slot, t);
+    else if (p->kind == K_REUSE) {
+        uint32_t layer = slot / p->experts;
+        if (layer < p->cur_layer || p->tokmass == 0)
+            p->tokmass += lfu_weight(p, t); /* a new token */
+        p->cur_layer = layer;
+        lfu_bump(p, slot, t);
+    }
     else if (p->kind == K_BELADY)
         p->next[slot] = t < p->n_next_use ? p->next_use[t] : MOETIER_POLICY_NEVER;
 }
@@ -170,6 +205,15 @@ static double key(const struct moetier_policy *p, uint32_t s)
         return (double)p->last[s];
     case K_BELADY:
         return p->next[s] == MOETIER_POLICY_NEVER ? -INFINITY : -(double)p->next[s];
+    case K_REUSE: {
+        /* expected layers until the next use: until the layer comes round, then a
+         * geometric wait of 1/rate - 1 tokens at its per-token use rate */
+        double L = p->layers, dl = (double)((s / p->experts + p->layers - p->cur_layer) % p->layers);
+        double rate = p->score[s] / (p->tokmass + (p->half_life > 0 ? 0 : 1));
+        if (dl == 0)
+            dl = L;
+        return rate > 0 ? -(dl + L * (1 / rate - 1)) : -INFINITY;
+    }
     default:
         return p->score[s];
     }
@@ -178,6 +222,8 @@ static double key(const struct moetier_policy *p, uint32_t s)
 int moetier_policy_victim(struct moetier_policy *p, const uint32_t *resident, size_t n,
                           const uint8_t *pinned, uint32_t *slot)
 {
+    if (p->kind == K_ADAPT)
+        return moetier_policy_victim(adapt_order(&p->adapt), resident, n, pinned, slot);
     int found = 0;
     uint32_t best = 0;
     double best_key = 0;
@@ -261,4 +307,22 @@ size_t moetier_policy_prefetch(struct moetier_policy *p, uint32_t layer, uint32_
         sc[best] = 0;
     }
     return n;
+}
+
+void moetier_policy_resize(struct moetier_policy *p, uint32_t slots)
+{
+    if (p->kind == K_ADAPT)
+        adapt_resize(&p->adapt, slots);
+}
+
+int moetier_policy_admit(const struct moetier_policy *p, uint32_t slot, uint32_t victim)
+{
+    if (p->kind == K_ADAPT)
+        return adapt_admit(&p->adapt, slot, victim);
+    return 1;
+}
+
+double policy_count(const struct moetier_policy *p, uint32_t slot)
+{
+    return slot < p->n_slots ? p->score[slot] : 0;
 }

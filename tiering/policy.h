@@ -24,6 +24,9 @@
  *            token's choice at l+1.
  *   belady   clairvoyant reference (replay only): evicts the slot whose next use
  *            is furthest away; needs opts.next_use.
+ *   adapt    evicts like lru or like lfu, whichever a shadow cache of each (of
+ *            opts.cache_slots slots) says fetched fewer pairs lately (costs
+ *            decayed with half-life opts.half_life; 0 = none); no prefetch.
  * Ties in every policy go to the least recently used slot, then the lowest slot.
  * Not thread-safe: one caller drives a policy.
  */
@@ -37,11 +40,15 @@
 /* predict's measured best decay half-life, in tokens (docs/policies.md); a caller
  * converts it to t units: x n_layers x topk when t counts accesses. */
 #define MOETIER_PREDICT_HALF_LIFE_TOKENS 5
+/* adapt's shadow-cost half-life, in tokens (docs/policies.md), converted the same way */
+#define MOETIER_ADAPT_HALF_LIFE_TOKENS 0
 
 struct moetier_policy;
 
 struct moetier_policy_opts {
-    double half_life;          /* lfu, predict: decay half-life in units of t; 0 = none */
+    double half_life;          /* lfu, predict: decay half-life in units of t; 0 = none;
+                                  adapt: the same for its shadow costs */
+    uint32_t cache_slots;      /* adapt: the size of the cache it evicts from */
     const double *rank;        /* static: [n_layers * n_experts], higher = keep longer */
     const uint64_t *next_use;  /* belady: next_use[t] = t of the next use of the slot used
                                   at t, or MOETIER_POLICY_NEVER */
@@ -56,6 +63,15 @@ struct moetier_policy_opts {
 extern const char *const moetier_policy_names[];
 
 /*
+ * The runtime's default (MOETIER_POLICY=auto): "hot" when the file tier
+ * promotes by locking the page cache (not a demand cache: tiering/residency.h),
+ * else the demand policy measured to move the fewest slow-tier bytes. The one
+ * place this choice is made: the runtime and `moetier replay --policy auto`
+ * both ask it.
+ */
+const char *moetier_policy_auto(int locks_page_cache);
+
+/*
  * Creates policy NAME for n_layers x n_experts slots. opts may be NULL (defaults)
  * except for `static` (needs rank) and `belady` (needs next_use).
  * Returns 0, -EINVAL (unknown name, bad shape, missing option) or -ENOMEM.
@@ -64,6 +80,17 @@ int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
                        const struct moetier_policy_opts *opts, struct moetier_policy **out);
 void moetier_policy_free(struct moetier_policy *p);
 const char *moetier_policy_name(const struct moetier_policy *p);
+
+/* The cache the policy evicts from now holds `slots` slots (adapt sizes its
+ * shadows by it; the others ignore it). */
+void moetier_policy_resize(struct moetier_policy *p, uint32_t slots);
+
+/*
+ * Whether a miss on slot should take victim's place (the victim the policy just
+ * chose), or be read in place from the slow tier, evicting nothing. 1 for every
+ * policy but adapt, which may gate admission on use counts.
+ */
+int moetier_policy_admit(const struct moetier_policy *p, uint32_t slot, uint32_t victim);
 
 /* A use of slot at time t (non-decreasing). Out-of-range slots are ignored. */
 void moetier_policy_access(struct moetier_policy *p, uint32_t slot, uint64_t t);

@@ -108,8 +108,13 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
                     pf[slot] = 0;
                 }
                 moetier_policy_access(p, slot, t);
-                if (!hit)
+                if (!hit) {
                     cache_insert(&c, pf, p, slot, res);
+                    if (moetier_slot_set_has(&c, slot))
+                        res->promoted++;
+                    else
+                        res->direct++;
+                }
             }
             moetier_policy_observe(p, l, row, K);
             /* the prefetches for this layer have had their chance */
@@ -143,6 +148,7 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
                 c.pinned[l * E + row[k]] = 0;
         }
     }
+    res->slow_reads = res->promoted + res->direct + res->prefetched;
     rc = 0;
 out:
     free(pfl);
@@ -157,7 +163,10 @@ int moetier_replay_policy(const struct moetier_routing *r, const char *name, dou
 {
     if (check_trace(r) || !name)
         return -EINVAL;
-    struct moetier_policy_opts o = { 0 };
+    if (strcmp(name, "auto") == 0)
+        name = moetier_policy_auto(0); /* replay is a copy cache: it never locks */
+    uint32_t slots = moetier_replay_slots(r, share);
+    struct moetier_policy_opts o = { .cache_slots = slots };
     if (opts) {
         o.half_life = opts->half_life;
         o.prefetch = opts->prefetch;
@@ -184,10 +193,8 @@ int moetier_replay_policy(const struct moetier_routing *r, const char *name, dou
         o.n_next_use = r->tokens * (uint64_t)r->layers * r->topk;
     }
     rc = moetier_policy_new(name, (uint32_t)r->layers, (uint32_t)r->experts, &o, &p);
-    if (rc == 0) {
-        uint32_t slots = moetier_replay_slots(r, share);
+    if (rc == 0)
         rc = slots ? moetier_replay_run(r, p, slots, res) : -EINVAL;
-    }
     moetier_policy_free(p);
     free(next);
     free(rank);

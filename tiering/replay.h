@@ -10,6 +10,12 @@
  *   - a policy that prefetches (predict) is asked after each layer for layer
  *     l+1's likely experts; those not resident are fetched at once (they count
  *     as prefetched, and as used if the token then routes to them at l+1).
+ * Bytes: every pair read from the slow tier counts once, whatever it is for: a
+ * demand miss promoted into the cache, a miss served straight from the slow
+ * tier without a place in it (a byte-addressable tier reads it in place; here
+ * when every resident slot is pinned), and a prefetch, used or not. A
+ * prefetched-then-used pair is a hit in the hit rate but was paid for in bytes.
+ * Slow-tier bytes = slow_reads x the bytes of one expert (equal for all).
  * Time t given to the policy is the access index:
  *   t = (token * layers + layer) * topk + k.
  */
@@ -27,6 +33,9 @@ struct moetier_replay_result {
     uint64_t half_from;               /* first token of the second half (tokens / 2) */
     uint64_t accesses_half, hits_half; /* tokens >= half_from only */
     uint64_t evictions;
+    uint64_t promoted;                /* demand misses admitted into the cache */
+    uint64_t direct;                  /* misses served straight from the slow tier */
+    uint64_t slow_reads;              /* promoted + direct + prefetched: pairs read */
     uint64_t prefetched;              /* pairs fetched ahead (not already resident) */
     uint64_t prefetch_used;           /* of those, used by the next layer of the token */
     uint64_t predicted;               /* pairs the policy predicted (resident or not) */
@@ -55,7 +64,8 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
  * Builds policy NAME for r and replays it with floor(share x pairs) slots.
  * `static` ranks pairs by their counts over the first half of the trace
  * (tokens < tokens / 2; only its *_half figures are out-of-sample); `belady`
- * gets the trace's next-use times; `predict` gets topk. opts (may be NULL)
+ * gets the trace's next-use times; `predict` gets topk; `adapt` the cache's
+ * size; "auto" is the runtime's default for a copy cache (moetier_policy_auto). opts (may be NULL)
  * supplies half_life / prefetch / prev_weight as given (NULL: no decay; the
  * command applies predict's default MOETIER_PREDICT_HALF_LIFE_TOKENS).
  */

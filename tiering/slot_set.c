@@ -55,7 +55,7 @@ int moetier_slot_set_insert(struct moetier_slot_set *s, struct moetier_policy *p
         return 0;
     }
     uint32_t v;
-    if (s->cap == 0 || moetier_policy_victim(p, s->res, s->n, s->pinned, &v))
+    if (s->cap == 0 || moetier_policy_victim(p, s->res, s->n, s->pinned, &v) || !moetier_policy_admit(p, slot, v))
         return -ENOENT;
     uint32_t i = s->pos[v];
     s->res[i] = slot;

@@ -33,7 +33,8 @@ static inline int moetier_slot_set_has(const struct moetier_slot_set *s, uint32_
 /*
  * Makes slot resident, evicting p's victim when full (*evicted = it, else
  * MOETIER_SLOT_NONE). Returns 0, or -ENOENT when the set is full of pinned
- * slots (or has no room at all): the slot is then not resident.
+ * slots (or has no room at all), or p does not admit slot over its victim
+ * (moetier_policy_admit): the slot is then not resident.
  */
 int moetier_slot_set_insert(struct moetier_slot_set *s, struct moetier_policy *p, uint32_t slot, uint32_t *evicted);
 void moetier_slot_set_remove(struct moetier_slot_set *s, uint32_t slot);

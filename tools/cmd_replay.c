@@ -1,12 +1,16 @@
 /*
  * moetier replay: replays a routing trace (data/traces/README.md's .trace
  * format) through the DRAM expert cache's policies (tiering/policy.h) at one or
- * more cache sizes and prints their hit rates, as tiering/replay.h defines them.
+ * more cache sizes and prints their hit rates and the slow-tier reads (bytes)
+ * per token each makes, as tiering/replay.h defines them; belady's reads are
+ * the bound every ratio is against (the fewest a demand cache can make).
  * `static` is ranked on the first half of the trace and scored on the second
- * half only; the winner is the best online policy (not belady) over the whole trace.
+ * half only; the winners are the best online policies (not belady) over the
+ * whole trace, by hit rate and by slow-tier reads.
  */
 #include "tiering/replay.h"
 #include "common/json.h"
+#include "common/size.h"
 #include "tools/cli.h"
 
 #include <errno.h>
@@ -24,26 +28,37 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: moetier replay TRACE [--policy NAME[,NAME...]|all] [--cache SHARE[,SHARE...]]\n"
             "                      [--half-life TOKENS] [--predict-half-life TOKENS]\n"
-            "                      [--prev-weight W] [--json]\n"
+            "                      [--adapt-half-life TOKENS] [--prev-weight W]\n"
+            "                      [--expert-size SIZE] [--json]\n"
             "\n"
             "Replays a .trace through the expert cache: one global cache of\n"
             "floor(SHARE x layers x experts) (layer, expert) slots, tokens in order, layers\n"
             "in order, demand fetch on a miss, the running layer's experts pinned, cold\n"
-            "misses counted. Prints the hit rate of each policy at each cache size.\n"
+            "misses counted. Prints the hit rate of each policy at each cache size, and\n"
+            "the experts it reads from the slow tier per token (demand misses, misses\n"
+            "served in place, prefetches used or not) against belady's, the bound.\n"
             "\n"
-            "  --policy    lru, lfu, static, predict, belady, or all (default all)\n"
+            "  --policy    lru, lfu, static, predict, belady, adapt, reuse, auto (the runtime's\n"
+            "              default for a copy cache), or all (default all: every name but auto)\n"
             "              static: ranked by the first half's counts, scored on the second half\n"
             "              belady: the clairvoyant reference (knows the future)\n"
             "  --cache     shares of all pairs, as 10%% or 0.1 (default 10%%,25%%,50%%)\n"
-            "  --half-life decay half-life of lfu's counts, in tokens (default 0: no decay)\n"
+            "  --half-life decay half-life of lfu's and reuse's counts, in tokens (default 0:\n"
+            "              no decay)\n"
             "  --predict-half-life  the same for predict's eviction counts (default 5)\n"
+            "  --adapt-half-life  the same for adapt's shadow costs (default %d)\n"
             "  --prev-weight  predict: weight of the previous token's choice against the\n"
             "              co-occurrence share (default 0.01)\n"
+            "  --expert-size  bytes of one expert (one layer's): prints bytes per token,\n"
+            "              else experts per token\n"
             "  --json      one JSON object: schema, trace, model, layers, experts, topk,\n"
             "              tokens, results: [{policy, cache_share, slots, accesses, hits,\n"
             "              hit_rate, hit_rate_second_half, evictions, prefetched,\n"
             "              prefetch_used, prefetch_accuracy, predicted,\n"
-            "              prediction_accuracy, fetches}]\n");
+            "              prediction_accuracy, fetches, promoted, direct, slow_reads,\n"
+            "              slow_reads_per_token, slow_bytes_per_token (null without\n"
+            "              --expert-size), vs_belady}], expert_bytes, auto\n",
+            MOETIER_ADAPT_HALF_LIFE_TOKENS);
 }
 
 static int parse_shares(const char *s, double *out, int *n)
@@ -72,15 +87,23 @@ static int parse_shares(const char *s, double *out, int *n)
 
 static int parse_policies(const char *s, const char **out, int *n)
 {
-    if (strcmp(s, "all") == 0) {
-        for (*n = 0; moetier_policy_names[*n]; (*n)++)
-            out[*n] = moetier_policy_names[*n];
-        return 0;
-    }
+    static const char *const auto_name = "auto";
     *n = 0;
     for (const char *p = s; *p;) {
         size_t len = strcspn(p, ",");
         int found = 0;
+        if (len == 3 && strncmp(p, "all", len) == 0)
+            for (int i = 0; moetier_policy_names[i]; i++, found = 1) {
+                if (*n == MAX_POLICIES)
+                    return -EINVAL;
+                out[(*n)++] = moetier_policy_names[i];
+            }
+        if (len == 4 && strncmp(p, auto_name, len) == 0) {
+            if (*n == MAX_POLICIES)
+                return -EINVAL;
+            out[(*n)++] = auto_name;
+            found = 1;
+        }
         for (int i = 0; moetier_policy_names[i]; i++)
             if (strlen(moetier_policy_names[i]) == len && strncmp(p, moetier_policy_names[i], len) == 0) {
                 if (*n == MAX_POLICIES)
@@ -102,6 +125,29 @@ static double rate(uint64_t a, uint64_t b)
     return b ? (double)a / (double)b : 0;
 }
 
+/* Slow-tier reads per token. */
+static double per_token(const struct moetier_replay_result *x, const struct moetier_routing *r)
+{
+    return r->tokens ? (double)x->slow_reads / (double)r->tokens : 0;
+}
+
+/* belady's result at share s, or NULL when it was not replayed. */
+static const struct moetier_replay_result *bound(const char **pol, int np, int ns, int s,
+                                                 const struct moetier_replay_result *res)
+{
+    for (int i = 0; i < np; i++)
+        if (strcmp(pol[i], "belady") == 0)
+            return &res[i * ns + s];
+    return NULL;
+}
+
+/* A policy in the running for the best: not the clairvoyant, not the
+ * in-sample ranking, not a second name for another. */
+static int online(const char *pol)
+{
+    return strcmp(pol, "belady") && strcmp(pol, "static") && strcmp(pol, "auto");
+}
+
 /* The figure a policy is judged by: static only out-of-sample (second half). */
 static double headline(const char *pol, const struct moetier_replay_result *x)
 {
@@ -109,18 +155,25 @@ static double headline(const char *pol, const struct moetier_replay_result *x)
 }
 
 static void print_json(const char *file, const struct moetier_routing *r, const char **pol, int np,
-                       const double *shares, int ns, const struct moetier_replay_result *res)
+                       const double *shares, int ns, const struct moetier_replay_result *res,
+                       uint64_t expert_bytes)
 {
     struct json j;
     json_init(&j, stdout, 0);
     json_obj_begin(&j);
-    json_key(&j, "schema"), json_int(&j, 1);
+    json_key(&j, "schema"), json_int(&j, 2);
     json_key(&j, "trace"), json_str(&j, file);
     json_key(&j, "model"), json_str(&j, r->model);
     json_key(&j, "layers"), json_int(&j, r->layers);
     json_key(&j, "experts"), json_int(&j, r->experts);
     json_key(&j, "topk"), json_int(&j, r->topk);
     json_key(&j, "tokens"), json_uint(&j, r->tokens);
+    json_key(&j, "auto"), json_str(&j, moetier_policy_auto(0));
+    json_key(&j, "expert_bytes");
+    if (expert_bytes)
+        json_uint(&j, expert_bytes);
+    else
+        json_null(&j);
     json_key(&j, "results");
     json_arr_begin(&j);
     for (int i = 0; i < np; i++)
@@ -150,6 +203,21 @@ static void print_json(const char *file, const struct moetier_routing *r, const 
             else
                 json_null(&j);
             json_key(&j, "fetches"), json_uint(&j, x->accesses - x->hits + x->prefetched);
+            json_key(&j, "promoted"), json_uint(&j, x->promoted);
+            json_key(&j, "direct"), json_uint(&j, x->direct);
+            json_key(&j, "slow_reads"), json_uint(&j, x->slow_reads);
+            json_key(&j, "slow_reads_per_token"), json_double(&j, per_token(x, r));
+            json_key(&j, "slow_bytes_per_token");
+            if (expert_bytes)
+                json_double(&j, per_token(x, r) * (double)expert_bytes);
+            else
+                json_null(&j);
+            const struct moetier_replay_result *b = bound(pol, np, ns, s, res);
+            json_key(&j, "vs_belady");
+            if (b && b->slow_reads)
+                json_double(&j, rate(x->slow_reads, b->slow_reads));
+            else
+                json_null(&j);
             json_obj_end(&j);
         }
     json_arr_end(&j);
@@ -157,8 +225,19 @@ static void print_json(const char *file, const struct moetier_routing *r, const 
     json_finish(&j);
 }
 
+/* A row label: auto shows what it resolves to; static is starred (out of sample). */
+static const char *label(const char *pol, char *buf, size_t cap)
+{
+    if (strcmp(pol, "auto") == 0)
+        snprintf(buf, cap, "auto=%s", moetier_policy_auto(0));
+    else
+        snprintf(buf, cap, "%s%s", pol, strcmp(pol, "static") == 0 ? "*" : "");
+    return buf;
+}
+
 static void print_table(const char *file, const struct moetier_routing *r, const char **pol, int np,
-                        const double *shares, int ns, const struct moetier_replay_result *res)
+                        const double *shares, int ns, const struct moetier_replay_result *res,
+                        uint64_t expert_bytes)
 {
     printf("trace:   %s\n", file);
     printf("shape:   %d layers x %d experts, top-%d, %llu tokens, %d pairs\n", r->layers, r->experts,
@@ -171,14 +250,39 @@ static void print_table(const char *file, const struct moetier_routing *r, const
     }
     printf("\n");
     int has_static = 0, has_predict = 0;
+    char lb[32];
     for (int i = 0; i < np; i++) {
         has_static |= strcmp(pol[i], "static") == 0;
         has_predict |= strcmp(pol[i], "predict") == 0;
-        printf("%-12s", strcmp(pol[i], "static") == 0 ? "static*" : pol[i]);
+        printf("%-12s", label(pol[i], lb, sizeof lb));
         for (int s = 0; s < ns; s++)
             printf(" %14.4f", headline(pol[i], &res[i * ns + s]));
         printf("\n");
     }
+    /* bytes: what a slow tier whose bandwidth decode waits for is judged by */
+    if (expert_bytes) {
+        char sz[32];
+        printf("\nslow-tier MiB per token (x belady), expert = %s\n",
+               moetier_size_format(expert_bytes, sz, sizeof sz));
+    } else {
+        printf("\nslow-tier reads per token, in experts (x belady)\n");
+    }
+    for (int i = 0; i < np; i++) {
+        printf("%-12s", label(pol[i], lb, sizeof lb));
+        for (int s = 0; s < ns; s++) {
+            const struct moetier_replay_result *x = &res[i * ns + s], *b = bound(pol, np, ns, s, res);
+            double v = per_token(x, r) * (expert_bytes ? (double)expert_bytes / (1 << 20) : 1);
+            char cell[40];
+            if (b && b->slow_reads && b != x)
+                snprintf(cell, sizeof cell, "%.2f (%.2fx)", v, rate(x->slow_reads, b->slow_reads));
+            else
+                snprintf(cell, sizeof cell, "%.2f", v);
+            printf(" %14s", cell);
+        }
+        printf("\n");
+    }
+    printf("(every pair read from the slow tier: demand misses, prefetches used or not;\n"
+           " belady, the clairvoyant demand cache, reads the fewest without prefetch)\n");
     if (has_predict) {
         printf("\npredict prefetch\n");
         for (int i = 0; i < np; i++) {
@@ -208,16 +312,25 @@ static void print_table(const char *file, const struct moetier_routing *r, const
     }
     if (has_static)
         printf("* static: ranked by the first half's counts, hit rate over the second half only\n");
-    printf("\nwinner      ");
+    printf("\nmost hits   ");
     for (int s = 0; s < ns; s++) {
         int best = -1;
         for (int i = 0; i < np; i++)
-            if (strcmp(pol[i], "belady") && strcmp(pol[i], "static") &&
+            if (online(pol[i]) &&
                 (best < 0 || headline(pol[i], &res[i * ns + s]) > headline(pol[best], &res[best * ns + s])))
                 best = i;
         printf(" %14s", best < 0 ? "-" : pol[best]);
     }
-    printf("\n(winner: the best online policy over the whole trace; static and belady excluded)\n");
+    printf("\nfewest reads");
+    for (int s = 0; s < ns; s++) {
+        int best = -1;
+        for (int i = 0; i < np; i++)
+            if (online(pol[i]) && (best < 0 || res[i * ns + s].slow_reads < res[best * ns + s].slow_reads))
+                best = i;
+        printf(" %14s", best < 0 ? "-" : pol[best]);
+    }
+    printf("\n(the best online policy over the whole trace; static, belady and auto excluded;\n"
+           " ties go to the first listed)\n");
 }
 
 int cmd_replay(int argc, char **argv)
@@ -226,12 +339,15 @@ int cmd_replay(int argc, char **argv)
         { "policy", required_argument, 0, 'p' }, { "cache", required_argument, 0, 'c' },
         { "half-life", required_argument, 0, 'H' }, { "json", no_argument, 0, 'j' },
         { "prev-weight", required_argument, 0, 'W' }, { "predict-half-life", required_argument, 0, 'P' },
+        { "adapt-half-life", required_argument, 0, 'A' }, { "expert-size", required_argument, 0, 'S' },
         { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
     };
     const char *pol[MAX_POLICIES];
     double shares[MAX_SHARES];
     int np = 0, ns = 0, json = 0, c;
     double half_life = 0, predict_half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS, prev_weight = 0;
+    double adapt_half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS;
+    uint64_t expert_bytes = 0;
     parse_policies("all", pol, &np);
     parse_shares("10%,25%,50%", shares, &ns);
     optind = 1;
@@ -244,18 +360,25 @@ int cmd_replay(int argc, char **argv)
             json = 1;
         } else if (c == 'p') {
             if (parse_policies(optarg, pol, &np))
-                return cli_error(CLI_USAGE, CMD, "bad --policy '%s' (lru, lfu, static, predict, belady, all)",
+                return cli_error(CLI_USAGE, CMD,
+                                 "bad --policy '%s' (lru, lfu, static, predict, belady, adapt, reuse, auto, all)",
                                  optarg);
         } else if (c == 'c') {
             if (parse_shares(optarg, shares, &ns))
                 return cli_error(CLI_USAGE, CMD, "bad --cache '%s' (shares in (0, 1], as 10%% or 0.1)", optarg);
-        } else if (c == 'H' || c == 'P') {
+        } else if (c == 'H' || c == 'P' || c == 'A') {
             char *end;
             double v = strtod(optarg, &end);
             if (end == optarg || *end || !(v >= 0) || !isfinite(v))
                 return cli_error(CLI_USAGE, CMD, "bad %s '%s' (tokens, >= 0)",
-                                 c == 'H' ? "--half-life" : "--predict-half-life", optarg);
-            *(c == 'H' ? &half_life : &predict_half_life) = v;
+                                 c == 'H' ? "--half-life" : c == 'P' ? "--predict-half-life" : "--adapt-half-life",
+                                 optarg);
+            *(c == 'H' ? &half_life : c == 'P' ? &predict_half_life : &adapt_half_life) = v;
+        } else if (c == 'S') {
+            struct moetier_size sz;
+            if (moetier_size_parse(optarg, 0, &sz) || sz.bytes == 0)
+                return cli_error(CLI_USAGE, CMD, "bad --expert-size '%s' (bytes, as 4.6M)", optarg);
+            expert_bytes = sz.bytes;
         } else if (c == 'W') {
             char *end;
             prev_weight = strtod(optarg, &end);
@@ -296,7 +419,10 @@ int cmd_replay(int argc, char **argv)
     for (int i = 0; i < np && code == CLI_OK; i++)
         for (int s = 0; s < ns; s++) {
             /* half-lives in tokens -> t units (one t per access) */
-            double hl = strcmp(pol[i], "predict") == 0 ? predict_half_life : half_life;
+            const char *name = strcmp(pol[i], "auto") == 0 ? moetier_policy_auto(0) : pol[i];
+            double hl = strcmp(name, "predict") == 0 ? predict_half_life
+                        : strcmp(name, "adapt") == 0 ? adapt_half_life
+                                                     : half_life;
             struct moetier_policy_opts po = { .half_life = hl * r.layers * r.topk, .prev_weight = prev_weight };
             rc = moetier_replay_policy(&r, pol[i], shares[s], &po, &res[i * ns + s]);
             if (rc) {
@@ -306,9 +432,9 @@ int cmd_replay(int argc, char **argv)
         }
     if (code == CLI_OK) {
         if (json)
-            print_json(file, &r, pol, np, shares, ns, res);
+            print_json(file, &r, pol, np, shares, ns, res, expert_bytes);
         else
-            print_table(file, &r, pol, np, shares, ns, res);
+            print_table(file, &r, pol, np, shares, ns, res, expert_bytes);
     }
     free(res);
     moetier_routing_free(&r);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # moetier replay: golden human output on a small real trace (the first 200
-# tokens of the ESFT intent trace), the JSON fields, and bad input.
+# tokens of the ESFT intent trace), the JSON fields, the byte accounting and
+# --policy auto, and bad input.
 . "$(dirname "$0")/../lib.sh"
 [ -x "$MOETIER" ] || skip "moetier not built ($MOETIER missing)"
 g=$TOP_SRCDIR/tests/tiering/golden
@@ -10,14 +11,35 @@ diff -u replay_esft_intent_200.txt "$TMP/out" || fail "moetier replay differs fr
 
 "$MOETIER" replay esft_intent_200.trace --policy lru,predict --cache 0.25 --json > "$TMP/json" ||
     fail "replay --json exited $?"
-for k in '"schema":1' '"trace":"esft_intent_200.trace"' '"tokens":200' '"policy":"lru"' \
+for k in '"schema":2' '"trace":"esft_intent_200.trace"' '"tokens":200' '"policy":"lru"' \
     '"policy":"predict"' '"cache_share":0.25' '"slots":416' '"accesses":31200' '"hit_rate":' \
-    '"prefetch_accuracy":' '"fetches":'; do
+    '"prefetch_accuracy":' '"fetches":' '"slow_reads":' '"slow_reads_per_token":' \
+    '"slow_bytes_per_token":null' '"vs_belady":null' '"expert_bytes":null' '"auto":"'; do
     grep -q "$k" "$TMP/json" || fail "replay --json lacks $k: $(cat "$TMP/json")"
 done
 [ "$(grep -c '"policy"' "$TMP/json")" -eq 1 ] && [ "$(grep -o '"policy"' "$TMP/json" | wc -l)" -eq 2 ] ||
     fail "replay --json: expected one line with 2 results"
 grep -q '"policy":"lru"[^}]*"prefetch_accuracy":null' "$TMP/json" || fail "lru has no prefetch accuracy"
+# a prefetch is a read: predict's reads are its misses plus its prefetches
+sed 's/},{/}\n{/g' "$TMP/json" | grep '"policy":"predict"' | awk '
+    { match($0, /"accesses":[0-9]*/); a = substr($0, RSTART + 11, RLENGTH - 11)
+      match($0, /"hits":[0-9]*/); h = substr($0, RSTART + 7, RLENGTH - 7)
+      match($0, /"prefetched":[0-9]*/); p = substr($0, RSTART + 13, RLENGTH - 13)
+      match($0, /"slow_reads":[0-9]*/); r = substr($0, RSTART + 13, RLENGTH - 13)
+      exit !(p > 0 && r == a - h + p) }' || fail "predict's slow_reads are not misses + prefetches: $(cat "$TMP/json")"
+
+# auto: the runtime's own default for a copy cache, named as what it resolves to;
+# bytes with an expert size, against belady
+"$MOETIER" replay esft_intent_200.trace --policy auto,belady --cache 10% --expert-size 4M > "$TMP/auto" ||
+    fail "replay --policy auto exited $?"
+grep -q '^auto=[a-z]' "$TMP/auto" || fail "no auto=NAME row: $(cat "$TMP/auto")"
+grep -q 'slow-tier MiB per token (x belady), expert = 4.00 MiB' "$TMP/auto" || fail "no MiB heading: $(cat "$TMP/auto")"
+"$MOETIER" replay esft_intent_200.trace --policy auto,belady --cache 10% --expert-size 4M --json > "$TMP/json" ||
+    fail "replay --policy auto --json exited $?"
+for k in '"policy":"auto"' '"expert_bytes":4194304' '"slow_bytes_per_token":[0-9]' '"vs_belady":[0-9]'; do
+    grep -q "$k" "$TMP/json" || fail "replay --json lacks $k: $(cat "$TMP/json")"
+done
+"$MOETIER" replay esft_intent_200.trace --expert-size 0 2> "$TMP/err"; [ $? -eq 2 ] || fail "--expert-size 0: expected exit 2"
 
 "$MOETIER" replay "$TOP_SRCDIR/data/traces/olmoe_counts_c4.counts" 2> "$TMP/err"
 [ $? -eq 2 ] || fail "a .counts file: expected exit 2"

@@ -205,6 +205,97 @@ static void test_replay(void)
     moetier_routing_free(&r);
 }
 
+/* replay of policy name (NULL opts) at share: the result. */
+static struct moetier_replay_result run(const struct moetier_routing *r, const char *name, double share)
+{
+    struct moetier_replay_result res;
+    memset(&res, 0xff, sizeof res);
+    CHECK(moetier_replay_policy(r, name, share, NULL, &res) == 0);
+    CHECK(res.slow_reads == res.promoted + res.direct + res.prefetched);
+    CHECK(res.promoted + res.direct == res.accesses - res.hits);
+    return res;
+}
+
+/* Bytes: every pair read from the slow tier counts once (replay.h), on
+ * sequences small enough to follow by hand (1 layer x 3 experts, 2 slots). */
+static void test_bytes(void)
+{
+    struct moetier_routing r;
+    struct moetier_replay_result x;
+    /* 0 0 0 1 2 1 2 0. lru: misses 0 1 2 (evicts 0) 0 (evicts 1) = 4.
+     * lfu: 2 evicts 1 (1 use vs 3), then 1 evicts 2, 2 evicts 1: misses 0 1 2 1 2 = 5.
+     * belady: 2 evicts 0 (next use 7, after 1's 5): misses 0 1 2 0 = 4. */
+    CHECK(load("# layers=1 experts=3 topk=1\n0\n0\n0\n1\n2\n1\n2\n0\n", &r) == 0);
+    CHECK(moetier_replay_slots(&r, 0.67) == 2);
+    x = run(&r, "lru", 0.67);
+    CHECK(x.slow_reads == 4 && x.promoted == 4 && x.direct == 0 && x.prefetched == 0 && x.hits == 4);
+    x = run(&r, "lfu", 0.67);
+    CHECK(x.slow_reads == 5 && x.hits == 3);
+    x = run(&r, "belady", 0.67);
+    CHECK(x.slow_reads == 4 && x.hits == 4);
+    /* adapt follows lru all along: lru's shadow is never beaten (its costs
+     * 1 1 1 2 3 3 3 4 are the fewest any rule can have at each step) */
+    x = run(&r, "adapt", 0.67);
+    CHECK(x.slow_reads == 4 && x.hits == 4);
+    x = run(&r, "auto", 0.67);
+    CHECK(x.slow_reads == 4);
+    moetier_routing_free(&r);
+
+    /* 0 0 0 1 2 0 1 2 0. lru: every access after the first three misses: 7 reads.
+     * lfu: 0 (3 uses) stays; 1 and 2 take turns: misses 0 1 2 1 2 = 5.
+     * belady: 0 1 2 (evicts 1) 0h 1 (evicts 2) 2 (evicts 1) 0h = 5.
+     * adapt follows lru until lru's shadow misses 0 at the 6th access (lru 4,
+     * lfu 3), then lfu: misses 0 1 2 0 1 2 = 6, between the two. */
+    CHECK(load("# layers=1 experts=3 topk=1\n0\n0\n0\n1\n2\n0\n1\n2\n0\n", &r) == 0);
+    CHECK(run(&r, "lru", 0.67).slow_reads == 7);
+    CHECK(run(&r, "lfu", 0.67).slow_reads == 5);
+    CHECK(run(&r, "belady", 0.67).slow_reads == 5);
+    CHECK(run(&r, "adapt", 0.67).slow_reads == 6);
+    moetier_routing_free(&r);
+
+    /* a 1-slot cache, both experts of a layer pinned: the second is read in place */
+    CHECK(load("# layers=1 experts=4 topk=2\n0,1\n0,1\n", &r) == 0);
+    x = run(&r, "lru", 0.25);
+    CHECK(x.hits == 1 && x.promoted == 1 && x.direct == 2 && x.slow_reads == 3);
+    moetier_routing_free(&r);
+
+    /* a prefetch moves bytes, used or not. 2 layers x 2 experts, 2 slots:
+     * token 0: 0, 3 miss; token 1: 1 miss (evicts 0), predict names 3 (resident),
+     * 2 miss (evicts 3); token 2: 0 miss (evicts 1), predict names 3 (learned
+     * 0 -> 1), fetched (evicts 2), then used: a hit that cost a read. */
+    CHECK(load("# layers=2 experts=2 topk=1\n0 1\n1 0\n0 1\n", &r) == 0);
+    x = run(&r, "predict", 0.5);
+    CHECK(x.accesses == 6 && x.hits == 1 && x.promoted == 5 && x.prefetched == 1 && x.prefetch_used == 1);
+    CHECK(x.slow_reads == 6);
+    x = run(&r, "lru", 0.5);
+    CHECK(x.hits == 0 && x.slow_reads == 6);
+    moetier_routing_free(&r);
+}
+
+/* adapt: its admission gate reads lfu's counts; a gated rule reads a cold
+ * pair in place instead of evicting a hotter one. */
+static void test_adapt(void)
+{
+    struct moetier_policy *p;
+    CHECK(moetier_policy_new("adapt", 1, 4, NULL, &p) == 0); /* no cache_slots: shadows of 0 */
+    moetier_policy_free(p);
+    struct moetier_policy_opts o = { .cache_slots = 2, .topk = 1 };
+    p = mk("adapt", 1, 4, &o);
+    CHECK_STR(moetier_policy_name(p), "adapt");
+    uint64_t t = 0;
+    moetier_policy_access(p, 0, t++);
+    moetier_policy_access(p, 1, t++);
+    moetier_policy_access(p, 0, t++);
+    uint32_t res[] = { 0, 1 };
+    CHECK(victim(p, res, 2, NULL) == 1); /* lru and lfu agree */
+    CHECK(moetier_policy_admit(p, 2, 1)); /* follows ungated lru: admits */
+    moetier_policy_resize(p, 1);
+    moetier_policy_free(p);
+    CHECK(strcmp(moetier_policy_auto(1), "hot") == 0);
+    CHECK(moetier_policy_new(moetier_policy_auto(0), 1, 4, &o, &p) == 0);
+    moetier_policy_free(p);
+}
+
 /* hot: the wanted set is the top `cap` by decayed use count, changing only
  * when an outsider passes a member by the margin; a profile's rates seed it. */
 static void test_hot(void)
@@ -263,6 +354,8 @@ int main(void)
     test_predict();
     test_hot();
     test_replay();
+    test_bytes();
+    test_adapt();
     char path[300];
     snprintf(path, sizeof path, "%s/t.trace", dir);
     unlink(path);
