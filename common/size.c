@@ -58,6 +58,7 @@ int moetier_size_parse(const char *s, int allow_percent, struct moetier_size *ou
     case 'M': shift = 20; break;
     case 'G': shift = 30; break;
     case 'T': shift = 40; break;
+    case 'P': shift = 50; break; /* moetier_size_format prints PiB: read it back */
     default: return -EINVAL;
     }
     if (*s && toupper((unsigned char)*s) != 'B') {

@@ -1,7 +1,7 @@
 /*
  * size: parse and print byte sizes with binary suffixes.
  *
- * Parsing accepts "123", "64K", "1.5G", "2GiB", "512m", "1T" (K=1024 ... T=1024^4,
+ * Parsing accepts "123", "64K", "1.5G", "2GiB", "512m", "1T" (K=1024 ... P=1024^5,
  * case-insensitive, optional "B"/"iB") and, where allowed, a percentage "25%".
  * No allocation; safe on the shim's paths.
  */

@@ -25,11 +25,12 @@ include tests/tiering.mk
 include tests/stage.mk
 include tests/numa.mk
 include tests/qemu.mk
+include tests/fuzz.mk
 
-# make check-long: the runs too long for `make check` (fuzzing the GGUF parser
-# and expert map under ASan/UBSan for FUZZ_SECONDS, default 600).
+# make check-long: the runs too long for `make check` (fuzzing every parser
+# under ASan/UBSan for FUZZ_SECONDS each, default 600: tests/fuzz.mk).
 check-long: fuzz-run
 clean-local:
-	-rm -rf tests/fuzz/corpus-run
+	-rm -rf tests/fuzz/run-* tests/fuzz/*.log
 .PHONY: check-long
 include tests/bench.mk

@@ -3,7 +3,7 @@
  * start from (independent of `moetier mkmoe`).
  *
  *   mkseeds models DIR   the test models (tests/gguf/models/)
- *   mkseeds corpus DIR   the fuzz seeds (tests/fuzz/corpus/), with tiny shapes
+ *   mkseeds corpus DIR   the fuzz seeds (tests/fuzz/corpus-gguf/), with tiny shapes
  *
  * The outputs are committed; `make gguf-seeds` regenerates them. The shapes
  * are small but the layouts are those llama.cpp uses: 3-D expert tensors

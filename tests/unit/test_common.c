@@ -18,6 +18,9 @@ static void test_size_parse(void)
     CHECK(moetier_size_parse("2MB", 0, &s) == 0 && s.bytes == 2u << 20);
     CHECK(moetier_size_parse("1.5G", 0, &s) == 0 && s.bytes == 3ULL << 29);
     CHECK(moetier_size_parse("1T", 0, &s) == 0 && s.bytes == 1ULL << 40);
+    /* what moetier_size_format prints reads back (found by fuzz_config: "58.59 PiB") */
+    CHECK(moetier_size_parse("2P", 0, &s) == 0 && s.bytes == 1ULL << 51);
+    CHECK(moetier_size_parse("58.59 PiB", 0, &s) == 0 && s.bytes > 58ULL << 50 && s.bytes < 59ULL << 50);
     CHECK(moetier_size_parse("25%", 1, &s) == 0 && s.percent == 25 && s.bytes == 0);
     CHECK(moetier_size_parse("12.5%", 1, &s) == 0 && s.percent == 12.5);
     CHECK(moetier_size_parse("25%", 0, &s) == -EINVAL);
