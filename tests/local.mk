@@ -26,6 +26,7 @@ include tests/stage.mk
 include tests/numa.mk
 include tests/qemu.mk
 include tests/fuzz.mk
+include tests/install.mk
 
 # make check-long: the runs too long for `make check` (fuzzing every parser
 # under ASan/UBSan for FUZZ_SECONDS each, default 600: tests/fuzz.mk).
