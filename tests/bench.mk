@@ -6,7 +6,8 @@
 # with explicit libtool rules (no *_PROGRAMS/*_LTLIBRARIES variable, so the
 # usual targets never see them). tests/bench/capped.sh runs `make bench` itself.
 BENCH_BUILT = tests/bench/pin_hot.la tests/bench/promote_bw
-EXTRA_DIST += tests/bench/pin_hot.c tests/bench/promote_bw.c tests/bench/capped.sh tests/bench/shim_overhead.sh
+EXTRA_DIST += tests/bench/pin_hot.c tests/bench/promote_bw.c tests/bench/capped.sh tests/bench/shim_overhead.sh \
+	tests/bench/llama_bench.sh
 
 bench: $(BENCH_BUILT)
 

@@ -1,0 +1,11 @@
+# tests/programs.mk: llama.cpp's own, unmodified programs (llama-server,
+# llama-completion, llama-bench, llama-quantize, ggml-rpc-server; built from the
+# pinned release's source by scripts/setup-deps into deps/llama-bin) under
+# moetier, each against a plain run on the same machine. They skip (77) where
+# the programs were not built.
+PROGRAM_TESTS = \
+	tests/programs/server.sh \
+	tests/programs/load_modes.sh
+
+TESTS += $(PROGRAM_TESTS)
+EXTRA_DIST += $(PROGRAM_TESTS)

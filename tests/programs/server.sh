@@ -1,0 +1,117 @@
+#!/bin/sh
+# llama.cpp's own, unmodified llama-server under `moetier run` with a DRAM
+# budget of a quarter of the expert bytes, all cores: greedy completions over
+# HTTP (several prompts one after another, then two at once) return the same
+# tokens as a plain server on the same machine; `moetier stat` and
+# `moetier top` follow the server; `moetier set` retunes it live; SIGTERM
+# shuts it down cleanly (exit 0, moetier's exit summary in its log).
+. "$(dirname "$0")/../lib.sh"
+need_program llama-server
+need_shim
+need_mkmoe
+server=$prog
+
+model=$TMP/m.gguf
+olmoe_model "$model"
+eb=$(expert_bytes "$model") || exit 1
+quarter=$((eb / 4))
+
+# start_server NAME [moetier run options]: starts llama-server (under
+# `moetier run` when options are given) and waits until it answers /health.
+start_server() {
+    name=$1
+    shift
+    port=$(free_port ${#name})
+    set -- "$@" -- "$server" -m "$model" --host 127.0.0.1 --port "$port" -t "$NPROC" -c 2048 -np 2 \
+        --no-webui --seed 1
+    if [ "$1" = -- ]; then shift; "$@" > "$TMP/$name.log" 2>&1 &
+    else "$MOETIER" run "$@" > "$TMP/$name.log" 2>&1 &
+    fi
+    spid=$!
+    i=0
+    until curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1; do
+        kill -0 $spid 2> /dev/null || { tail -n 30 "$TMP/$name.log"; fail "$name server died while starting"; }
+        i=$((i + 1))
+        [ $i -le 1200 ] || { kill $spid; fail "$name server did not answer /health in 120 s"; }
+        sleep 0.1
+    done
+    eval "${name}_pid=$spid ${name}_port=$port"
+}
+
+# complete PORT PROMPT: the token ids of a greedy completion.
+complete() {
+    curl -sf "http://127.0.0.1:$1/completion" -H 'Content-Type: application/json' \
+        -d "{\"prompt\": \"$2\", \"n_predict\": 24, \"temperature\": 0, \"seed\": 42, \"cache_prompt\": false, \"return_tokens\": true}" |
+        sed -n 's/.*"tokens":\[\([0-9,]*\)\].*/\1/p'
+}
+
+stop_server() { # NAME PID: SIGTERM, then the exit status must be 0
+    kill -TERM "$2"
+    i=0
+    while kill -0 "$2" 2> /dev/null; do
+        i=$((i + 1))
+        [ $i -le 300 ] || { kill -KILL "$2"; fail "$1 server did not stop within 30 s of SIGTERM"; }
+        sleep 0.1
+    done
+    wait "$2" || { tail -n 20 "$TMP/$1.log"; fail "$1 server exited $? after SIGTERM"; }
+}
+
+prompts="The history of the city|Water boils at a temperature|In the beginning of the project we|def parse(line):"
+requests() { # PORT OUTFILE: sequential requests, then two at once
+    : > "$2"
+    IFS='|'
+    for p in $prompts; do
+        unset IFS
+        t=$(complete "$1" "$p")
+        [ -n "$t" ] || fail "no tokens for '$p' from port $1"
+        echo "seq $p: $t" >> "$2"
+        IFS='|'
+    done
+    unset IFS
+    complete "$1" "Two requests at once, the first" > "$2.a" &
+    a=$!
+    complete "$1" "Two requests at once, the second" > "$2.b" &
+    b=$!
+    wait $a; wait $b
+    [ -s "$2.a" ] && [ -s "$2.b" ] || fail "a concurrent request got no tokens from port $1"
+    echo "par a: $(cat "$2.a")" >> "$2"
+    echo "par b: $(cat "$2.b")" >> "$2"
+}
+
+start_server plain
+requests "$plain_port" "$TMP/plain.tok"
+stop_server plain "$plain_pid"
+
+export MOETIER_STATS_DIR="$TMP/stats" MOETIER_PROFILE=off
+start_server moe --dram "$quarter" --log info
+requests "$moe_port" "$TMP/moe.tok"
+if ! cmp -s "$TMP/plain.tok" "$TMP/moe.tok"; then
+    diff "$TMP/plain.tok" "$TMP/moe.tok"
+    fail "llama-server's tokens differ under moetier"
+fi
+note "$(wc -l < "$TMP/moe.tok") completions identical (4 sequential, 2 at once)"
+
+# stat and top follow the server (its decode count is what the requests made)
+"$MOETIER" stat "$moe_pid" --json > "$TMP/stat.json" 2> "$TMP/stat.err" || fail "stat: $(cat "$TMP/stat.err")"
+dec=$(sed -n 's/.*"tokens":{"decode":\([0-9]*\).*/\1/p' "$TMP/stat.json")
+[ -n "$dec" ] && [ "$dec" -gt 0 ] || fail "stat shows no decode steps: $(head -c 600 "$TMP/stat.json")"
+grep -q '"budget":'"$quarter"'}' "$TMP/stat.json" ||
+    fail "stat does not show the budget $quarter: $(head -c 600 "$TMP/stat.json")"
+prom=$(sed -n 's/.*"promotions":\([0-9]*\).*/\1/p' "$TMP/stat.json")
+[ -n "$prom" ] && [ "$prom" -gt 0 ] || fail "nothing promoted under a quarter budget: $(grep moetier "$TMP/moe.log")"
+note "decode steps $dec, promotions $prom"
+"$MOETIER" top "$moe_pid" --iterations 1 > "$TMP/top.out" 2> "$TMP/top.err" || fail "top: $(cat "$TMP/top.err")"
+grep -q "^moetier top  pid $moe_pid" "$TMP/top.out" || fail "top does not follow the server: $(head -n 5 "$TMP/top.out")"
+
+# retune live: a smaller budget demotes at once, and the server still answers the same
+"$MOETIER" set "$moe_pid" --dram $((quarter / 2)) > "$TMP/set.out" 2>&1 || fail "set: $(cat "$TMP/set.out")"
+d=$("$MOETIER" stat "$moe_pid" --json | sed -n 's/.*"dram":{"bytes":\([0-9]*\).*/\1/p')
+[ -n "$d" ] && [ "$d" -le $((quarter / 2)) ] || fail "after set --dram the cache holds '$d' bytes > $((quarter / 2))"
+t=$(complete "$moe_port" "The history of the city")
+grep -q "^seq The history of the city: $t\$" "$TMP/plain.tok" || fail "tokens differ after moetier set"
+note "$(cat "$TMP/set.out")"
+
+stop_server moe "$moe_pid"
+grep -q "moetier" "$TMP/moe.log" || fail "no moetier log lines in the server's log"
+grep -q "cache peak" "$TMP/moe.log" || { tail -n 20 "$TMP/moe.log"; fail "no exit summary: the runtime did not shut down with the server"; }
+echo "PASS: $test_name"
