@@ -15,6 +15,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_DISABLE] = { "MOETIER_DISABLE", NULL, "off", "pure pass-through: the preload does nothing" },
     [MOETIER_CFG_MATCH] = { "MOETIER_MATCH", "--match", "*.gguf", "glob on a model file's base name that marks weight files" },
     [MOETIER_CFG_ONLY_COMM] = { "MOETIER_ONLY_COMM", "--only-comm", "", "activate only in processes whose command name matches this glob (empty: all)" },
+    [MOETIER_CFG_MODEL] = { "MOETIER_MODEL", "--model", "", "the GGUF whose tensors this process is sent instead of opening it (llama.cpp's rpc-server): they are placed by name" },
     [MOETIER_CFG_DRAM] = { "MOETIER_DRAM", "--dram", "50%", "DRAM cache budget: a size (64G) or a share of available memory (25%)" },
     [MOETIER_CFG_SLOW] = { "MOETIER_SLOW", "--slow", "auto", "slow tier: file, numa:N, pmem:DIR, devdax:/dev/daxX.Y or auto" },
     [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto (hot when the file tier locks, else predict: measured in docs/bench-capped.md and docs/policies.md), lru, lfu, static, predict, hot" },
@@ -124,6 +125,12 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
     case MOETIER_CFG_ONLY_COMM:
         if (copy(var == MOETIER_CFG_MATCH ? c->match : c->only_comm, sizeof c->match, v))
             return fail(err, n, name, v, "longer than 255 bytes");
+        return 0;
+    case MOETIER_CFG_MODEL:
+        if (*v && v[0] != '/')
+            return fail(err, n, name, v, "needs an absolute path");
+        if (copy(c->model, sizeof c->model, v))
+            return fail(err, n, name, v, "path too long");
         return 0;
     case MOETIER_CFG_DRAM:
         if (moetier_size_parse(v, 1, &sz))
@@ -294,6 +301,7 @@ const char *moetier_config_value(const struct moetier_config *c, int var, char *
     case MOETIER_CFG_STRICT: return c->strict ? "on" : "off";
     case MOETIER_CFG_MATCH: return c->match;
     case MOETIER_CFG_ONLY_COMM: return c->only_comm;
+    case MOETIER_CFG_MODEL: return c->model;
     case MOETIER_CFG_DRAM:
         if (c->dram.percent > 0) {
             /* print the percentage without printf's %f (not async-signal-safe) */

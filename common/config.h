@@ -54,6 +54,7 @@ enum moetier_config_var {
     MOETIER_CFG_DISABLE,
     MOETIER_CFG_MATCH,
     MOETIER_CFG_ONLY_COMM,
+    MOETIER_CFG_MODEL,
     MOETIER_CFG_DRAM,
     MOETIER_CFG_SLOW,
     MOETIER_CFG_POLICY,
@@ -77,6 +78,7 @@ struct moetier_config {
     int disable;
     char match[256];                 /* glob on a weight file's base name */
     char only_comm[256];             /* glob on the command name; "" = every process */
+    char model[MOETIER_PATH_MAX];    /* a model the process is sent, not opens (rpc-server); "" = none */
     struct moetier_size dram;        /* DRAM cache budget (bytes or percent) */
     enum moetier_slow_kind slow;
     int slow_node;                   /* numa:N */

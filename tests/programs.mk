@@ -5,7 +5,8 @@
 # the programs were not built.
 PROGRAM_TESTS = \
 	tests/programs/server.sh \
-	tests/programs/load_modes.sh
+	tests/programs/load_modes.sh \
+	tests/programs/rpc.sh
 
 TESTS += $(PROGRAM_TESTS)
 EXTRA_DIST += $(PROGRAM_TESTS)

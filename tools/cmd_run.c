@@ -56,7 +56,8 @@ static int is_switch(int var)
 /* Variables whose value is a path that the runtime wants absolute. */
 static int is_path(int var)
 {
-    return var == MOETIER_CFG_STATS_DIR || var == MOETIER_CFG_LOG_FILE || var == MOETIER_CFG_PROFILE;
+    return var == MOETIER_CFG_STATS_DIR || var == MOETIER_CFG_LOG_FILE || var == MOETIER_CFG_PROFILE ||
+           var == MOETIER_CFG_MODEL;
 }
 
 static void usage(FILE *f)
