@@ -8,6 +8,7 @@ profiler_libprofiler_la_SOURCES = \
 	profiler/model.c profiler/model.h \
 	profiler/placement.c profiler/placement.h \
 	profiler/sampler.c profiler/sampler.h \
+	profiler/routing_sampler.c profiler/routing_sampler.h \
 	profiler/hotness.c profiler/hotness.h \
 	profiler/stats.c profiler/stats.h \
 	profiler/profile.c profiler/profile.h

@@ -40,10 +40,10 @@ int32_t llama_decode(void *ctx, struct llama_batch_abi batch)
     if (!shim.model_ready || shim_busy)
         return fn(ctx, batch);
     int sampling = 0;
-    shim_decode_begin(batch.n_tokens, &sampling);
+    shim_decode_begin(ctx, batch.n_tokens, &sampling);
     uint64_t t0 = shim_now_ns();
     int32_t rc = fn(ctx, batch);
-    shim_decode_end(batch.n_tokens, sampling, shim_now_ns() - t0);
+    shim_decode_end(ctx, batch.n_tokens, sampling, shim_now_ns() - t0, rc);
     return rc;
 }
 

@@ -362,9 +362,12 @@ static void sampler_build_locked(void);
 static void sampler_rebuild_locked(void)
 {
     shim.sampler_stale = 0;
-    moetier_sampler_disarm(&shim.sampler); /* the fetch sampler stays armed between steps */
-    __atomic_store_n(&shim.sampler.kind, MOETIER_SAMPLE_NONE, __ATOMIC_SEQ_CST);
-    moetier_sampler_free(&shim.sampler);
+    if (!shim.sampler_routing) { /* routing never built shim.sampler: nothing to free (its fds are 0s) */
+        moetier_sampler_disarm(&shim.sampler); /* the fetch sampler stays armed between steps */
+        __atomic_store_n(&shim.sampler.kind, MOETIER_SAMPLE_NONE, __ATOMIC_SEQ_CST);
+        moetier_sampler_free(&shim.sampler);
+    }
+    shim.sampler_routing = 0;
     shim.sampler_built = 0;
     sampler_build_locked();
 }
@@ -380,6 +383,24 @@ static void sampler_build_locked(void)
     shim.sampler_built = -1;
     if (shim.cfg.sampler == MOETIER_SAMPLER_OFF)
         return;
+    /* routing (llama.cpp's eval callback) where it can be; the fetch sampler
+     * reads experts in, so the file tier's locking keeps it */
+    if (!shim.sampler_fetch && !shim.routing_failed &&
+        (shim.cfg.sampler == MOETIER_SAMPLER_AUTO || shim.cfg.sampler == MOETIER_SAMPLER_ROUTING)) {
+        if (shim_routing_usable(why, sizeof why) == 0) {
+            shim.sampler_routing = 1;
+            shim.sampler_built = 1;
+            log_info("sampler: routing, llama.cpp's ffn_moe_topk tensors through its eval callback, on sampled "
+                     "decode steps");
+            return;
+        }
+        if (shim.cfg.sampler == MOETIER_SAMPLER_ROUTING)
+            log_warn("MOETIER_SAMPLER=routing: %s; using the other samplers", why);
+        else
+            log_info("sampler: no routing: %s", why);
+        why[0] = '\0';
+    }
+    shim.sampler_routing = 0;
     int kind = shim.sampler_fetch ? MOETIER_SAMPLE_FETCH : want[shim.cfg.sampler];
     int rc = moetier_sampler_build(&shim.sampler, kind, &shim.placements, shim.model.n_layers, shim.model.n_experts,
                                    why, sizeof why);
@@ -422,8 +443,9 @@ static int sample_due(uint64_t now)
     return (double)shim.sampler_ns <= elapsed * shim.cfg.sample_budget / 100 || shim.hot.samples == 0;
 }
 
-void shim_decode_begin(int n_tokens, int *sampling)
+void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
 {
+    shim_routing_enter(ctx, n_tokens);
     enum shim_phase phase = shim.warmup ? SHIM_PHASE_WARMUP : n_tokens == 1 ? SHIM_PHASE_DECODE : SHIM_PHASE_PROMPT;
     shim.loaded = 1;
     if (phase != SHIM_PHASE_DECODE || shim.child)
@@ -437,7 +459,9 @@ void shim_decode_begin(int n_tokens, int *sampling)
         sampler_build_locked();
     else if (shim.sampler_stale)
         sampler_rebuild_locked();
-    if (shim.sampler_built > 0 && !shim.given_up) {
+    if (shim.sampler_built > 0 && !shim.given_up && shim.sampler_routing) {
+        *sampling = SHIM_SAMPLING_ROUTING; /* switched on below, outside the lock */
+    } else if (shim.sampler_built > 0 && !shim.given_up) {
         uint64_t t0 = shim_now_ns();
         shim.armed = 1;
         moetier_sampler_arm(&shim.sampler);
@@ -445,11 +469,21 @@ void shim_decode_begin(int n_tokens, int *sampling)
         *sampling = 1;
     }
     pthread_mutex_unlock(&shim.lock);
+    if (*sampling == SHIM_SAMPLING_ROUTING) {
+        uint64_t t0 = shim_now_ns();
+        shim_routing_step(ctx, 1);
+        shim.sampler_ns += shim_now_ns() - t0;
+    }
     shim_busy = 0;
 }
 
-void shim_decode_end(int n_tokens, int sampling, uint64_t ns)
+void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
 {
+    if (sampling == SHIM_SAMPLING_ROUTING) {
+        shim_busy = 1;
+        shim_routing_step(ctx, 0);
+        shim_busy = 0;
+    }
     uint64_t now = shim_now_ns();
     if (shim.warmup) {
         shim.tokens_warmup += (uint64_t)n_tokens;
@@ -478,10 +512,26 @@ void shim_decode_end(int n_tokens, int sampling, uint64_t ns)
     pthread_mutex_lock(&shim.lock);
     uint64_t t0 = shim_now_ns();
     memset(shim.used, 0, shim.hot.n_slots);
-    moetier_sampler_collect(&shim.sampler, shim.used);
+    int learn = 1;
+    if (sampling == SHIM_SAMPLING_ROUTING) {
+        char why[200];
+        int n = shim_routing_collect(rc, shim.used, why, sizeof why);
+        learn = n > 0;
+        if (n < 0 && !shim.routing_failed) {
+            /* one line; the next due sample builds today's samplers */
+            log_warn("routing sampler: %s; falling back to the other samplers", why);
+            shim.routing_failed = 1;
+            shim.sampler_routing = 0;
+            shim.sampler_built = 0;
+        }
+    } else {
+        moetier_sampler_collect(&shim.sampler, shim.used);
+    }
     shim.armed = 0;
-    moetier_hotness_record(&shim.hot, shim.used);
-    shim_tiering_sample(shim.used);
+    if (learn) {
+        moetier_hotness_record(&shim.hot, shim.used);
+        shim_tiering_sample(shim.used);
+    }
     shim.last_sample_ns = shim_now_ns();
     shim.sampler_ns += shim.last_sample_ns - t0;
     pthread_mutex_unlock(&shim.lock);
@@ -545,6 +595,7 @@ static void publish_locked(void)
     moetier_fmt(h->comm, sizeof h->comm, "%s", shim.comm);
     moetier_fmt(h->sampler, sizeof h->sampler, "%s",
                 shim.sampler_built <= 0 ? (shim.cfg.sampler == MOETIER_SAMPLER_OFF ? "off" : shim.sampler_built ? "none" : "pending")
+                : shim.sampler_routing                        ? "routing"
                 : shim.sampler.kind == MOETIER_SAMPLE_PAGEMAP ? "pagemap"
                 : shim.sampler.kind == MOETIER_SAMPLE_FETCH   ? "fetch"
                                                               : "fault");
@@ -772,11 +823,19 @@ __attribute__((constructor)) static void shim_init(void)
     prctl(PR_GET_NAME, shim.comm, 0, 0, 0);
     if (shim.cfg.only_comm[0] && fnmatch(shim.cfg.only_comm, shim.comm, 0) != 0)
         return;
-    if (shim.cfg.sampler == MOETIER_SAMPLER_ROUTING) {
-        log_warn("MOETIER_SAMPLER=routing is not available in this build; using auto");
-        shim.cfg.sampler = MOETIER_SAMPLER_AUTO;
-    }
     pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
     atexit(finish);
     shim.active = 1;
+    /* a process that is sent the weights instead of opening the model
+     * (llama.cpp's rpc-server) names it: the tensors it is sent (with their
+     * names, through ggml_backend_tensor_set) are then placed like a
+     * --no-mmap load's */
+    if (shim.cfg.model[0]) {
+        shim_busy = 1; /* reading the model goes through our own hooks */
+        pthread_mutex_lock(&shim.lock);
+        if (model_start(shim.cfg.model) != 0)
+            log_warn("MOETIER_MODEL=%s: not usable; this process runs untouched", shim.cfg.model);
+        pthread_mutex_unlock(&shim.lock);
+        shim_busy = 0;
+    }
 }

@@ -76,6 +76,8 @@ struct shim_state {
     int sampler_built;          /* 1 built, -1 failed (no sampling) */
     volatile int sampler_stale; /* placements changed since it was built */
     int sampler_fetch;          /* the tiering asked for the fetch sampler (file tier, locking) */
+    int sampler_routing;        /* the routing sampler (hooks_sched.c) samples instead of shim.sampler */
+    int routing_failed;         /* it failed once: the other samplers from then on */
     uint8_t *used;              /* [slots] scratch for one sample */
     struct moetier_hotness hot;
     uint64_t last_sample_ns;
@@ -122,10 +124,26 @@ void shim_read_into(int fd, off_t off, const void *buf, size_t len);
 /* ggml uploaded tensor data: name and final address. */
 void shim_tensor_placed(const char *name, void *data, size_t nbytes);
 void shim_pinned(void *ptr, size_t size, int add);
-/* Decode bracketing (hooks_llama.c). */
-void shim_decode_begin(int n_tokens, int *sampling);
-void shim_decode_end(int n_tokens, int sampling, uint64_t ns);
+/* Decode bracketing (hooks_llama.c): ctx is the llama_context, rc what
+ * llama_decode returned. *sampling: 0, 1 (shim.sampler armed) or
+ * SHIM_SAMPLING_ROUTING. */
+#define SHIM_SAMPLING_ROUTING 2
+void shim_decode_begin(void *ctx, int n_tokens, int *sampling);
+void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc);
 void shim_give_up(const char *why);
+
+/* ---- the routing sampler (hooks_sched.c): llama.cpp's eval callback ---- */
+/* 0 when the process has ggml's scheduler and accessors and the model an
+ * expert_used_count (sets it up once); else a negative code, reason in why. */
+int shim_routing_usable(char *why, size_t cap);
+/* Every llama_decode, before anything else: the context decoding on this thread. */
+void shim_routing_enter(void *ctx, int n_tokens);
+/* Around a sampled step: moetier's eval callback on ctx's schedulers (on=1),
+ * the application's again (on=0). Not under shim.lock. */
+void shim_routing_step(void *ctx, int on);
+/* After the step (on=0 done): sets used[] for the experts the step used.
+ * >0 slots set, 0 nothing to learn (decode_rc != 0), <0 a check failed (why). */
+int shim_routing_collect(int decode_rc, uint8_t *used, char *why, size_t cap);
 
 /* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */
 void shim_tiering_placed(const struct moetier_placement *p);

@@ -20,6 +20,7 @@ include tests/mkmoe.mk
 include tests/llama.mk
 include tests/programs.mk
 include tests/shim.mk
+include tests/routing.mk
 include tests/tools.mk
 include tests/tiering.mk
 include tests/stage.mk

@@ -1,0 +1,324 @@
+/*
+ * hooks_sched: the `routing` sampler's engine half: exact expert routing from
+ * llama.cpp's graph scheduler.
+ *
+ * llama.cpp hands its scheduler an evaluation callback at every graph build
+ * (process_ubatch: ggml_backend_sched_set_eval_callback(sched, cparams.cb_eval,
+ * cparams.cb_eval_user_data), NULL unless the application set one); a reused
+ * graph keeps whatever callback the scheduler holds, and the scheduler asks it
+ * at compute time, node by node (ggml_backend_sched_compute_splits: ask=true
+ * "do you want this node?", then ask=false with the node's data for those it
+ * said yes to; false there cancels the rest of the split). Every node that is
+ * observed splits the graph (a synchronisation), so the callback costs speed:
+ * moetier installs its own only for the decode steps the runtime samples
+ * (sample_due, MOETIER_SAMPLE_BUDGET) and puts the application's back right
+ * after, by calling the real setter with the scheduler pointer it saw:
+ *
+ *  - ggml_backend_sched_set_eval_callback(sched, cb, ud): remembers (cb, ud)
+ *    as the application's for that scheduler and the llama_context decoding on
+ *    this thread; forwards them unchanged, except inside a sampled step, where
+ *    moetier's callback goes in instead (a graph rebuilt during the step).
+ *  - shim_routing_step(ctx, 1) before a sampled llama_decode: moetier's
+ *    callback on every scheduler of ctx; shim_routing_step(ctx, 0) after it:
+ *    the application's (cb, ud) again, exactly as llama.cpp last set them.
+ *  - ggml_backend_sched_free: the scheduler goes away; forgotten first.
+ *
+ * moetier's callback asks for the `ffn_moe_topk-N` tensors and for whatever
+ * the application's asks for (the application's ask runs for every node,
+ * once, in the scheduler's order). In the data phase the application's
+ * callback runs first for a node it asked for and its return value is the
+ * one returned (moetier's own nodes return true); then moetier reads the ids
+ * (after the application, which may rewrite them: what MUL_MAT_ID reads next
+ * is what counts). Reading goes through ggml's exported functions (found at
+ * run time): the name, ggml_nbytes and ggml_backend_tensor_get (any backend);
+ * ne/nb come from the tensor's first fields (type, buffer, ne[4], nb[4], the
+ * layout of ggml.h for years), checked once against ggml_nelements,
+ * ggml_nrows, ggml_element_size and ggml_type_name before anything is read.
+ * Checks against the expert map (profiler/routing_sampler.c); a failed one
+ * refuses the step and the runtime falls back to the other samplers with one
+ * line naming it.
+ *
+ * Locks: sched_lock is a leaf (nothing else is taken, and nothing is called
+ * but the real setter, while it is held). A forked child is pass-through and
+ * never takes it. Not reachable from signal handlers.
+ */
+#include "shim/shim.h"
+#include "common/fmt.h"
+#include "common/log.h"
+#include "profiler/routing_sampler.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef bool (*eval_cb_t)(void *t, bool ask, void *ud);
+typedef void (*set_cb_t)(void *sched, eval_cb_t cb, void *ud);
+
+/* the first fields of ggml.h's struct ggml_tensor */
+struct tensor_head {
+    int32_t type;
+    void *buffer;
+    int64_t ne[4];
+    size_t nb[4];
+};
+
+#define SCHED_MAX 32
+
+struct sched_entry {
+    void *sched;          /* NULL: free */
+    void *ctx;            /* the llama_context that last built a graph on it */
+    eval_cb_t app_cb;     /* what llama.cpp last set: the application's */
+    void *app_ud;
+    int ours;             /* moetier's callback is installed now */
+    void *last_t;         /* the node asked about last, and the application's answer */
+    bool last_app;
+};
+
+static struct sched_entry scheds[SCHED_MAX];
+static pthread_mutex_t sched_lock = PTHREAD_MUTEX_INITIALIZER;
+static int table_full_said;
+
+static void *real_set, *real_sched_free;
+static void *fn_get_name, *fn_nbytes, *fn_nelements, *fn_nrows, *fn_element_size, *fn_type_name, *fn_tensor_get;
+
+static __thread void *tl_ctx;      /* the llama_context decoding on this thread */
+static __thread int tl_routing;    /* this thread's decode step is sampled by routing */
+static __thread int tl_n_tokens;
+
+static struct moetier_topk routing;
+static int routing_ready;          /* routing initialized for the model */
+static int layout_checked;         /* 1 ok, -1 refused */
+
+static set_cb_t real_setter(void)
+{
+    return (set_cb_t)shim_real_optional("ggml_backend_sched_set_eval_callback", &real_set);
+}
+
+int shim_routing_usable(char *why, size_t cap)
+{
+    static const char *const names[] = { "ggml_backend_sched_set_eval_callback", "ggml_get_name", "ggml_nbytes",
+                                         "ggml_nelements", "ggml_nrows", "ggml_element_size", "ggml_type_name",
+                                         "ggml_backend_tensor_get" };
+    void **slots[] = { &real_set, &fn_get_name, &fn_nbytes, &fn_nelements, &fn_nrows, &fn_element_size,
+                       &fn_type_name, &fn_tensor_get };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!shim_real_optional(names[i], slots[i])) {
+            moetier_fmt(why, cap, "%s not found in the process (not llama.cpp?)", names[i]);
+            return -ENOENT;
+        }
+    if (layout_checked < 0) {
+        moetier_fmt(why, cap, "%s", routing.why[0] ? routing.why : "ggml's tensor layout is not the one expected");
+        return -EPROTO;
+    }
+    if (!routing_ready) {
+        const struct moetier_expert_map *m = shim.model.map;
+        int64_t used = m ? m->n_expert_used : -1;
+        if (used < 1 || used > MOETIER_TOPK_MAX_USED || (uint64_t)used > shim.model.n_experts) {
+            moetier_fmt(why, cap, "the model has no usable expert_used_count (%lld)", (long long)used);
+            return -EINVAL;
+        }
+        int rc = moetier_topk_init(&routing, &shim.model, (uint32_t)used);
+        if (rc) {
+            moetier_fmt(why, cap, "cannot set up: %s", strerror(-rc));
+            return rc;
+        }
+        routing_ready = 1;
+    }
+    return 0;
+}
+
+/* ---- reading a topk tensor (the decode thread, inside llama_decode) ---- */
+
+static int check_layout(void *t)
+{
+    const struct tensor_head *h = t;
+    int64_t (*nelements)(const void *) = (int64_t(*)(const void *))fn_nelements;
+    int64_t (*nrows)(const void *) = (int64_t(*)(const void *))fn_nrows;
+    size_t (*esize)(const void *) = (size_t(*)(const void *))fn_element_size;
+    const char *(*tname)(int) = (const char *(*)(int))fn_type_name;
+    int64_t n = 1;
+    for (int i = 0; i < 4; i++)
+        n *= h->ne[i] >= 0 && h->ne[i] < (1 << 24) ? h->ne[i] : -1;
+    const char *type = h->type >= 0 && h->type < 64 ? tname(h->type) : NULL;
+    if (n <= 0 || n != nelements(t) || nrows(t) != h->ne[1] * h->ne[2] * h->ne[3] || esize(t) != 4 ||
+        h->nb[0] != 4 || !type || strcmp(type, "i32") != 0) {
+        char why[200];
+        moetier_fmt(why, sizeof why,
+                    "ggml's tensor layout is not the one expected (ne from its first fields: %lld elements, ggml "
+                    "says %lld; type %s)",
+                    (long long)n, (long long)nelements(t), type ? type : "?");
+        moetier_topk_fail(&routing, why);
+        return -1;
+    }
+    return 1;
+}
+
+static void read_topk(void *t, int block)
+{
+    const struct tensor_head *h = t;
+    if (!layout_checked)
+        layout_checked = check_layout(t);
+    if (layout_checked < 0) {
+        moetier_topk_fail(&routing, "ggml's tensor layout is not the one expected");
+        return;
+    }
+    size_t (*nbytes)(const void *) = (size_t(*)(const void *))fn_nbytes;
+    void (*get)(const void *, void *, size_t, size_t) = (void (*)(const void *, void *, size_t, size_t))fn_tensor_get;
+    char why[200];
+    int64_t k = h->ne[0], n_tok = h->ne[1];
+    if (k < 1 || k > MOETIER_TOPK_MAX_USED || h->ne[2] != 1 || h->ne[3] != 1 || n_tok != tl_n_tokens) {
+        moetier_fmt(why, sizeof why, MOETIER_TOPK_NAME "%d: shape [%lld, %lld, %lld, %lld], expected "
+                    "[expert_used_count %u, %d tokens, 1, 1]", block, (long long)k, (long long)n_tok,
+                    (long long)h->ne[2], (long long)h->ne[3], routing.n_used, tl_n_tokens);
+        moetier_topk_fail(&routing, why);
+        return;
+    }
+    int32_t ids[MOETIER_TOPK_MAX_USED];
+    size_t size = nbytes(t), len = (size_t)k * sizeof(int32_t);
+    /* decode steps hold one token; the last column is the one kept */
+    size_t off = (size_t)(n_tok - 1) * h->nb[1];
+    if (off + len > size) {
+        moetier_fmt(why, sizeof why, MOETIER_TOPK_NAME "%d: %zu bytes, column at %zu does not fit", block, size, off);
+        moetier_topk_fail(&routing, why);
+        return;
+    }
+    get(t, ids, off, len);
+    moetier_topk_add(&routing, block, k, 1, ids);
+}
+
+static bool moetier_cb(void *t, bool ask, void *ud)
+{
+    struct sched_entry *e = ud;
+    eval_cb_t app = e->app_cb;
+    const char *(*get_name)(const void *) = (const char *(*)(const void *))fn_get_name;
+    if (ask) {
+        bool mine = tl_routing && moetier_topk_block_of(get_name(t)) >= 0;
+        bool app_need = app ? app(t, true, e->app_ud) : false;
+        e->last_t = t;
+        e->last_app = app_need;
+        return mine || app_need;
+    }
+    bool ret = true;
+    if (app && e->last_t == t && e->last_app)
+        ret = app(t, false, e->app_ud);
+    int block;
+    if (tl_routing && !shim.child && (block = moetier_topk_block_of(get_name(t))) >= 0)
+        read_topk(t, block);
+    return ret;
+}
+
+/* ---- the scheduler table ---- */
+
+static struct sched_entry *entry_of(void *sched, int add)
+{
+    struct sched_entry *free_slot = NULL;
+    for (int i = 0; i < SCHED_MAX; i++) {
+        if (scheds[i].sched == sched)
+            return &scheds[i];
+        if (!scheds[i].sched && !free_slot)
+            free_slot = &scheds[i];
+    }
+    if (!add || !free_slot)
+        return NULL;
+    memset(free_slot, 0, sizeof *free_slot);
+    free_slot->sched = sched;
+    return free_slot;
+}
+
+void ggml_backend_sched_set_eval_callback(void *sched, eval_cb_t cb, void *ud)
+{
+    set_cb_t set = real_setter();
+    if (!set)
+        return;
+    if (!shim.active || shim.child || shim_busy || !sched) {
+        set(sched, cb, ud);
+        return;
+    }
+    pthread_mutex_lock(&sched_lock);
+    struct sched_entry *e = entry_of(sched, 1);
+    if (!e) {
+        pthread_mutex_unlock(&sched_lock);
+        if (!table_full_said++)
+            log_warn("routing sampler: more than %d graph schedulers; the others are not observed", SCHED_MAX);
+        set(sched, cb, ud);
+        return;
+    }
+    e->app_cb = cb;
+    e->app_ud = ud;
+    if (tl_ctx)
+        e->ctx = tl_ctx;
+    e->ours = tl_routing && e->ctx == tl_ctx;
+    if (e->ours)
+        set(sched, moetier_cb, e);
+    else
+        set(sched, cb, ud);
+    pthread_mutex_unlock(&sched_lock);
+}
+
+void ggml_backend_sched_free(void *sched)
+{
+    void (*fn)(void *) = (void (*)(void *))shim_real_optional("ggml_backend_sched_free", &real_sched_free);
+    if (!fn)
+        return;
+    if (sched && !shim.child) {
+        pthread_mutex_lock(&sched_lock);
+        struct sched_entry *e = entry_of(sched, 0);
+        if (e)
+            e->sched = NULL;
+        pthread_mutex_unlock(&sched_lock);
+    }
+    fn(sched);
+}
+
+void shim_routing_enter(void *ctx, int n_tokens)
+{
+    tl_ctx = ctx;
+    tl_n_tokens = n_tokens;
+}
+
+void shim_routing_step(void *ctx, int on)
+{
+    set_cb_t set = real_setter();
+    if (!set)
+        return;
+    if (on) {
+        moetier_topk_begin(&routing);
+        tl_routing = 1;
+    }
+    pthread_mutex_lock(&sched_lock);
+    for (int i = 0; i < SCHED_MAX; i++) {
+        struct sched_entry *e = &scheds[i];
+        if (!e->sched || e->ctx != ctx)
+            continue;
+        if (on && !e->ours) {
+            e->last_t = NULL;
+            set(e->sched, moetier_cb, e);
+            e->ours = 1;
+        } else if (!on && e->ours) {
+            set(e->sched, e->app_cb, e->app_ud); /* exactly what llama.cpp last set */
+            e->ours = 0;
+        }
+    }
+    pthread_mutex_unlock(&sched_lock);
+    if (!on)
+        tl_routing = 0;
+}
+
+int shim_routing_collect(int decode_rc, uint8_t *used, char *why, size_t cap)
+{
+    if (decode_rc != 0)
+        return 0; /* llama_decode failed or stopped early: nothing to learn, nothing wrong */
+    int n = moetier_topk_collect(&routing, used);
+    if (n < 0) {
+        moetier_fmt(why, cap, "%s", routing.why);
+        return n;
+    }
+    if (moetier_log_enabled(MOETIER_LOG_DEBUG)) {
+        char line[900];
+        moetier_topk_format(&routing, line, sizeof line);
+        log_debug("routing: step %llu: %s", (unsigned long long)shim.tokens_decode, line);
+    }
+    return n;
+}
