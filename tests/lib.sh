@@ -103,3 +103,10 @@ free_port() {
     while grep -qi ":$(printf '%04X' $p) " /proc/net/tcp 2> /dev/null; do p=$((p + 1)); done
     echo $p
 }
+
+# same_text A B: the two outputs are the same text, but for trailing newlines
+# (llama.cpp's programs print the last "\n\n" through their asynchronous
+# logger, which can lose it at exit: seen in plain runs too).
+same_text() {
+    [ "$(cat "$1")" = "$(cat "$2")" ]
+}

@@ -6,7 +6,8 @@
 PROGRAM_TESTS = \
 	tests/programs/server.sh \
 	tests/programs/load_modes.sh \
-	tests/programs/rpc.sh
+	tests/programs/rpc.sh \
+	tests/programs/quants.sh
 
 TESTS += $(PROGRAM_TESTS)
 EXTRA_DIST += $(PROGRAM_TESTS)

@@ -28,7 +28,7 @@ for type in q8_0 q4_0; do
             "$@" > "$TMP/plain.out" 2> "$TMP/plain.err" || { tail -n 20 "$TMP/plain.err"; fail "plain $what exited $?"; }
             "$MOETIER" run --dram $((eb / 4)) --log debug -- "$@" > "$TMP/moe.out" 2> "$TMP/moe.err" ||
                 { tail -n 20 "$TMP/moe.err"; fail "moetier $what exited $?"; }
-            cmp -s "$TMP/plain.out" "$TMP/moe.out" ||
+            same_text "$TMP/plain.out" "$TMP/moe.out" ||
                 { diff "$TMP/plain.out" "$TMP/moe.out" | head; fail "$what: output differs under moetier"; }
             [ "$(wc -c < "$TMP/plain.out")" -gt ${#prompt} ] || fail "$what: nothing generated"
             # the runtime placed all 12 expert tensors (4 layers x gate, up, down), wherever they are
