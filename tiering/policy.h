@@ -24,9 +24,13 @@
  *            token's choice at l+1.
  *   belady   clairvoyant reference (replay only): evicts the slot whose next use
  *            is furthest away; needs opts.next_use.
- *   adapt    evicts like lru or like lfu, whichever a shadow cache of each (of
- *            opts.cache_slots slots) says fetched fewer pairs lately (costs
- *            decayed with half-life opts.half_life; 0 = none); no prefetch.
+ *   reuse    evicts the slot expected to be used last: the layers until its
+ *            layer comes round again plus a geometric wait at its per-token use
+ *            rate (counts decayed with opts.half_life; 0 = none).
+ *   adapt    follows whichever of lru, lfu and reuse (each admitting every miss,
+ *            or only pairs used more often than the victim) a shadow cache of
+ *            opts.cache_slots slots says read the fewest pairs (costs decayed
+ *            with opts.half_life; 0 = none); no prefetch (policy_adapt.h).
  * Ties in every policy go to the least recently used slot, then the lowest slot.
  * Not thread-safe: one caller drives a policy.
  */

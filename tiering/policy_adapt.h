@@ -2,13 +2,18 @@
  * policy_adapt: the `adapt` policy's machinery (module-internal to
  * tiering/policy.c; callers use tiering/policy.h).
  *
- * adapt evicts like LRU or like LFU (no decay), whichever would have fetched
- * fewer pairs lately: two shadow caches of the real cache's size, one under
- * each rule, see every access; each shadow miss adds to that rule's cost,
- * decayed with a half-life in accesses. The real cache follows the cheaper
- * rule (ARC's idea: learn from ghost caches which history pays). Ties in cost
- * follow LRU. Neither rule prefetches: every pair adapt fetches is one a token
- * needed, so its bytes are its misses.
+ * adapt runs several rules side by side and follows the one that would have
+ * read the fewest pairs from the slow tier so far (ARC's idea, with whole
+ * policies for ghosts): a shadow cache of the real cache's size per rule sees
+ * every access, and each shadow miss adds to that rule's cost (decayed with a
+ * half-life in accesses; 0 = the whole history). A rule is an eviction order
+ * (lru; lfu without decay; reuse, policy.c's expected-next-use order with a
+ * short rate half-life) and an admission: every miss, or only a pair used more
+ * often than the victim (lfu's counts; a miss not admitted is read in place and
+ * evicts nothing). With lru and lfu among the rules, adapt reads about as few
+ * pairs as the better of the two on each trace, and fewer where another rule
+ * wins. Ties keep the rule followed (lru at the start). No prefetch: every pair
+ * adapt reads is one a token needed, so its bytes are its misses.
  * Shadows pin the slots already used by the running (token, layer) group, as
  * replay pins the running layer's experts.
  * Invariants: shadows hold at most `slots` slots; cost[] >= 0.

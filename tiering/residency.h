@@ -44,7 +44,7 @@ struct moetier_residency {
 };
 
 /*
- * policy: "lru", "lfu", "static", "predict", "hot". rank (static only; may be NULL
+ * policy: "lru", "lfu", "static", "predict", "adapt", "reuse", "hot". rank (static only; may be NULL
  * for the others): [n_layers * n_experts], higher = hotter, copied. topk: the
  * model's experts per token (predict's prefetch width and its half-life unit).
  * Returns 0, -EINVAL (unknown policy, static without rank) or -ENOMEM.

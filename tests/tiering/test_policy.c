@@ -291,6 +291,21 @@ static void test_adapt(void)
     CHECK(moetier_policy_admit(p, 2, 1)); /* follows ungated lru: admits */
     moetier_policy_resize(p, 1);
     moetier_policy_free(p);
+    /* the runtime's residency drives it like replay, and resizes its shadows */
+    struct moetier_residency rs;
+    CHECK(moetier_residency_new(&rs, "adapt", 1, 4, 1, 2, NULL) == 0);
+    uint8_t used[4] = { 1, 0, 0, 0 };
+    for (int i = 0; i < 4; i++) {
+        used[i] = 1;
+        moetier_residency_sample(&rs, used);
+        used[i] = i == 0;
+    }
+    CHECK(rs.set.n == 2 && moetier_residency_wanted(&rs, 0)); /* 0 used in every sample */
+    moetier_residency_resize(&rs, 1);
+    CHECK(rs.set.n == 1);
+    moetier_residency_sample(&rs, used);
+    CHECK(moetier_residency_wanted(&rs, 0));
+    moetier_residency_free(&rs);
     CHECK(strcmp(moetier_policy_auto(1), "hot") == 0);
     CHECK(moetier_policy_new(moetier_policy_auto(0), 1, 4, &o, &p) == 0);
     moetier_policy_free(p);
