@@ -1,5 +1,23 @@
 /*
  * sampler: probe construction and the pagemap and fault samplers (see sampler.h).
+ *
+ * Which faults are ours (fault, fetch): a region's `armed` flag is set before
+ * arm's mprotect(PROT_NONE) and cleared only after disarm's restore, so a
+ * region not armed holds no protection of ours. Inside an armed region each
+ * expert's slice has a state word, gen << 2 | {ARMING, ARMED, OPEN}:
+ *  - arm, before protecting blocks, moves every slice with bytes in them to
+ *    ARMING of a new generation, and to ARMED once the mprotect returned;
+ *  - the handler lifts a slice's protection and then moves it ARMED -> OPEN by
+ *    compare-and-swap on the generation it read before, so an arm that began
+ *    meanwhile (new generation) leaves it armed.
+ * OPEN thus means "moetier's protection of this slice is lifted and nothing
+ * protected it since". ARMING and ARMED faults are claimed (at worst once more
+ * than needed: each claim opens). A fault on an open slice or an unarmed
+ * region is either the binary's own or one raised while the slice was still
+ * protected and handled after another thread opened it (or disarm ran): the
+ * handler lets the thread retry once, remembering the address and state word
+ * in thread-local storage; the same fault again with the same word (nothing
+ * armed in between) is the binary's own and is not claimed.
  */
 #include "profiler/sampler.h"
 #include "common/fmt.h"
@@ -7,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +34,16 @@
 #include <unistd.h>
 
 #define ZAP_BATCH 512
+#define SLICE_ARMING 0u /* arm may still be protecting it */
+#define SLICE_ARMED 1u  /* protected by a finished arm */
+#define SLICE_OPEN 2u   /* the handler lifted the protection after that arm */
+
+/* The fault this thread last retried without a claim (see above). Initial-exec:
+ * no allocation on first use in a signal handler. */
+static __thread struct {
+    uintptr_t addr;
+    uint32_t word;
+} retried __attribute__((tls_model("initial-exec")));
 #define PAGEMAP_SPAN 4096 /* pages: a 32 KiB read */
 
 static uintptr_t page_size(void)
@@ -191,8 +220,9 @@ static int build_fault(struct moetier_sampler *s, const struct moetier_placement
         const struct moetier_placement *p = &t->item[i];
         if (!usable(p, n_layers) || (have[p->layer] && !every_tensor))
             continue;
+        uint32_t n_expert = p->n_expert < n_experts ? p->n_expert : n_experts;
         uintptr_t start = (p->base + ps - 1) & ~(ps - 1);
-        uintptr_t end = (p->base + p->stride * p->n_expert) & ~(ps - 1);
+        uintptr_t end = (p->base + p->stride * n_expert) & ~(ps - 1); /* every byte has a slice */
         if (end <= start)
             continue;
         struct moetier_fault_region *r = &s->regions[s->n_regions++];
@@ -201,7 +231,7 @@ static int build_fault(struct moetier_sampler *s, const struct moetier_placement
         r->block = region_block(p, unit, every_tensor);
         r->base = p->base;
         r->stride = p->stride;
-        r->n_expert = p->n_expert < n_experts ? p->n_expert : n_experts;
+        r->n_expert = n_expert;
         r->slot0 = p->layer * n_experts;
         r->prot = p->prot;
         r->file = p->kind == MOETIER_MEM_FILE_SHARED ? p->file : -1;
@@ -217,7 +247,8 @@ static int build_fault(struct moetier_sampler *s, const struct moetier_placement
     }
     qsort(s->regions, s->n_regions, sizeof *s->regions, cmp_region);
     s->n_experts = n_experts;
-    if (every_tensor && !(s->restored = calloc(s->n_regions * (size_t)n_experts, 1)))
+    s->slice = calloc(s->n_regions * (size_t)n_experts, sizeof *s->slice);
+    if (!s->slice || (every_tensor && !(s->rearm = calloc(n_experts, 1))))
         return -ENOMEM;
     return 0;
 }
@@ -310,7 +341,8 @@ void moetier_sampler_free(struct moetier_sampler *s)
     free(s->probes);
     free(s->regions);
     free((void *)s->hit);
-    free((void *)s->restored);
+    free((void *)s->slice);
+    free(s->rearm);
     memset(s, 0, sizeof *s);
     s->pagemap_fd = -1;
     s->pidfd = -1;
@@ -351,33 +383,68 @@ static void slice_blocks(const struct moetier_fault_region *r, uint64_t e, uintp
         *b = r->end;
 }
 
+static _Atomic uint32_t *slice_word(const struct moetier_sampler *s, const struct moetier_fault_region *r,
+                                    uint64_t e)
+{
+    return &s->slice[(size_t)(r - s->regions) * s->n_experts + e];
+}
+
+/* Arm side: slices e0..e1 of r to ARMING of a new generation (before their
+ * blocks are protected), or back to ARMED (after). Only arm leaves ARMING. */
+static void slices_mark(struct moetier_sampler *s, const struct moetier_fault_region *r, uint64_t e0, uint64_t e1,
+                        int arming)
+{
+    for (uint64_t e = e0; e <= e1 && e < r->n_expert; e++) {
+        _Atomic uint32_t *w = slice_word(s, r, e);
+        uint32_t v = atomic_load(w);
+        atomic_store(w, arming ? (((v >> 2) + 1) << 2) | SLICE_ARMING : (v & ~3u) | SLICE_ARMED);
+    }
+}
+
+/* Protects the blocks [a, b) of r, every slice with bytes there marked first. */
+static void protect_blocks(struct moetier_sampler *s, const struct moetier_fault_region *r, uintptr_t a, uintptr_t b)
+{
+    uint64_t e0 = (a - r->base) / r->stride, e1 = (b - 1 - r->base) / r->stride;
+    slices_mark(s, r, e0, e1, 1);
+    mprotect((void *)a, b - a, PROT_NONE);
+    slices_mark(s, r, e0, e1, 0);
+}
+
+/* Protects region r whole. armed is set first, so a fault right after the
+ * mprotect is ours; a failed mprotect is undone and leaves it unarmed. */
+static void region_arm(struct moetier_sampler *s, struct moetier_fault_region *r)
+{
+    slices_mark(s, r, 0, r->n_expert - 1, 1);
+    atomic_store(&r->armed, 1);
+    if (mprotect((void *)r->start, r->end - r->start, PROT_NONE) != 0 &&
+        mprotect((void *)r->start, r->end - r->start, r->prot) == 0)
+        atomic_store(&r->armed, 0);
+    slices_mark(s, r, 0, r->n_expert - 1, 0);
+}
+
 /* fetch: protect each region whole the first time, afterwards only the
- * slices the handler restored since; hits from between steps are dropped. */
+ * slices the handler opened since; hits from between steps are dropped. */
 static void arm_fetch(struct moetier_sampler *s)
 {
     for (uint32_t i = 0; i < s->n_slots; i++)
-        s->hit[i] = 0;
+        atomic_store_explicit(&s->hit[i], 0, memory_order_relaxed);
     for (size_t i = 0; i < s->n_regions; i++) {
         struct moetier_fault_region *r = &s->regions[i];
-        volatile uint8_t *row = s->restored + i * (size_t)s->n_experts;
-        if (r->dead)
+        if (atomic_load(&r->dead))
             continue;
-        if (!r->armed) {
-            for (uint32_t e = 0; e < r->n_expert; e++)
-                row[e] = 0;
-            r->armed = 1;
-            if (mprotect((void *)r->start, r->end - r->start, PROT_NONE) != 0)
-                r->armed = 0;
+        if (!atomic_load(&r->armed)) {
+            region_arm(s, r);
             continue;
         }
+        /* the opened slices first: protecting one marks its neighbours
+         * (shared blocks) armed, whose own interiors must be protected too */
+        for (uint32_t e = 0; e < r->n_expert; e++)
+            s->rearm[e] = (atomic_load(slice_word(s, r, e)) & 3u) == SLICE_OPEN;
         for (uint32_t e = 0; e < r->n_expert; e++) {
-            if (!row[e])
-                continue;
             uintptr_t a, b;
             slice_blocks(r, e, &a, &b);
-            row[e] = 0; /* before the mprotect: a touch right after it marks it again */
-            if (b > a)
-                mprotect((void *)a, b - a, PROT_NONE);
+            if (s->rearm[e] && b > a)
+                protect_blocks(s, r, a, b);
         }
     }
 }
@@ -414,14 +481,9 @@ void moetier_sampler_arm(struct moetier_sampler *s)
         arm_fetch(s);
         return;
     }
-    for (size_t i = 0; i < s->n_regions; i++) {
-        struct moetier_fault_region *r = &s->regions[i];
-        if (r->dead)
-            continue;
-        r->armed = 1; /* before the mprotect, so a fault right after it is ours */
-        if (mprotect((void *)r->start, r->end - r->start, PROT_NONE) != 0)
-            r->armed = 0;
-    }
+    for (size_t i = 0; i < s->n_regions; i++)
+        if (!atomic_load(&s->regions[i].dead))
+            region_arm(s, &s->regions[i]);
 }
 
 int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
@@ -474,14 +536,13 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
          * where the region is protected in whole PMD mappings. */
         for (size_t i = 0; i < s->n_regions; i++) {
             const struct moetier_fault_region *r = &s->regions[i];
-            if (r->file >= 0 && !r->dead && !r->armed && r->block == page_size())
+            if (r->file >= 0 && !atomic_load(&r->dead) && !atomic_load(&r->armed) && r->block == page_size())
                 madvise((void *)r->start, r->end - r->start, MADV_DONTNEED);
         }
     }
     for (uint32_t i = 0; i < s->n_slots; i++) {
-        if (s->hit[i]) {
+        if (atomic_exchange(&s->hit[i], 0)) {
             used[i] = 1;
-            s->hit[i] = 0;
             hits++;
         }
     }
@@ -500,8 +561,8 @@ void moetier_sampler_forget(struct moetier_sampler *s, uintptr_t addr, size_t le
     for (size_t i = 0; i < s->n_regions; i++) {
         struct moetier_fault_region *r = &s->regions[i];
         if (r->start < addr + len && addr < r->end) {
-            r->dead = 1;
-            r->armed = 0;
+            atomic_store(&r->dead, 1);
+            atomic_store(&r->armed, 0);
         }
     }
 }
@@ -510,9 +571,28 @@ void moetier_sampler_disarm(struct moetier_sampler *s)
 {
     for (size_t i = 0; i < s->n_regions; i++) {
         struct moetier_fault_region *r = &s->regions[i];
-        if (r->armed && !r->dead && mprotect((void *)r->start, r->end - r->start, r->prot) == 0)
-            r->armed = 0;
+        /* cleared after the restore: until then a fault there is ours */
+        if (atomic_load(&r->armed) && !atomic_load(&r->dead) &&
+            mprotect((void *)r->start, r->end - r->start, r->prot) == 0)
+            atomic_store(&r->armed, 0);
     }
+}
+
+/* Lifts the protection of expert e's slice of r and opens it, unless an arm
+ * began since its state was read (the CAS then fails: it stays armed). Where
+ * the slice's mprotect fails (the map count limit: it would split the
+ * mapping), the region is restored whole, which merges. Async-signal-safe. */
+static void open_slice(struct moetier_sampler *s, const struct moetier_fault_region *r, uint64_t e)
+{
+    _Atomic uint32_t *w = slice_word(s, r, e);
+    uint32_t v = atomic_load(w);
+    uintptr_t a, b;
+    slice_blocks(r, e, &a, &b);
+    if (b > a && mprotect((void *)a, b - a, r->prot) != 0 &&
+        mprotect((void *)r->start, r->end - r->start, r->prot) != 0)
+        return;
+    if ((v & 3u) == SLICE_ARMED)
+        atomic_compare_exchange_strong(w, &v, (v & ~3u) | SLICE_OPEN);
 }
 
 /* fetch: reads expert e of layer slot0 in from the model file, every slice of
@@ -522,21 +602,16 @@ static void fetch_expert(struct moetier_sampler *s, uint32_t slot0, uint64_t e)
 {
     for (size_t i = 0; i < s->n_regions; i++) {
         const struct moetier_fault_region *q = &s->regions[i];
-        if (q->slot0 != slot0 || q->dead || e >= q->n_expert || q->file < 0 || q->file >= MOETIER_SAMPLER_MAX_FILES ||
-            s->fetch_fd[q->file] < 0)
+        if (q->slot0 != slot0 || atomic_load(&q->dead) || e >= q->n_expert || q->file < 0 ||
+            q->file >= MOETIER_SAMPLER_MAX_FILES || s->fetch_fd[q->file] < 0)
             continue;
         syscall(SYS_readahead, s->fetch_fd[q->file], (off_t)(q->file_off + e * q->stride), (size_t)q->stride);
         __atomic_fetch_add(&s->fetched, 1, __ATOMIC_RELAXED);
     }
     for (size_t i = 0; i < s->n_regions; i++) {
         const struct moetier_fault_region *q = &s->regions[i];
-        uintptr_t a, b;
-        if (q->slot0 != slot0 || q->dead || e >= q->n_expert)
-            continue;
-        slice_blocks(q, e, &a, &b);
-        s->restored[i * (size_t)s->n_experts + e] = 1;
-        if (b > a)
-            mprotect((void *)a, b - a, q->prot);
+        if (q->slot0 == slot0 && !atomic_load(&q->dead) && e < q->n_expert)
+            open_slice(s, q, e);
     }
 }
 
@@ -556,21 +631,28 @@ int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr)
     if (lo == s->n_regions)
         return 0;
     struct moetier_fault_region *r = &s->regions[lo];
-    if (addr < r->start || r->dead)
+    uint64_t e = (addr - r->base) / r->stride;
+    if (addr < r->start || e >= r->n_expert)
         return 0;
+    uint32_t v = atomic_load(slice_word(s, r, e));
+    if (atomic_load(&r->dead) || !atomic_load(&r->armed) || (v & 3u) == SLICE_OPEN) {
+        /* no protection of ours there now: retry once (it may have been
+         * raised before another thread lifted it); the same fault again is
+         * the binary's own */
+        if (retried.addr == addr && retried.word == v) {
+            retried.addr = 0;
+            return 0;
+        }
+        retried.addr = addr;
+        retried.word = v;
+        return 1;
+    }
     /* the expert whose bytes were touched: restore its pages (some shared with
      * its neighbours, whose own interior pages stay armed) and mark it */
-    uint64_t e = (addr - r->base) / r->stride;
-    if (kind == MOETIER_SAMPLE_FETCH && e < r->n_expert && !s->hit[r->slot0 + e]) {
-        fetch_expert(s, r->slot0, e); /* first touch of this expert this step: restores all its slices */
-    } else {
-        uintptr_t a, b;
-        slice_blocks(r, e, &a, &b);
-        if (kind == MOETIER_SAMPLE_FETCH && e < r->n_expert)
-            s->restored[(size_t)(r - s->regions) * s->n_experts + e] = 1;
-        mprotect((void *)a, b - a, r->prot);
-    }
-    if (e < r->n_expert)
-        s->hit[r->slot0 + e] = 1;
+    if (kind == MOETIER_SAMPLE_FETCH && !atomic_load(&s->hit[r->slot0 + e]))
+        fetch_expert(s, r->slot0, e); /* first touch of this expert this step: opens all its slices */
+    else
+        open_slice(s, r, e);
+    atomic_store(&s->hit[r->slot0 + e], 1);
     return 1;
 }

@@ -75,8 +75,8 @@ struct moetier_fault_region {
     int prot;                /* protection to restore */
     int file;                /* model file index (-1: not a file mapping) */
     uint64_t file_off;       /* file offset of base */
-    volatile uint8_t armed;
-    uint8_t dead;
+    _Atomic uint8_t armed;   /* set before arm's mprotect, cleared after disarm's */
+    _Atomic uint8_t dead;
 };
 
 struct moetier_sampler {
@@ -94,9 +94,10 @@ struct moetier_sampler {
     /* fault */
     size_t n_regions;               /* sorted by start */
     struct moetier_fault_region *regions;
-    volatile uint8_t *hit;          /* [n_slots], set by the fault handler */
-    uint32_t n_experts;             /* experts per layer (restored's row length) */
-    volatile uint8_t *restored;     /* fetch: [n_regions * n_experts] slices the handler unprotected */
+    _Atomic uint8_t *hit;           /* [n_slots], set by the fault handler */
+    uint32_t n_experts;             /* experts per layer (a slice row's length) */
+    _Atomic uint32_t *slice;        /* [n_regions * n_experts] each slice's protection state (sampler.c) */
+    uint8_t *rearm;                 /* fetch: [n_experts] arm's scratch row */
     /* fetch */
     int fetch_fd[MOETIER_SAMPLER_MAX_FILES]; /* per model file, -1 = no fetch */
     volatile uint64_t fetched;      /* readahead calls made */
@@ -129,9 +130,14 @@ void moetier_sampler_forget(struct moetier_sampler *s, uintptr_t addr, size_t le
 /* Restores every armed region's protection (before disabling the sampler). */
 void moetier_sampler_disarm(struct moetier_sampler *s);
 
-/* From the SIGSEGV handler: 1 if addr lies in an armed region (the expert
- * there is marked and its pages restored), 0 if the fault is not ours.
- * Async-signal-safe. */
+/* From the SIGSEGV handler: 1 if the faulting access is to be retried: addr
+ * lies in a slice moetier protected (the expert there is marked and its pages
+ * restored), or in one whose protection another thread lifted meanwhile (a
+ * first fault there). 0 if the fault is not ours: outside every region, or
+ * the same thread's same fault again with nothing armed since (the binary's
+ * own, e.g. a stray write into read-only weights, which must reach its
+ * handler or crash). A repeating genuine fault is thus claimed at most twice.
+ * Async-signal-safe; race-free against arm/collect/disarm on other threads. */
 int moetier_sampler_fault(struct moetier_sampler *s, uintptr_t addr);
 
 /* Measures the pagemap unit of the shared mapping around addr (which must lie

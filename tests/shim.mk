@@ -11,6 +11,7 @@ SHIM_TESTS = \
 	tests/shim/accuracy.sh \
 	tests/shim/node.sh \
 	tests/shim/segv_chain.sh \
+	tests/shim/stray_write.sh \
 	tests/shim/live_stats.sh \
 	tests/shim/fork.sh \
 	tests/shim/preload_arena.sh

@@ -2,7 +2,8 @@
 # routing-file loader, the fetch sampler and the fault sampler's PMD-sized
 # protection on real file mappings (no llama.cpp needed).
 EXTRA_DIST += tests/lib.sh tests/unit/check.h tests/unit/scratch_file.h
-UNIT_TESTS = tests/bin/test_common tests/bin/test_quant tests/bin/test_routing tests/bin/test_fetch tests/bin/test_fault_blocks
+UNIT_TESTS = tests/bin/test_common tests/bin/test_quant tests/bin/test_routing tests/bin/test_fetch tests/bin/test_fault_blocks \
+	tests/bin/test_fault_claim
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 tests_bin_test_common_SOURCES = tests/unit/test_common.c
@@ -15,3 +16,6 @@ tests_bin_test_fetch_SOURCES = tests/unit/test_fetch.c
 tests_bin_test_fetch_LDADD = profiler/libprofiler.la common/libcommon.la -lm
 tests_bin_test_fault_blocks_SOURCES = tests/unit/test_fault_blocks.c
 tests_bin_test_fault_blocks_LDADD = profiler/libprofiler.la common/libcommon.la -lm
+# the samplers claim only faults of their own protection (issue 14)
+tests_bin_test_fault_claim_SOURCES = tests/unit/test_fault_claim.c
+tests_bin_test_fault_claim_LDADD = profiler/libprofiler.la common/libcommon.la -lpthread -lm

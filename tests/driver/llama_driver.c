@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ struct opts {
     bool buffers;
     bool check_routing;
     bool own_segv;          /* install a SIGSEGV handler of its own mid-run, then fault once */
+    const char *stray_write; /* expert tensor to write one byte into at the end (a bug) */
 };
 
 /* One weight tensor seen as src[0] of a MUL_MAT_ID node (the experts). */
@@ -84,6 +86,8 @@ struct buf_note {
     char tensor[GGML_MAX_NAME];
     char buft[64];
     enum ggml_type type;
+    void *data;             /* its bytes (CPU buffers), for --stray-write */
+    size_t bytes;
 };
 
 /* Model buffer lines captured from llama.cpp's log. */
@@ -179,7 +183,12 @@ static void usage(FILE *f)
 "      --stop-eog          stop generating at an end-of-generation token\n"
 "      --own-segv-handler  after the feed, install a SIGSEGV handler of the driver's own\n"
 "                          (as node/V8 do), and after generating, fault once on purpose\n"
-"                          and recover through it (prints own_segv: caught N)\n"
+"                          and recover through it (prints own_segv: caught N, and\n"
+"                          own_segv_as_asked: whether its sa_mask, SA_ONSTACK and\n"
+"                          SA_RESETHAND were honoured)\n"
+"      --stray-write NAME  at the end, write one byte into expert tensor NAME, as a\n"
+"                          buggy application might: where the weights are mapped\n"
+"                          read-only this must die of SIGSEGV (prints stray_write: NAME)\n"
 "      --buffers           print the buffer type of every expert tensor\n"
 "      --backend-dir DIR   where the ggml backend .so files are (default: $LLAMA_LIBDIR,\n"
 "                          else the directory of the loaded libllama)\n"
@@ -235,22 +244,35 @@ static const char *load_mode_str(int m)
 /* --own-segv-handler: an application's own SIGSEGV handling, as node/V8 have;
  * it must see exactly the faults that are its own. */
 static sigjmp_buf own_segv_jmp;
-static volatile sig_atomic_t own_segv_caught;
+static volatile sig_atomic_t own_segv_caught, own_segv_masked, own_segv_deferred, own_segv_onstack;
+static char own_segv_stack[1 << 16];
 
+/* Installed with sa_mask {SIGUSR2}, SA_ONSTACK and SA_RESETHAND: notes whether
+ * it runs as the kernel runs such a handler (SIGUSR2 and SIGSEGV blocked, on
+ * the alternate stack). */
 static void own_segv_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)sig, (void)si, (void)uc;
+    sigset_t now;
+    char here;
+    pthread_sigmask(SIG_SETMASK, NULL, &now);
+    own_segv_masked = sigismember(&now, SIGUSR2) == 1;
+    own_segv_deferred = sigismember(&now, SIGSEGV) == 1;
+    own_segv_onstack = &here >= own_segv_stack && &here < own_segv_stack + sizeof own_segv_stack;
     own_segv_caught++;
     siglongjmp(own_segv_jmp, 1);
 }
 
 static void own_segv_install(void)
 {
+    stack_t ss = { .ss_sp = own_segv_stack, .ss_size = sizeof own_segv_stack };
+    sigaltstack(&ss, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = own_segv_handler;
-    sa.sa_flags = SA_SIGINFO;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGUSR2);
     sigaction(SIGSEGV, &sa, NULL);
 }
 
@@ -264,6 +286,30 @@ static void own_segv_provoke(void)
         (void)p[0];
     munmap((void *)p, 4096);
     printf("own_segv: caught %d\n", (int)own_segv_caught);
+    struct sigaction now;
+    sigaction(SIGSEGV, NULL, &now);
+    int reset = now.sa_handler == SIG_DFL; /* Linux keeps SA_SIGINFO in the flags */
+    printf("own_segv_as_asked: sa_mask %s, SIGSEGV blocked %s, alternate stack %s, reset %s\n",
+           own_segv_masked ? "yes" : "no", own_segv_deferred ? "yes" : "no", own_segv_onstack ? "yes" : "no",
+           reset ? "yes" : "no");
+}
+
+/* --stray-write: an application bug, one byte written into expert weights. */
+static void stray_write(const struct driver *d)
+{
+    const struct buf_note *n = NULL;
+    for (int i = 0; i < d->n_notes && !n; i++)
+        if (!strcmp(d->notes[i].tensor, d->o.stray_write) && d->notes[i].data)
+            n = &d->notes[i];
+    if (!n) {
+        printf("stray_write: no expert tensor %s in a CPU buffer\n", d->o.stray_write);
+        return;
+    }
+    printf("stray_write: %s\n", n->tensor);
+    fflush(stdout);
+    volatile unsigned char *p = (unsigned char *)n->data + n->bytes / 2;
+    *p = *p; /* read-only weights: SIGSEGV here */
+    printf("stray_write: survived\n");
 }
 
 /* Returns 0, or 2 for bad usage (message printed), or -1 for --help. */
@@ -271,7 +317,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_MMAP = 256, O_NO_MMAP, O_LOAD_MODE, O_REPACK, O_NO_REPACK, O_FEED, O_FEED_MAX,
            O_ROUT, O_PHASE, O_PSINGLE, O_EOG, O_BUFFERS, O_BDIR, O_QUIET, O_NGL, O_VERBOSE,
-           O_CHECK, O_OWN_SEGV };
+           O_CHECK, O_OWN_SEGV, O_STRAY };
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' },
         { "n-predict", required_argument, 0, 'n' },
@@ -297,6 +343,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "verbose", no_argument, 0, O_VERBOSE },
         { "check-routing", no_argument, 0, O_CHECK },
         { "own-segv-handler", no_argument, 0, O_OWN_SEGV },
+        { "stray-write", required_argument, 0, O_STRAY },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -360,6 +407,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_VERBOSE: o->verbose = true; break;
         case O_CHECK: o->check_routing = true; break;
         case O_OWN_SEGV: o->own_segv = true; break;
+        case O_STRAY: o->stray_write = optarg; break;
         case 'h': usage(stdout); return -1;
         case ':': err("option '%s' needs a value", argv[optind - 1]); return 2;
         default: err("unknown option '%s' (see --help)", argv[optind - 1]); return 2;
@@ -552,6 +600,8 @@ static void note_buffer(struct driver *d, const struct ggml_tensor *w)
     snprintf(n->buft, sizeof n->buft, "%s",
              base->buffer ? ggml_backend_buffer_name(base->buffer) : "(none)");
     n->type = w->type;
+    n->data = base->buffer && ggml_backend_buffer_is_host(base->buffer) ? w->data : NULL;
+    n->bytes = ggml_nbytes(w);
 }
 
 /*
@@ -568,7 +618,7 @@ static bool eval_cb(struct ggml_tensor *t, bool ask, void *ud)
     if (ask) {
         if (!d->in_decode)
             d->nodes_outside++;
-        if (d->o.buffers && t->op == GGML_OP_MUL_MAT_ID && t->src[0])
+        if ((d->o.buffers || d->o.stray_write) && t->op == GGML_OP_MUL_MAT_ID && t->src[0])
             note_buffer(d, t->src[0]);
         return d->recording &&
                (topk_layer(t) >= 0 || (d->o.check_routing && scores_layer(t) >= 0));
@@ -1080,7 +1130,7 @@ int main(int argc, char **argv)
     cp.n_threads = o->threads;
     cp.n_threads_batch = o->threads;
     cp.no_perf = false;
-    if (routing || o->buffers) {
+    if (routing || o->buffers || o->stray_write) {
         cp.cb_eval = eval_cb;
         cp.cb_eval_user_data = d;
     }
@@ -1174,6 +1224,8 @@ int main(int argc, char **argv)
         print_buffers(d);
     if (o->own_segv)
         own_segv_provoke();
+    if (o->stray_write)
+        stray_write(d);
 
     fprintf(stderr, "feed_tokens: %d\nfeed_s: %.3f\nfeed_tok_per_s: %.2f\n", n_feed, t_feed,
             t_feed > 0 ? n_feed / t_feed : 0.0);

@@ -3,7 +3,9 @@
 # with the fault sampler armed, the driver installs its own handler mid-run,
 # keeps decoding (probe faults must stay moetier's), then faults once on purpose
 # on a page of its own: its handler must see exactly that one fault, recover,
-# and the tokens must equal a run without the preload.
+# and the tokens must equal a run without the preload. The handler asks for a
+# signal in its sa_mask, its alternate stack (SA_ONSTACK) and SA_RESETHAND:
+# chained through moetier's it must run as the kernel runs it without.
 . "$(dirname "$0")/../lib.sh"
 need_driver
 need_shim
@@ -16,6 +18,11 @@ MOETIER_SAMPLER=fault MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% MOETIER_LOG
 [ "$(field "$TMP/plain.out" own_segv)" = "caught 1" ] || fail "without the preload: $(cat "$TMP/plain.out")"
 [ "$(field "$TMP/shim.out" own_segv)" = "caught 1" ] ||
     fail "under the preload the application's handler saw: $(field "$TMP/shim.out" own_segv) (expected caught 1)"
+asked="sa_mask yes, SIGSEGV blocked yes, alternate stack yes, reset yes"
+[ "$(field "$TMP/plain.out" own_segv_as_asked)" = "$asked" ] ||
+    fail "without the preload: $(field "$TMP/plain.out" own_segv_as_asked)"
+[ "$(field "$TMP/shim.out" own_segv_as_asked)" = "$asked" ] ||
+    fail "under the preload the application's handler ran with: $(field "$TMP/shim.out" own_segv_as_asked) (expected $asked)"
 [ "$(field "$TMP/plain.out" tokens)" = "$(field "$TMP/shim.out" tokens)" ] || fail "tokens differ under the preload"
 grep -q "sampler: fault" "$TMP/shim.err" || fail "the fault sampler was not used: $(cat "$TMP/shim.err")"
 # sampling must go on after the application's sigaction: compare with a run
