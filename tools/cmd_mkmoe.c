@@ -49,7 +49,7 @@
 /* Weight scales (the others are in mkmoe_arch.c; see the file comment). */
 #define EMBED_CONST 1.0     /* C: the constant dimension 0 of every embedding */
 #define UNIFORM_SMOOTHING 0.05 /* share of calibration weight spread over all word pieces */
-#define SIGMOID_GAIN 0.25   /* calibration step scale for sigmoid scores (its slope at 0) */
+#define SIGMOID_GAIN 0.02   /* calibration step for sigmoid scores: small, they span (0, 1) */
 
 struct spec {
     int layers, experts, used, embd, ff, heads, ctx;

@@ -38,7 +38,7 @@ void mkmoe_shape_uniform(int layers, int experts, int topk, double *p);
  * z is [samples * experts] (the router's zero-mean part for each sample), c[s]
  * the sample's value of the constant input dimension. Fixed-point iteration on
  * log-popularity, in steps of gain times a logit-space step: 1 when z are
- * logits, about sigmoid's slope (0.25) when z are sigmoid scores that the bias
+ * logits, much less (0.02) when z are sigmoid scores that the bias
  * is added to (deepseek2's exp_probs_b). The popularity reached is left in
  * p_hat[experts].
  * Returns 0 or -ENOMEM.
