@@ -51,17 +51,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef bool (*eval_cb_t)(void *t, bool ask, void *ud);
 typedef void (*set_cb_t)(void *sched, eval_cb_t cb, void *ud);
 
-/* the first fields of ggml.h's struct ggml_tensor */
+/* the first fields of ggml.h's struct ggml_tensor (GGML_MAX_DIMS 4,
+ * GGML_MAX_OP_PARAMS 64, GGML_MAX_SRC 10), checked at run time */
 struct tensor_head {
     int32_t type;
     void *buffer;
     int64_t ne[4];
     size_t nb[4];
+    int32_t op;
+    int32_t op_params[16];
+    int32_t flags;
+    void *src[10];
+    void *view_src;
+    size_t view_offs;
+    void *data;
+    char name[64];
 };
 
 #define SCHED_MAX 32
@@ -74,13 +84,18 @@ struct sched_entry {
     int ours;             /* moetier's callback is installed now */
     void *last_t;         /* the node asked about last, and the application's answer */
     bool last_app;
+    void **topk;          /* keep mode: [n_layers] the last graph's topk tensors, kept as outputs */
+    int kept;             /* topk[] is the graph the scheduler allocated last (a decode graph) */
 };
 
 static struct sched_entry scheds[SCHED_MAX];
 static pthread_mutex_t sched_lock = PTHREAD_MUTEX_INITIALIZER;
 static int table_full_said;
 
-static void *real_set, *real_sched_free;
+static void *real_set, *real_sched_free, *real_alloc_graph;
+static void *fn_graph_n_nodes, *fn_graph_node, *fn_set_output, *fn_get_data, *fn_sched_sync, *fn_sched_reserve,
+    *fn_sched_n_backends;
+static int keep_ok = -1;           /* keep mode usable: -1 not yet known, 0 no, 1 yes */
 static void *fn_get_name, *fn_nbytes, *fn_nelements, *fn_nrows, *fn_element_size, *fn_type_name, *fn_tensor_get;
 
 static __thread void *tl_ctx;      /* the llama_context decoding on this thread */
@@ -126,6 +141,15 @@ int shim_routing_usable(char *why, size_t cap)
         }
         routing_ready = 1;
     }
+    if (keep_ok < 0)
+        keep_ok = shim_real_optional("ggml_backend_sched_alloc_graph", &real_alloc_graph) &&
+                  shim_real_optional("ggml_graph_n_nodes", &fn_graph_n_nodes) &&
+                  shim_real_optional("ggml_graph_node", &fn_graph_node) &&
+                  shim_real_optional("ggml_set_output", &fn_set_output) &&
+                  shim_real_optional("ggml_get_data", &fn_get_data) &&
+                  shim_real_optional("ggml_backend_sched_synchronize", &fn_sched_sync) &&
+                  shim_real_optional("ggml_backend_sched_reserve", &fn_sched_reserve) &&
+                  shim_real_optional("ggml_backend_sched_get_n_backends", &fn_sched_n_backends);
     return 0;
 }
 
@@ -249,12 +273,95 @@ void ggml_backend_sched_set_eval_callback(void *sched, eval_cb_t cb, void *ud)
     e->app_ud = ud;
     if (tl_ctx)
         e->ctx = tl_ctx;
-    e->ours = tl_routing && e->ctx == tl_ctx;
+    /* a graph rebuilt inside a sampled step: keep mode reads it after the
+     * step (alloc_graph keeps its topk tensors), else moetier's callback */
+    e->ours = tl_routing && e->ctx == tl_ctx && keep_ok <= 0;
     if (e->ours)
         set(sched, moetier_cb, e);
     else
         set(sched, cb, ud);
     pthread_mutex_unlock(&sched_lock);
+}
+
+/* Keep mode: the decode graph's topk tensors (and what they view) become
+ * graph outputs, so the allocator never reuses their memory and the ids are
+ * still there when llama_decode returns: no callback, no graph split. Only
+ * graphs of one-token decode steps, and only when every MoE layer has exactly
+ * one topk tensor; otherwise the graph is left as it is. */
+static int keep_layout(void *t)
+{
+    const struct tensor_head *h = t;
+    const char *(*get_name)(const void *) = (const char *(*)(const void *))fn_get_name;
+    void *(*get_data)(const void *) = (void *(*)(const void *))fn_get_data;
+    if (get_name(t) == h->name && get_data(t) == h->data)
+        return 1;
+    log_info("routing sampler: ggml's tensor layout is not the one expected (name at +%ld, data %s); "
+             "observing through the eval callback instead", (long)(get_name(t) - (const char *)t),
+             get_data(t) == h->data ? "matches" : "differs");
+    return 0;
+}
+
+static void keep_graph(void *sched, void *graph)
+{
+    int (*n_nodes)(void *) = (int (*)(void *))fn_graph_n_nodes;
+    void *(*node)(void *, int) = (void *(*)(void *, int))fn_graph_node;
+    void (*set_output)(void *) = (void (*)(void *))fn_set_output;
+    const char *(*get_name)(const void *) = (const char *(*)(const void *))fn_get_name;
+    pthread_mutex_lock(&sched_lock);
+    struct sched_entry *e = entry_of(sched, 0);
+    int (*n_backends)(void *) = (int (*)(void *))fn_sched_n_backends;
+    bool (*reserve)(void *, void *) = (bool (*)(void *, void *))fn_sched_reserve;
+    /* one backend only: the reserve below resets the scheduler's tensor
+     * assignments, which with one backend are all the same anyway */
+    if (!e || (e->kept = 0, !tl_ctx) || e->ctx != tl_ctx || tl_n_tokens != 1 || n_backends(sched) != 1)
+        goto out;
+    if (!e->topk && !(e->topk = calloc(shim.model.n_layers, sizeof *e->topk)))
+        goto out;
+    memset(e->topk, 0, shim.model.n_layers * sizeof *e->topk);
+    uint32_t found = 0;
+    for (int i = 0, n = n_nodes(graph); i < n; i++) {
+        void *t = node(graph, i);
+        int block = t ? moetier_topk_block_of(get_name(t)) : -1;
+        if (block < 0)
+            continue;
+        int l = moetier_model_layer_of_block(&shim.model, block);
+        if (l < 0 || e->topk[l])
+            goto out; /* the callback's checks will say what is wrong */
+        if (keep_ok > 0 && !keep_layout(t))
+            keep_ok = 0;
+        if (keep_ok <= 0)
+            goto out;
+        e->topk[l] = t;
+        found++;
+    }
+    if (found != shim.model.n_layers)
+        goto out;
+    for (uint32_t l = 0; l < found; l++) {
+        struct tensor_head *h = e->topk[l];
+        set_output(h);
+        if (h->view_src)
+            set_output(h->view_src);
+    }
+    /* the allocator plans at reserve time and reuses the plan while the
+     * graph's shape stays: plan this graph with its outputs kept (what
+     * llama.cpp's own graph_reserve does; the compute buffer only grows) */
+    e->kept = reserve(sched, graph);
+    if (!e->kept)
+        log_info("routing sampler: cannot plan the decode graph with the expert ids kept; observing through the "
+                 "eval callback instead");
+out:
+    pthread_mutex_unlock(&sched_lock);
+}
+
+bool ggml_backend_sched_alloc_graph(void *sched, void *graph)
+{
+    bool (*fn)(void *, void *) = (bool (*)(void *, void *))shim_real_optional("ggml_backend_sched_alloc_graph",
+                                                                           &real_alloc_graph);
+    if (!fn)
+        return false;
+    if (keep_ok > 0 && shim.sampler_routing && shim.active && !shim.child && !shim_busy && sched && graph)
+        keep_graph(sched, graph);
+    return fn(sched, graph);
 }
 
 void ggml_backend_sched_free(void *sched)
@@ -265,8 +372,12 @@ void ggml_backend_sched_free(void *sched)
     if (sched && !shim.child) {
         pthread_mutex_lock(&sched_lock);
         struct sched_entry *e = entry_of(sched, 0);
-        if (e)
+        if (e) {
             e->sched = NULL;
+            e->kept = 0;
+            free(e->topk);
+            e->topk = NULL;
+        }
         pthread_mutex_unlock(&sched_lock);
     }
     fn(sched);
@@ -287,23 +398,43 @@ void shim_routing_step(void *ctx, int on)
         moetier_topk_begin(&routing);
         tl_routing = 1;
     }
+    void *read_sched[SCHED_MAX], **read_topk_of[SCHED_MAX];
+    int n_read = 0;
     pthread_mutex_lock(&sched_lock);
     for (int i = 0; i < SCHED_MAX; i++) {
         struct sched_entry *e = &scheds[i];
         if (!e->sched || e->ctx != ctx)
             continue;
-        if (on && !e->ours) {
+        if (on && !e->ours && !e->kept) {
             e->last_t = NULL;
             set(e->sched, moetier_cb, e);
             e->ours = 1;
         } else if (!on && e->ours) {
             set(e->sched, e->app_cb, e->app_ud); /* exactly what llama.cpp last set */
             e->ours = 0;
+        } else if (!on && e->kept) {
+            read_sched[n_read] = e->sched;
+            read_topk_of[n_read++] = e->topk;
         }
     }
     pthread_mutex_unlock(&sched_lock);
+    /* keep mode: the step's graph is done; its topk tensors are still intact
+     * (outputs) until the next step computes. The scheduler of a context is
+     * only freed with the context, never during its own decode. */
+    const char *(*get_name)(const void *) = (const char *(*)(const void *))fn_get_name;
+    void (*sync)(void *) = (void (*)(void *))fn_sched_sync;
+    for (int i = 0; i < n_read; i++) {
+        sync(read_sched[i]); /* an asynchronous backend may still be computing */
+        for (uint32_t l = 0; l < shim.model.n_layers; l++)
+            read_topk(read_topk_of[i][l], moetier_topk_block_of(get_name(read_topk_of[i][l])));
+    }
     if (!on)
         tl_routing = 0;
+}
+
+int shim_routing_cheap(void)
+{
+    return keep_ok > 0;
 }
 
 int shim_routing_collect(int decode_rc, uint8_t *used, char *why, size_t cap)

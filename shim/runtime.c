@@ -437,7 +437,11 @@ static int sample_due(uint64_t now)
         shim.first_decode_ns = now;
     if (shim.sampler_fetch)
         return 1; /* the fetch sampler reads experts in: every step */
-    if (now - shim.last_sample_ns < (uint64_t)shim.cfg.sample_ms * 1000000ULL)
+    /* the period spaces out the page samplers' disturbance; the routing
+     * sampler's keep mode disturbs nothing: only the budget limits it */
+    int period = !(shim.sampler_routing && shim_routing_cheap() &&
+                   shim.cfg.source[MOETIER_CFG_SAMPLE_MS] != MOETIER_SRC_ENV);
+    if (period && now - shim.last_sample_ns < (uint64_t)shim.cfg.sample_ms * 1000000ULL)
         return 0;
     double elapsed = (double)(now - shim.first_decode_ns);
     return (double)shim.sampler_ns <= elapsed * shim.cfg.sample_budget / 100 || shim.hot.samples == 0;

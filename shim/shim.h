@@ -144,6 +144,9 @@ void shim_routing_step(void *ctx, int on);
 /* After the step (on=0 done): sets used[] for the experts the step used.
  * >0 slots set, 0 nothing to learn (decode_rc != 0), <0 a check failed (why). */
 int shim_routing_collect(int decode_rc, uint8_t *used, char *why, size_t cap);
+/* Keep mode is available (ids read after the step, no graph split): a
+ * sample costs microseconds, so the sampling period does not apply. */
+int shim_routing_cheap(void);
 
 /* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */
 void shim_tiering_placed(const struct moetier_placement *p);
