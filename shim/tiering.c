@@ -33,8 +33,10 @@
 
 static struct moetier_engine engine;
 static struct moetier_residency want;
-static int state;                   /* 0 not started, 1 running, -1 off */
+static int state;                   /* 0 not started, 1 running, -1 off (tiering_off) */
 static int src_fd[MOETIER_CACHE_MAX_FILES];
+static uint32_t n_src;              /* src_fd[0..n_src) are open */
+static int engine_up;               /* engine initialised */
 static struct shim_range locked[MAX_LOCKED];
 static size_t n_locked;
 static int locked_all;
@@ -72,6 +74,34 @@ static void add_placement(const struct moetier_placement *p)
         log_debug("layer %u: expert tensor not tiered (%s)", p->layer, strerror(-rc));
 }
 
+/* Tiering off, for good: the one transition every exit takes (under
+ * shim.lock). What tiering turned on goes with it: the fetch sampler, armed
+ * through every step, is disarmed now and forgets the model files'
+ * descriptors before they close; the configured sampler replaces it at the
+ * next due sample, at the configured rate. release: also free the engine and
+ * close the model files (not when the binary locked its memory: the cache
+ * stays as it is). */
+static void tiering_off(int release)
+{
+    state = -1;
+    if (shim.sampler_fetch) {
+        shim.sampler_fetch = 0;
+        shim.sampler_stale = 1;
+        if (shim.sampler.kind == MOETIER_SAMPLE_FETCH) {
+            moetier_sampler_disarm(&shim.sampler);
+            moetier_sampler_fetch_fds(&shim.sampler, NULL, 0);
+        }
+    }
+    if (!release)
+        return;
+    if (engine_up)
+        moetier_engine_free(&engine);
+    engine_up = 0;
+    for (uint32_t i = 0; i < n_src; i++)
+        close(src_fd[i]);
+    n_src = 0;
+}
+
 void shim_tiering_placed(const struct moetier_placement *p)
 {
     if (state > 0)
@@ -92,11 +122,7 @@ void shim_locked(uintptr_t addr, size_t len)
     if (state > 0) {
         if (locked_all) {
             log_info("the binary locked all its memory (mlockall): migration stops");
-            state = -1;
-            if (shim.sampler_fetch) {
-                shim.sampler_fetch = 0;
-                shim.sampler_stale = 1;
-            }
+            tiering_off(0);
         } else {
             moetier_engine_exclude(&engine, addr, end);
         }
@@ -330,21 +356,21 @@ static int lock_pays(int fits)
 static void stop_with(const char *why)
 {
     log_warn("%s: expert tiering off, profiling only", why);
-    state = -1;
+    tiering_off(1);
 }
 
-/* Under shim.lock, once the model is loaded. */
+/* Under shim.lock, once the model is loaded: state 1, or off (every return
+ * before the end goes through tiering_off). */
 static void start_locked(void)
 {
     char a[24], b[24];
-    state = -1;
     int fast_node = -1;
     if (shim.cfg.slow == MOETIER_SLOW_NUMA) {
         static struct moetier_numa_topo topo; /* large: not on the stack */
         int near[4];
         if (moetier_numa_discover(&topo) != 0 || !moetier_numa_node_get(&topo, shim.cfg.slow_node)) {
             char why[96];
-            moetier_fmt(why, sizeof why, "numa:%d: no such NUMA node with memory here", shim.cfg.slow_node);
+            moetier_fmt(why, sizeof why, "MOETIER_SLOW=numa:%d: no such NUMA node with memory here", shim.cfg.slow_node);
             stop_with(why);
             return;
         }
@@ -354,13 +380,17 @@ static void start_locked(void)
             if (near[i] != shim.cfg.slow_node)
                 fast_node = near[i];
         if (fast_node < 0) {
-            stop_with("numa: no DRAM node other than the slow one to promote to");
+            char why[96];
+            moetier_fmt(why, sizeof why, "MOETIER_SLOW=numa:%d: no DRAM node other than this one to promote to",
+                        shim.cfg.slow_node);
+            stop_with(why);
             return;
         }
         numa_mode = 1;
     }
     if (locked_all) {
         log_info("the binary locked its memory (mlockall): no migration");
+        tiering_off(1);
         return;
     }
     uint64_t budget = clamp_budget(shim.dram_budget);
@@ -370,6 +400,7 @@ static void start_locked(void)
     shim.dram_budget = budget;
     if (budget == 0) {
         log_info("DRAM budget 0: no expert cache");
+        tiering_off(1);
         return;
     }
     int fits = model_fits();
@@ -387,6 +418,7 @@ static void start_locked(void)
             log_info("sampling budget %s while nothing migrates (MOETIER_SAMPLE_BUDGET sets it)",
                      moetier_config_value(&shim.cfg, MOETIER_CFG_SAMPLE_BUDGET, v, sizeof v));
         }
+        tiering_off(1);
         return;
     }
     uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);
@@ -399,12 +431,11 @@ static void start_locked(void)
         const char *path = moetier_gguf_model_path(shim.model.gguf, i);
         struct stat st;
         src_fd[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (src_fd[i] >= 0)
+            n_src = i + 1;
         if (src_fd[i] < 0 || fstat(src_fd[i], &st) != 0) {
             char why[MOETIER_PATH_MAX + 64];
             moetier_fmt(why, sizeof why, "cannot open %s again: %s", path, strerror(errno));
-            for (uint32_t k = 0; k <= i; k++)
-                if (src_fd[k] >= 0)
-                    close(src_fd[k]);
             stop_with(why);
             return;
         }
@@ -428,11 +459,10 @@ static void start_locked(void)
         rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, 0, &o);
     }
     if (rc) {
-        for (uint32_t i = 0; i < n_files; i++)
-            close(src_fd[i]);
         stop_with(rc == -ENOMEM ? "out of memory for the engine" : "cannot set up the DRAM cache");
         return;
     }
+    engine_up = 1;
     for (uint32_t i = 0; i < n_files; i++) {
         int fd;
         uint64_t base, align;
@@ -486,10 +516,7 @@ static void start_locked(void)
                  "--no-repack, or put its buffers on a slow node (MOETIER_SLOW=numa:N)",
                  shim.placements.n_copied);
     if (!tierable_slots) {
-        moetier_engine_free(&engine);
-        for (uint32_t i = 0; i < n_files; i++)
-            close(src_fd[i]);
-        state = -1;
+        tiering_off(1);
         if (numa_mode || !shim.placements.n_copied) /* else said above */
             log_info(numa_mode ? "no expert tensor is in the model's mapping or the slow arena: nothing to tier"
                                : "no expert tensor is in a read-only shared file mapping: weights in anonymous "
@@ -503,9 +530,6 @@ static void start_locked(void)
                                moetier_engine_capacity(&engine), rank);
     free(rank);
     if (rc) {
-        moetier_engine_free(&engine);
-        for (uint32_t i = 0; i < n_files; i++)
-            close(src_fd[i]);
         stop_with("cannot set up the policy");
         return;
     }

@@ -20,6 +20,7 @@ TIERING_SCRIPT_TESTS = \
 	tests/tiering/llama_budget.sh \
 	tests/tiering/llama_lock.sh \
 	tests/tiering/llama_fetch.sh \
+	tests/tiering/fetch_off.sh \
 	tests/tiering/set_live.sh \
 	tests/tiering/pmem_served.sh \
 	tests/tiering/hugepages.sh \
