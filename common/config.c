@@ -87,6 +87,32 @@ static int parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
     return 0;
 }
 
+/* Why glob v is malformed, or NULL: an unclosed '[' or a trailing '\\',
+ * which fnmatch(3) would silently compare as plain characters. */
+static const char *glob_flaw(const char *v)
+{
+    for (const char *p = v; *p; p++) {
+        if (*p == '\\') {
+            if (!*++p)
+                return "ends in a lone '\\'";
+            continue; /* an escaped character is itself */
+        }
+        if (*p != '[')
+            continue;
+        const char *q = p + 1;
+        if (*q == '!' || *q == '^')
+            q++;
+        if (*q == ']') /* a leading ']' is a member */
+            q++;
+        while (*q && *q != ']')
+            q++;
+        if (!*q)
+            return "an unclosed '[' (write \\[ for a literal one)";
+        p = q;
+    }
+    return NULL;
+}
+
 static int copy(char *dst, size_t cap, const char *v)
 {
     size_t n = strlen(v);
@@ -121,11 +147,17 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
     case MOETIER_CFG_MATCH:
         if (!*v)
             return fail(err, n, name, v, "an empty glob matches no file");
+        if (strchr(v, '/'))
+            return fail(err, n, name, v, "matched against a file's base name, so a '/' matches no file");
         /* fallthrough */
-    case MOETIER_CFG_ONLY_COMM:
+    case MOETIER_CFG_ONLY_COMM: {
+        const char *flaw = glob_flaw(v);
+        if (flaw)
+            return fail(err, n, name, v, flaw);
         if (copy(var == MOETIER_CFG_MATCH ? c->match : c->only_comm, sizeof c->match, v))
             return fail(err, n, name, v, "longer than 255 bytes");
         return 0;
+    }
     case MOETIER_CFG_MODEL:
         if (*v && v[0] != '/')
             return fail(err, n, name, v, "needs an absolute path");

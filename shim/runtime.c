@@ -80,6 +80,17 @@ static void budget_resolve(void)
     }
 }
 
+/* "MOETIER_PROFILE=PATH" where the user named the file, else "profile PATH":
+ * a message about a bad setting names the variable. */
+static const char *profile_name(char *buf, size_t cap)
+{
+    if (shim.cfg.source[MOETIER_CFG_PROFILE] == MOETIER_SRC_ENV)
+        moetier_fmt(buf, cap, "MOETIER_PROFILE=%s", shim.profile_path);
+    else
+        moetier_fmt(buf, cap, "profile %s", shim.profile_path);
+    return buf;
+}
+
 static void profile_start(void)
 {
     if (strcmp(shim.cfg.profile, "off") == 0)
@@ -94,7 +105,8 @@ static void profile_start(void)
     if (rc == -ENOENT)
         return;
     if (rc) {
-        log_warn("profile %s not used: %s", shim.profile_path, err);
+        char name[MOETIER_PATH_MAX + 24];
+        log_warn("%s: not used: %s", profile_name(name, sizeof name), err);
         if (rc == -ESTALE)
             shim.profile_path[0] = '\0'; /* never overwrite another model's profile */
         return;
@@ -126,8 +138,9 @@ static void profile_save(void)
         return;
     moetier_hotness_export(&shim.hot, p.experts);
     int rc = moetier_profile_save(shim.profile_path, &p);
+    char name[MOETIER_PATH_MAX + 24];
     if (rc)
-        log_warn("cannot save profile %s: %s", shim.profile_path, strerror(-rc));
+        log_warn("%s: cannot save: %s", profile_name(name, sizeof name), strerror(-rc));
     free(p.experts);
 }
 

@@ -12,6 +12,7 @@ SHIM_TESTS = \
 	tests/shim/node.sh \
 	tests/shim/segv_chain.sh \
 	tests/shim/stray_write.sh \
+	tests/shim/bad_settings.sh \
 	tests/shim/live_stats.sh \
 	tests/shim/fork.sh \
 	tests/shim/preload_arena.sh

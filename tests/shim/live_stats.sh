@@ -61,6 +61,6 @@ grep -q "warm start from $TMP/m.prof" "$TMP/warm.err" || fail "no warm start: $(
 "$MOETIER" mkmoe "$TMP/other.gguf" --embd 256 --seed 9 --layers 2 -q || fail "mkmoe other"
 cp "$TMP/m.prof" "$TMP/keep.prof"
 LD_PRELOAD="$MOETIER_LIB" MOETIER_LOG=info drive "$TMP/other" -m "$TMP/other.gguf" -n 4
-grep -q "profile $TMP/m.prof not used" "$TMP/other.err" || fail "foreign profile not refused: $(cat "$TMP/other.err")"
+grep -q "MOETIER_PROFILE=$TMP/m.prof: not used" "$TMP/other.err" || fail "foreign profile not refused: $(cat "$TMP/other.err")"
 cmp -s "$TMP/m.prof" "$TMP/keep.prof" || fail "another model's run overwrote the profile"
 echo "PASS: $test_name"

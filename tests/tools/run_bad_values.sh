@@ -26,6 +26,9 @@ bad --hugepages maybe MOETIER_HUGEPAGES
 bad --cuda-pin 2 MOETIER_CUDA_PIN
 bad --log loud MOETIER_LOG
 bad --match "" MOETIER_MATCH
+expect_exit 2 'moetier run: --match: MOETIER_MATCH="\[model\*.gguf": an unclosed' "$MOETIER" run --match "[model*.gguf" -- true
+bad --match /models/m.gguf MOETIER_MATCH
+expect_exit 2 'moetier run: --only-comm: MOETIER_ONLY_COMM="llama\\": ends in a lone' "$MOETIER" run --only-comm 'llama\' -- true
 expect_exit 2 "moetier run: --strict: MOETIER_STRICT=\"sometimes\"" "$MOETIER" run --strict=sometimes -- true
 expect_exit 2 "unknown option '--frob'" "$MOETIER" run --frob -- true
 expect_exit 2 "--dram needs a value" "$MOETIER" run --dram
