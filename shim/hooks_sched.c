@@ -101,6 +101,7 @@ static void *fn_get_name, *fn_nbytes, *fn_nelements, *fn_nrows, *fn_element_size
 static __thread void *tl_ctx;      /* the llama_context decoding on this thread */
 static __thread int tl_routing;    /* this thread's decode step is sampled by routing */
 static __thread int tl_n_tokens;
+static __thread int tl_split;      /* this step ran moetier's callback (the graph split) */
 
 static struct moetier_topk routing;
 static int routing_ready;          /* routing initialized for the model */
@@ -276,10 +277,12 @@ void ggml_backend_sched_set_eval_callback(void *sched, eval_cb_t cb, void *ud)
     /* a graph rebuilt inside a sampled step: keep mode reads it after the
      * step (alloc_graph keeps its topk tensors), else moetier's callback */
     e->ours = tl_routing && e->ctx == tl_ctx && keep_ok <= 0;
-    if (e->ours)
+    if (e->ours) {
+        tl_split = 1;
         set(sched, moetier_cb, e);
-    else
+    } else {
         set(sched, cb, ud);
+    }
     pthread_mutex_unlock(&sched_lock);
 }
 
@@ -397,6 +400,7 @@ void shim_routing_step(void *ctx, int on)
     if (on) {
         moetier_topk_begin(&routing);
         tl_routing = 1;
+        tl_split = 0;
     }
     void *read_sched[SCHED_MAX], **read_topk_of[SCHED_MAX];
     int n_read = 0;
@@ -406,6 +410,7 @@ void shim_routing_step(void *ctx, int on)
         if (!e->sched || e->ctx != ctx)
             continue;
         if (on && !e->ours && !e->kept) {
+            tl_split = 1;
             e->last_t = NULL;
             set(e->sched, moetier_cb, e);
             e->ours = 1;
@@ -430,6 +435,11 @@ void shim_routing_step(void *ctx, int on)
     }
     if (!on)
         tl_routing = 0;
+}
+
+int shim_routing_split(void)
+{
+    return tl_split;
 }
 
 int shim_routing_cheap(void)

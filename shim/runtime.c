@@ -509,7 +509,8 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
         shim.decode_ns_total += ns;
         if (!sampling)
             shim.decode_ns_plain = shim.decode_ns_plain ? 0.9 * shim.decode_ns_plain + 0.1 * (double)ns : (double)ns;
-        else if (shim.decode_ns_plain > 0 && (double)ns > shim.decode_ns_plain)
+        else if (shim.decode_ns_plain > 0 && (double)ns > shim.decode_ns_plain &&
+                 (sampling != SHIM_SAMPLING_ROUTING || shim_routing_split()))
             /* what sampling cost the decode step itself (the fault sampler's
              * faults land there) counts against the sampling budget too */
             shim.sampler_ns += (uint64_t)((double)ns - shim.decode_ns_plain);

@@ -147,6 +147,9 @@ int shim_routing_collect(int decode_rc, uint8_t *used, char *why, size_t cap);
 /* Keep mode is available (ids read after the step, no graph split): a
  * sample costs microseconds, so the sampling period does not apply. */
 int shim_routing_cheap(void);
+/* The step just ended ran moetier's callback (split the graph): its extra
+ * decode time is the sampler's. Keep-mode steps cost only their reads. */
+int shim_routing_split(void);
 
 /* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */
 void shim_tiering_placed(const struct moetier_placement *p);

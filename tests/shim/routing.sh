@@ -10,7 +10,8 @@
 #     run's, and the tokens are identical.
 #  2. With no application callback (cb_eval NULL) at the defaults: routing is
 #     the sampler and the tokens are identical to a plain run's.
-#  3. Fallback: llama.cpp's own llama-completion told to route 2 experts a
+#  3. llama.cpp's own llama-completion at the defaults: routing, identical text.
+#  4. Fallback: llama.cpp's own llama-completion told to route 2 experts a
 #     token (--override-kv) where the model file says 4: the shape check
 #     fails, one line names it, the other samplers take over (samples still
 #     counted), and the output is identical to a plain run with the same
@@ -72,11 +73,24 @@ note "no application callback: $(grep -o 'sampled [0-9]* of [0-9]* decode tokens
 if [ -n "${LLAMA_BINDIR:-}" ] && [ -x "$LLAMA_BINDIR/llama-completion" ]; then
     set -- "$LLAMA_BINDIR/llama-completion" -m "$model" -p "The old lighthouse keeper looked at the sea and said" \
         -n 48 --temp 0 --seed 1 -t "$threads" -no-cnv --override-kv llama.expert_used_count=int:2
+    # llama.cpp's own program at the defaults: routing, steps sampled, the same text
+    "$LLAMA_BINDIR/llama-completion" -m "$model" -p "The old lighthouse keeper looked at the sea and said" \
+        -n 48 --temp 0 --seed 1 -t "$threads" -no-cnv > "$TMP/cplain.out" 2> "$TMP/cplain.err" ||
+        { tail "$TMP/cplain.err"; fail "llama-completion exited $?"; }
+    MOETIER_LOG=info MOETIER_LOG_FILE="$TMP/c.log" LD_PRELOAD="$MOETIER_LIB" "$LLAMA_BINDIR/llama-completion" -m "$model" \
+        -p "The old lighthouse keeper looked at the sea and said" -n 48 --temp 0 --seed 1 -t "$threads" -no-cnv \
+        > "$TMP/c.out" 2> "$TMP/c.err" || { tail "$TMP/c.err"; fail "llama-completion under moetier exited $?"; }
+    cmp -s "$TMP/cplain.out" "$TMP/c.out" || fail "llama-completion: output differs under moetier"
+    grep -q 'info: sampler: routing' "$TMP/c.log" || { cat "$TMP/c.log"; fail "llama-completion: not the routing sampler"; }
+    ! grep -q 'falling back' "$TMP/c.log" || { cat "$TMP/c.log"; fail "llama-completion: routing fell back"; }
+    grep -q 'sampled [1-9][0-9]* of' "$TMP/c.log" || { cat "$TMP/c.log"; fail "llama-completion: nothing sampled"; }
+    note "llama-completion: $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/c.log"); output identical"
     "$@" > "$TMP/oplain.out" 2> "$TMP/oplain.err" || { tail "$TMP/oplain.err"; fail "llama-completion exited $?"; }
     MOETIER_SAMPLER=routing MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% MOETIER_LOG=info \
         MOETIER_LOG_FILE="$TMP/o.log" LD_PRELOAD="$MOETIER_LIB" "$@" > "$TMP/o.out" 2> "$TMP/o.err" ||
         { tail "$TMP/o.err"; fail "llama-completion under moetier exited $?"; }
-    cmp -s "$TMP/oplain.out" "$TMP/o.out" || fail "fallback: output differs under moetier"
+    cmp -s "$TMP/oplain.out" "$TMP/o.out" ||
+        { cat "$TMP/oplain.out" "$TMP/o.out" "$TMP/o.log"; fail "fallback: output differs under moetier"; }
     [ "$(grep -c 'routing sampler: .*falling back' "$TMP/o.log")" -eq 1 ] || { cat "$TMP/o.log"; fail "fallback: not said once"; }
     grep -q 'routing sampler: ffn_moe_topk-[0-9]*: experts per token differ from expert_used_count (2, expected 4)' "$TMP/o.log" ||
         { cat "$TMP/o.log"; fail "fallback: the line does not name the check"; }
