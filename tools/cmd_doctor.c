@@ -69,7 +69,7 @@ static const char *limit_text(uint64_t v, char *buf, size_t cap)
 static int advise(const struct system_probe *p, void (*say)(const char *, void *), void *arg)
 {
     int n = 0;
-    char line[300], a[32];
+    char line[480], a[32];
     if (p->max_map_count && p->max_map_count < 262144) {
         snprintf(line, sizeof line, "vm.max_map_count is %llu: promoting tens of thousands of expert slices can "
                  "reach it; raise it with sysctl -w vm.max_map_count=262144",
@@ -91,6 +91,13 @@ static int advise(const struct system_probe *p, void (*say)(const char *, void *
     if (!p->process_madvise_ok) {
         snprintf(line, sizeof line, "process_madvise(MADV_DONTNEED) is not available (Linux 6.13+ batches zaps): "
                  "the pagemap sampler pays one TLB flush per probe");
+        say(line, arg), n++;
+    }
+    if (p->cpu_avx2) {
+        snprintf(line, sizeof line, "llama.cpp's CPU backend repacks q4_0, q4_K, iq4_nl and mxfp4 expert tensors%s "
+                 "on this CPU into anonymous memory when it loads from the file mapping: the file tier cannot tier "
+                 "them (moetier says so when it runs); run llama.cpp with --no-repack, or use MOETIER_SLOW=numa:N "
+                 "(docs/programs.md)", p->cpu_avx512 ? " (and q2_K: AVX-512)" : "");
         say(line, arg), n++;
     }
     if (p->mem.cgroup_limit) {

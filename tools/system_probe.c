@@ -177,6 +177,20 @@ static void probe_sampler_interfaces(struct system_probe *p)
         close(pidfd);
 }
 
+/* The CPU features llama.cpp's CPU backend keys its weight repacking on
+ * (ggml-cpu/repack.cpp of the pinned release: q4_0, q4_K, iq4_nl, mxfp4 with
+ * AVX2; q2_K with AVX-512). */
+static void probe_cpu(struct system_probe *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    p->cpu_avx2 = __builtin_cpu_supports("avx2") != 0;
+    p->cpu_avx512 = __builtin_cpu_supports("avx512f") != 0;
+#else
+    (void)p;
+#endif
+}
+
 void system_probe_read(struct system_probe *p)
 {
     memset(p, 0, sizeof *p);
@@ -208,6 +222,7 @@ void system_probe_read(struct system_probe *p)
         p->memlock_hard = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : rl.rlim_max;
     }
     moetier_meminfo_read(&p->mem);
+    probe_cpu(p);
     probe_sampler_interfaces(p);
     void *h = dlopen("libcudart.so", RTLD_LAZY | RTLD_LOCAL);
     if (!h)

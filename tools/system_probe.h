@@ -53,6 +53,7 @@ struct system_probe {
     struct moetier_meminfo mem;
     int pagemap_ok;             /* /proc/self/pagemap readable with present bits */
     int process_madvise_ok;     /* batched zaps available */
+    int cpu_avx2, cpu_avx512;   /* x86 features that decide llama.cpp's weight repacking */
     int cuda_runtime;           /* libcudart loadable */
     int nvidia_device;          /* /dev/nvidia0 or /proc/driver/nvidia */
 };

@@ -22,4 +22,9 @@ if (j.schema !== 1 || !/^(file|numa:\d+|pmem:\/.*|devdax:\/dev\/dax.*)$/.test(j.
 if (!Array.isArray(j.advice) || j.numa_nodes.length < 1) process.exit(1);
 console.log("doctor: slow tier " + j.slow_tier.choice + "; " + j.advice.length + " advice line(s)");
 ' "$TMP/json" || fail "doctor --json: $(cat "$TMP/json")"
+# on an x86 CPU with AVX2 llama.cpp repacks K-quant experts out of the file
+# mapping: doctor says so, with the fix (docs/programs.md)
+if grep -qw avx2 /proc/cpuinfo; then
+    grep -q 'repacks q4_0, q4_K.*--no-repack' "$TMP/json" || fail "doctor does not say that llama.cpp repacks experts here"
+fi
 echo "PASS: $test_name"
