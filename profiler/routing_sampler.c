@@ -82,8 +82,15 @@ static int refuse(struct moetier_topk *r, int block, const char *what, long long
 int moetier_topk_add(struct moetier_topk *r, int block, int64_t ne0, int64_t n_tokens, const int32_t *ids)
 {
     int l = moetier_model_layer_of_block(r->model, block);
-    if (l < 0)
-        return refuse(r, block, "block is not a MoE layer of the model", block, r->model->blocks[0]);
+    if (l < 0) {
+        if (!r->failed) {
+            r->failed = 1;
+            moetier_fmt(r->why, sizeof r->why, MOETIER_TOPK_NAME "%d: block %d is not a MoE layer of the model's file "
+                        "(%u MoE layers, blocks %d-%d)", block, block, r->n_layers, r->model->blocks[0],
+                        r->model->blocks[r->n_layers - 1]);
+        }
+        return -EBADMSG;
+    }
     if (ne0 != (int64_t)r->n_used)
         return refuse(r, block, "experts per token differ from expert_used_count", (long long)ne0, r->n_used);
     if (n_tokens < 1)
