@@ -22,6 +22,14 @@
  *    callback on every scheduler of ctx; shim_routing_step(ctx, 0) after it:
  *    the application's (cb, ud) again, exactly as llama.cpp last set them.
  *  - ggml_backend_sched_free: the scheduler goes away; forgotten first.
+ *  - keep mode, where the scheduler has one backend (CPU-only builds):
+ *    ggml_backend_sched_alloc_graph of a one-token decode graph marks its
+ *    topk tensors and the argsort results they view as graph outputs
+ *    (ggml_set_output) and plans the graph again (ggml_backend_sched_reserve:
+ *    what llama.cpp's graph_reserve does; buffers only grow), so the allocator
+ *    never reuses their memory; after a sampled step the ids are read straight
+ *    from them. No callback, no split: a sample costs a few microseconds.
+ *    A step whose graph was not kept uses the callback.
  *
  * moetier's callback asks for the `ffn_moe_topk-N` tensors and for whatever
  * the application's asks for (the application's ask runs for every node,
