@@ -70,9 +70,10 @@ static void chain(int sig, siginfo_t *si, void *uc)
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
-    if (!(si && si->si_code == SEGV_ACCERR && moetier_sampler_fault(&shim.sampler, (uintptr_t)si->si_addr)))
+    int ours = si && si->si_code == SEGV_ACCERR && moetier_sampler_fault(&shim.sampler, (uintptr_t)si->si_addr);
+    errno = saved; /* the binary's handler sees its own errno */
+    if (!ours)
         chain(sig, si, uc);
-    errno = saved;
 }
 
 /* Ours, on the alternate stack where the application asked for one. */
