@@ -161,9 +161,7 @@ static const char *choose_policy(double **rank)
     const char *p = shim.cfg.policy;
     *rank = NULL;
     if (!p[0] || strcmp(p, "auto") == 0)
-        /* measured: locking wants a slowly changing hot set, a copy cache a
-         * demand cache (docs/bench-capped.md, docs/policies.md) */
-        return lock_mode ? "hot" : "predict";
+        return moetier_policy_auto(lock_mode); /* the one place the default is chosen */
     if (strcmp(p, "static") == 0) {
         /* a fixed ranking: what earlier runs saw (the profile), else nothing to rank by */
         int any = 0;

@@ -40,8 +40,8 @@ got=$(field "$TMP/shim.out" tokens)
 [ "$want" = "$got" ] || fail "tokens differ under a DRAM budget: [$want] vs [$got]"
 [ -n "$seen" ] || { cat "$TMP/shim.err"; fail "moetier stat never showed a promotion: $(head -c 600 "$TMP/stat.json")"; }
 [ -z "$over" ] || fail "stat showed $over cache bytes, over the $budget budget"
-# auto: hot when the file tier locks the page cache (root, or a memlock limit above the budget), else predict
-pol=predict
+# auto: hot when the file tier locks the page cache (root, or a memlock limit above the budget), else adapt
+pol=adapt
 grep -q "promotion by locking the page cache" "$TMP/shim.err" && pol=hot
 grep -q "\"policy\":\"$pol\"" "$TMP/stat.json" || fail "stat: policy not $pol: $(head -c 800 "$TMP/stat.json")"
 summary=$(grep "tiering: [0-9]* promotions" "$TMP/shim.err") || { cat "$TMP/shim.err"; fail "no exit summary"; }
