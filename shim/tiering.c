@@ -514,8 +514,19 @@ static void start_locked(void)
                  "--no-repack, or put its buffers on a slow node (MOETIER_SLOW=numa:N)",
                  shim.placements.n_copied);
     if (!tierable_slots) {
+        /* placed where a tier could move them, but each expert is too small to
+         * hold a whole page (a tiny-width model): say that, not "anonymous" */
+        uint64_t small = 0, unit = engine.cache.unit;
+        for (size_t i = 0; i < shim.placements.n; i++) {
+            const struct moetier_placement *p = &shim.placements.item[i];
+            if (tierable(p) && (!small || p->stride < small))
+                small = p->stride;
+        }
         tiering_off(1);
-        if (numa_mode || !shim.placements.n_copied) /* else said above */
+        if (small)
+            log_info("experts of %llu bytes hold no whole %llu KiB page: tiers move whole pages, so nothing "
+                     "here can be tiered", (unsigned long long)small, (unsigned long long)(unit >> 10));
+        else if (numa_mode || !shim.placements.n_copied) /* else said above */
             log_info(numa_mode ? "no expert tensor is in the model's mapping or the slow arena: nothing to tier"
                                : "no expert tensor is in a read-only shared file mapping: weights in anonymous "
                                  "buffers are DRAM-resident and untiered on the file tier");

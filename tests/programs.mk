@@ -7,7 +7,8 @@ PROGRAM_TESTS = \
 	tests/programs/server.sh \
 	tests/programs/load_modes.sh \
 	tests/programs/rpc.sh \
-	tests/programs/quants.sh
+	tests/programs/quants.sh \
+	tests/programs/kimi_grid.sh
 
 TESTS += $(PROGRAM_TESTS)
 EXTRA_DIST += $(PROGRAM_TESTS)
