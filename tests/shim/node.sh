@@ -24,7 +24,7 @@ for flag in "" --no-mmap; do
     [ "$(grep -c '^text: ' "$TMP/shim.out")" -eq 2 ] || fail "node${flag:+ $flag}: expected two generations"
     [ "$(sed -n 1p "$TMP/shim.out")" = "$(sed -n 2p "$TMP/shim.out")" ] || fail "node${flag:+ $flag}: reload changed the text"
     grep -q "info: model" "$TMP/shim.err" || fail "node${flag:+ $flag}: the preload did not see the model"
-    [ "$(grep -cE 'info: sampler: (pagemap|fault),' "$TMP/shim.err")" -ge 2 ] ||
+    [ "$(grep -cE 'info: sampler: (routing|pagemap|fault),' "$TMP/shim.err")" -ge 2 ] ||
         fail "node${flag:+ $flag}: the sampler was not rebuilt for the second load: $(cat "$TMP/shim.err")"
     grep -q "info: sampled [1-9]" "$TMP/shim.err" || fail "node${flag:+ $flag}: nothing sampled: $(cat "$TMP/shim.err")"
     [ -s "$TMP/n.prof" ] || fail "node${flag:+ $flag}: no profile"
