@@ -48,7 +48,7 @@ one() {
             { cat "$tmp/err"; exit 1; }
     fi
     # llama-bench's JSON: one object per test with n_prompt, n_gen, avg_ts
-    tr -d ' \n' < "$tmp/out.json" | sed 's/},{/}\n{/g' | while read -r obj; do
+    { tr -d ' \n' < "$tmp/out.json" | sed 's/},{/}\n{/g'; echo; } | while read -r obj; do
         np=$(echo "$obj" | sed -n 's/.*"n_prompt":\([0-9]*\).*/\1/p')
         ng=$(echo "$obj" | sed -n 's/.*"n_gen":\([0-9]*\).*/\1/p')
         ts=$(echo "$obj" | sed -n 's/.*"avg_ts":\([0-9.e+-]*\).*/\1/p')

@@ -6,6 +6,9 @@
 #   fsdax   MOETIER_SLOW=pmem:/mnt/pmem after `moetier stage` onto ext4 -o dax
 #   devdax  MOETIER_SLOW=devdax:/dev/dax0.0 after `moetier stage` onto the device
 #   kmem    MOETIER_SLOW=numa:K, the NVDIMM onlined as a KMEM-DAX node
+# Where llama.cpp's llama-quantize was built, a deepseek2 Q4_K_M model (the seed's
+# architecture and quantization) runs on the numa tier with llama.cpp's repacking
+# (the CPU_REPACK buffer lives in the slow arena) and on fsdax with --no-repack.
 # In each, the real llama.cpp (the test driver) generates the same tokens with
 # and without moetier in one guest run, the engine promotes experts, and for
 # the numa tiers the exit line's placement check (move_pages status) shows the
@@ -31,6 +34,16 @@ jemalloc=$(ldconfig -p | sed -n 's/.*libjemalloc.so.2 .*=> //p' | head -n 1)
 # small: every tier at 4 KiB granularity; big: device-dax remaps whole 2 MiB
 # pages, so its expert slices must span several (4.25 MiB each)
 "$MOETIER" mkmoe "$TMP/small.gguf" --embd 256 --layers 3 --experts 8 --used 2 --seed 3 -q || fail "mkmoe small"
+quant_files=
+if [ -n "${LLAMA_BINDIR:-}" ] && [ -x "$LLAMA_BINDIR/llama-quantize" ]; then
+    "$MOETIER" mkmoe "$TMP/ds-f16.gguf" --arch deepseek2 --type f16 --kquant --embd 256 --layers 4 --experts 16 --used 4 \
+        --seed 3 -q || fail "mkmoe deepseek2"
+    "$LLAMA_BINDIR/llama-quantize" "$TMP/ds-f16.gguf" "$TMP/ds-q4km.gguf" Q4_K_M > "$TMP/quantize.log" 2>&1 ||
+        { cat "$TMP/quantize.log"; fail "llama-quantize Q4_K_M"; }
+    quant_files="--file $TMP/ds-q4km.gguf"
+else
+    note "llama-quantize not built: the guest runs no K-quant model"
+fi
 "$MOETIER" mkmoe "$TMP/big.gguf" --embd 1024 --ff 4096 --layers 2 --experts 4 --used 1 --seed 3 -q || fail "mkmoe big"
 
 cat > "$TMP/guest_tiers" <<GUEST || fail "cannot write the guest script"
@@ -59,7 +72,7 @@ pair() { # pair NAME MODEL SLOW EXPECT [driver options]: tokens with and without
 numa_pair() { # numa_pair NAME NODE [driver options]
     name=\$1 node=\$2
     shift 2
-    MOETIER_DRAM=3M pair \$name \$F/small.gguf numa:\$node "tiering: numa:\$node tier" "\$@"
+    MOETIER_DRAM=\${DRAM:-3M} pair \$name \${MODEL:-\$F/small.gguf} numa:\$node "tiering: numa:\$node tier" "\$@"
     # the engine's exit check: every promoted page on node 0, the others on the slow node
     line=\$(grep "placement check" /tmp/\$name.err)
     echo "\$line" | grep -q "promoted experts \([0-9]*\) of \1 present pages on node 0; the others \([0-9]*\) of \2 on node \$node" ||
@@ -72,6 +85,12 @@ numa)
     grep -q "weight buffers go to a jemalloc arena bound to node 1" /tmp/numa_nommap.err || bad "no slow arena"
     # auto picks the CPU-less node, as moetier doctor says
     MOETIER_DRAM=3M pair numa_auto \$F/small.gguf auto "MOETIER_SLOW=auto: numa:1" --feed \$F/text.txt --feed-max 40 -n 8
+    # the seed's architecture and a K-quant: deepseek2 Q4_K_M from llama-quantize,
+    # repacked by llama.cpp into its CPU_REPACK buffer, which the slow arena holds
+    if [ -f \$F/ds-q4km.gguf ]; then
+        # short runs: under TCG this model decodes at about 0.6 tokens/s
+        MODEL=\$F/ds-q4km.gguf DRAM=4M numa_pair numa_q4km 1 --feed \$F/text.txt --feed-max 8 -n 6
+    fi
     $stress numa ${GUEST_STRESS_OPS:-5000} || bad "migration stress test"
     ;;
 kmem)
@@ -81,6 +100,10 @@ kmem)
 fsdax)
     $MOETIER stage \$F/small.gguf \$MOETIER_GUEST_PMEM_DIR -q || bad "stage to fsdax"
     MOETIER_DRAM=3M pair fsdax \$F/small.gguf pmem:\$MOETIER_GUEST_PMEM_DIR "serving the staged copy" --feed \$F/text.txt --feed-max 40 -n 8
+    if [ -f \$F/ds-q4km.gguf ]; then
+        $MOETIER stage \$F/ds-q4km.gguf \$MOETIER_GUEST_PMEM_DIR -q || bad "stage the Q4_K_M model to fsdax"
+        MOETIER_DRAM=4M pair fsdax_q4km \$F/ds-q4km.gguf pmem:\$MOETIER_GUEST_PMEM_DIR "serving the staged copy" --feed \$F/text.txt --feed-max 8 -n 6 --no-repack
+    fi
     ;;
 devdax)
     $MOETIER stage \$F/big.gguf \$MOETIER_GUEST_DAX -q || bad "stage to devdax"
@@ -91,11 +114,11 @@ esac
 exit \$failed
 GUEST
 
-"$TOP_SRCDIR/tests/qemu/run-guest" --timeout ${MOETIER_QEMU_TIMEOUT:-900} --prog-timeout 600 \
+"$TOP_SRCDIR/tests/qemu/run-guest" --timeout ${MOETIER_QEMU_TIMEOUT:-1500} --prog-timeout 900 \
     --file "$TMP/small.gguf" --file "$TMP/big.gguf" --file "$TEXT:text.txt" \
     --mirror "$LLAMA_DRIVER" --mirror "$MOETIER_LIB" --mirror "$MOETIER" --mirror "$stress" --mirror "$lib" \
     --mirror "$jemalloc" \
-    --file "$TMP/small.gguf:model.gguf" \
+    --file "$TMP/small.gguf:model.gguf" $quant_files \
     "$TMP/guest_tiers" "${TESTS_BIN:-$TOP_BUILDDIR/tests/bin}/guest_stage" > "$TMP/guest.log" 2>&1
 rc=$?
 cat "$TMP/guest.log"
@@ -104,7 +127,9 @@ cat "$TMP/guest.log"
 grep -q '^MOETIER-GUEST-RESULT: 6 passed, 0 failed, 2 skipped' "$TMP/guest.log" ||
     fail "expected 4 phases of guest_tiers and guest_stage's fsdax and devdax phases to pass: $(grep '^MOETIER-GUEST-RESULT' "$TMP/guest.log")"
 # the work really happened: six runs with identical tokens, the stress test, placement checks
-for run in numa_mmap numa_nommap numa_auto kmem_mmap kmem_nommap fsdax devdax; do
+runs="numa_mmap numa_nommap numa_auto kmem_mmap kmem_nommap fsdax devdax"
+[ -n "$quant_files" ] && runs="$runs numa_q4km fsdax_q4km"
+for run in $runs; do
     grep -q "$run: identical tokens" "$TMP/guest.log" || fail "no identical-tokens line for $run"
 done
 grep -q "stress_migrate \[numa\]: .* 0 mismatches" "$TMP/guest.log" || fail "no stress test result from the guest"
