@@ -194,7 +194,7 @@ for (const model of models) {
         continue;
     }
     try {
-        const out = execFileSync(moetier, ["inspect", "--json", model], { encoding: "utf8" });
+        const out = execFileSync(moetier, ["inspect", "--json", model], { encoding: "utf8", maxBuffer: 1 << 30 } /* a Kimi-grid map is megabytes */);
         const all = JSON.parse(out);
         if (Array.isArray(all.files))
             all.files = all.files.map((p) => path.resolve(p)); /* the same files, however named */
