@@ -13,7 +13,7 @@ need_text
 prof=$TMP/file/m.prof # under a regular file: cannot be created
 LD_PRELOAD="$MOETIER_LIB" MOETIER_LOG=info MOETIER_STATS_DIR="$TMP/stats" MOETIER_MATCH='[m*.gguf' \
     MOETIER_SLOW=numa:1000 MOETIER_PROFILE="$prof" MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% \
-    drive "$TMP/bad" -m "$TMP/m.gguf" --feed "$TEXT" --feed-max 20 -n 4
+    drive "$TMP/bad" -m "$TMP/m.gguf" --feed "$TEXT" --feed-max 600 -n 8 # long enough for the runtime thread's first round (100 ms), where tiering starts
 [ -n "$(field "$TMP/bad.out" tokens)" ] || fail "no tokens"
 # says LINE: the log has LINE (a fixed string)
 says() {

@@ -25,7 +25,7 @@ done
 [ -n "$seen" ] || { kill $pid 2> /dev/null; cat "$TMP/run.err"; fail "no live stats with hits while the driver ran"; }
 grep -q "\"pid\":$pid" "$TMP/stat.json" || fail "stat --json: wrong pid: $(head -c 300 "$TMP/stat.json")"
 grep -q "\"model\":\"$TMP/m.gguf\"" "$TMP/stat.json" || fail "stat --json: model missing: $(head -c 300 "$TMP/stat.json")"
-grep -q '"kind":"pagemap"' "$TMP/stat.json" || fail "stat --json: sampler kind: $(head -c 600 "$TMP/stat.json")"
+grep -q '"kind":"routing"' "$TMP/stat.json" || fail "stat --json: sampler kind (routing, the default under llama.cpp): $(head -c 600 "$TMP/stat.json")"
 seg=$(ls "$TMP/stats"/moetier-$pid.stats) || fail "no segment file"
 [ "$(stat -c %a "$seg")" = 600 ] || fail "segment mode $(stat -c %a "$seg"), expected 600"
 kill -0 $pid 2> /dev/null && note "live: $(sed 's/"experts":\[.*\],"tiers"/"experts":[...],"tiers"/' "$TMP/stat.json" | head -c 400)"
