@@ -16,14 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 struct shim_state shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
 __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
-#define ROUND_MS 100 /* migration rounds */
+#define ROUND_MS 100 /* migration rounds, at the latest */
+#define ROUND_MIN_MS 10 /* rounds asked for by samples, at the most often */
 #define PUBLISH_MS 200
 #define PROFILE_SAVE_S 60
 #define HALF_LIFE_SAMPLES 64.0
@@ -460,11 +463,40 @@ static int sample_due(uint64_t now)
     return (double)shim.sampler_ns <= elapsed * shim.cfg.sample_budget / 100 || shim.hot.samples == 0;
 }
 
+/* Asks the runtime thread for a round now instead of at its next period: a
+ * futex word, no lock and no descriptor (a host that closes every fd, or
+ * forks, cannot make this write into one of its own). One wake while one is
+ * pending. */
+static void runtime_wake(void)
+{
+    if (__atomic_exchange_n(&shim.wake_pending, 1, __ATOMIC_ACQ_REL))
+        return;
+    __atomic_add_fetch(&shim.wake_seq, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &shim.wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* The runtime thread: sleeps until woken or ms pass. */
+static void runtime_sleep(unsigned ms)
+{
+    uint32_t seen = __atomic_load_n(&shim.wake_seq, __ATOMIC_ACQUIRE);
+    if (!__atomic_load_n(&shim.wake_pending, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+        syscall(SYS_futex, &shim.wake_seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+    }
+    __atomic_store_n(&shim.wake_pending, 0, __ATOMIC_RELEASE);
+}
+
 void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
 {
     shim_routing_enter(ctx, n_tokens);
     enum shim_phase phase = shim.warmup ? SHIM_PHASE_WARMUP : n_tokens == 1 ? SHIM_PHASE_DECODE : SHIM_PHASE_PROMPT;
-    shim.loaded = 1;
+    if (!shim.loaded) {
+        /* the weights are in place: tiering starts now, not a period later
+         * (a short run could end before it) */
+        shim.loaded = 1;
+        if (!shim.child)
+            runtime_wake();
+    }
     if (phase != SHIM_PHASE_DECODE || shim.child)
         return;
     uint64_t now = shim_now_ns();
@@ -553,6 +585,8 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
     shim.last_sample_ns = shim_now_ns();
     shim.sampler_ns += shim.last_sample_ns - t0;
     pthread_mutex_unlock(&shim.lock);
+    if (learn)
+        runtime_wake(); /* a round acts on it now, not up to a period later */
     shim_busy = 0;
 }
 
@@ -716,17 +750,25 @@ static void *runtime_thread(void *arg)
     sigdelset(&all, SIGSEGV);
     sigdelset(&all, SIGBUS);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    uint64_t last_save = shim_now_ns();
-    for (uint64_t round = 0; !shim.stop; round++) {
-        struct timespec ts = { 0, ROUND_MS * 1000000L };
-        nanosleep(&ts, NULL);
+    uint64_t last_save = shim_now_ns(), last_publish = 0, last_round = 0;
+    while (!shim.stop) {
+        runtime_sleep(ROUND_MS);
+        uint64_t since = shim_now_ns() - last_round;
+        if (since < ROUND_MIN_MS * 1000000ULL) {
+            /* woken by samples faster than rounds are worth running */
+            struct timespec ts = { 0, (long)(ROUND_MIN_MS * 1000000ULL - since) };
+            nanosleep(&ts, NULL);
+        }
         if (shim.stop || shim.given_up)
             break;
         pthread_mutex_lock(&shim.lock);
+        last_round = shim_now_ns();
         control_poll_locked();
         shim_tiering_round();
-        if (round % (PUBLISH_MS / ROUND_MS) == 0)
+        if (last_round - last_publish >= PUBLISH_MS * 1000000ULL) {
             publish_locked();
+            last_publish = last_round;
+        }
         int save = shim_now_ns() - last_save > (uint64_t)PROFILE_SAVE_S * 1000000000ULL;
         pthread_mutex_unlock(&shim.lock);
         if (save) {
@@ -791,6 +833,7 @@ static void finish(void)
         return;
     finished = 1;
     shim.stop = 1;
+    runtime_wake(); /* out of its sleep now: exit does not wait a period */
     if (shim.thread_running) {
         pthread_join(shim.thread, NULL);
         shim.thread_running = 0;

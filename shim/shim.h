@@ -101,6 +101,8 @@ struct shim_state {
     pthread_t thread;
     int thread_running;
     volatile int stop;
+    uint32_t wake_seq;          /* futex: bumped to wake the runtime thread */
+    int wake_pending;           /* a wake is asked for and not yet taken */
 };
 
 extern struct shim_state shim;
