@@ -18,7 +18,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_MODEL] = { "MOETIER_MODEL", "--model", "", "the GGUF whose tensors this process is sent instead of opening it (llama.cpp's rpc-server): they are placed by name" },
     [MOETIER_CFG_DRAM] = { "MOETIER_DRAM", "--dram", "50%", "DRAM cache budget: a size (64G) or a share of available memory (25%)" },
     [MOETIER_CFG_SLOW] = { "MOETIER_SLOW", "--slow", "auto", "slow tier: file, numa:N, pmem:DIR, devdax:/dev/daxX.Y or auto" },
-    [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto (hot when the file tier locks, else predict: measured in docs/bench-capped.md and docs/policies.md), lru, lfu, static, predict, hot" },
+    [MOETIER_CFG_POLICY] = { "MOETIER_POLICY", "--policy", "auto", "placement policy: auto (hot when the file tier locks, else adapt: measured in docs/bench-capped.md and docs/policies.md), adapt, reuse, lru, lfu, static, predict, hot" },
     [MOETIER_CFG_PROFILE] = { "MOETIER_PROFILE", "--profile", "", "profile file (empty: $XDG_CACHE_HOME/moetier/<model-id>.prof); off disables" },
     [MOETIER_CFG_SAMPLER] = { "MOETIER_SAMPLER", "--sampler", "auto", "expert-use sampler: auto (routing under llama.cpp, else pagemap or fault), routing (llama.cpp's eval callback: exact top-k ids on sampled steps), pagemap, fault, off" },
     [MOETIER_CFG_SAMPLE_MS] = { "MOETIER_SAMPLE_MS", "--sample-ms", "20", "sampling period in milliseconds (1-60000)" },
@@ -195,11 +195,11 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
         }
         return 0;
     case MOETIER_CFG_POLICY: {
-        static const char *const policies[] = { "auto", "lru", "lfu", "static", "predict", "hot" };
+        static const char *const policies[] = { "auto", "adapt", "reuse", "lru", "lfu", "static", "predict", "hot" };
         for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++)
             if (strcmp(v, policies[i]) == 0)
                 return copy(c->policy, sizeof c->policy, v);
-        return fail(err, n, name, v, "not one of auto, lru, lfu, static, predict, hot");
+        return fail(err, n, name, v, "not one of auto, adapt, reuse, lru, lfu, static, predict, hot");
     }
     case MOETIER_CFG_PROFILE:
         if (copy(c->profile, sizeof c->profile, v))

@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "\n"
             "  --dram SIZE|PCT     DRAM cache budget (64G, 512M, or 25%% of the memory available to\n"
             "                      the process); shrinking demotes the coldest experts at once\n"
-            "  --policy P          lru, lfu, static, predict, hot or auto\n"
+            "  --policy P          adapt, reuse, lru, lfu, static, predict, hot or auto\n"
             "  --migrate-mbps N    migration rate limit in MiB/s (0: unlimited)\n"
             "  --sample-ms N       sampling period (1-60000)\n"
             "  --timeout MS        how long to wait for the answer (default 3000)\n"

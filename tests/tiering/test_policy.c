@@ -2,6 +2,7 @@
  * Unit tests of tiering/policy.c and tiering/replay.c on tiny hand-made
  * sequences whose right victim (or hit count) is known by hand.
  */
+#include "common/config.h"
 #include "tiering/policy.h"
 #include "tiering/residency.h"
 #include "tiering/replay.h"
@@ -9,6 +10,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/moetier-policy-XXXXXX";
@@ -358,6 +360,27 @@ static void test_hot(void)
     moetier_residency_free(&r);
 }
 
+/* MOETIER_POLICY accepts every policy the runtime can run (each online
+ * policy, hot, auto) and builds it; belady needs the future and is refused */
+static void test_config_names(void)
+{
+    char err[256];
+    for (int i = 0; moetier_policy_names[i]; i++) {
+        const char *name = moetier_policy_names[i];
+        int online = strcmp(name, "belady") != 0;
+        CHECK((moetier_config_check(MOETIER_CFG_POLICY, name, err, sizeof err) == 0) == online);
+        if (online) {
+            struct moetier_residency r;
+            double rank[2 * 8] = { 0 }; /* static ranks by an earlier run's profile */
+            CHECK(moetier_residency_new(&r, name, 2, 8, 2, 4, rank) == 0);
+            moetier_residency_free(&r);
+        }
+    }
+    CHECK(moetier_config_check(MOETIER_CFG_POLICY, "hot", err, sizeof err) == 0);
+    CHECK(moetier_config_check(MOETIER_CFG_POLICY, "auto", err, sizeof err) == 0);
+    CHECK(moetier_config_check(MOETIER_CFG_POLICY, "nope", err, sizeof err) != 0);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -371,6 +394,7 @@ int main(void)
     test_replay();
     test_bytes();
     test_adapt();
+    test_config_names();
     char path[300];
     snprintf(path, sizeof path, "%s/t.trace", dir);
     unlink(path);
