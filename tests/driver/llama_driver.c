@@ -66,6 +66,7 @@ struct opts {
     const char *feed;
     const char *routing_out;
     const char *route;      /* --route FILE.trace: inject its routing */
+    bool route_late;        /* --route-late: inject too late (the check's own test) */
     const char *backend_dir;
     int n_gen;
     long feed_max;
@@ -207,6 +208,8 @@ static void usage(FILE *f)
 "                          (trace layer i = the i-th MoE layer; wraps around at its end);\n"
 "                          checks that ffn_moe_weights = ffn_moe_probs at those ids and\n"
 "                          prints 'route: N injections, M mismatches' (M > 0: exit 1)\n"
+"      --route-late        with --route, inject only after ffn_moe_weights was gathered\n"
+"                          (too late: tests that the check sees mismatches)\n"
 "      --quiet             silence llama.cpp's log except errors\n"
 "      --verbose           also print llama.cpp's debug log\n"
 "  -h, --help              this text\n"
@@ -330,7 +333,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_MMAP = 256, O_NO_MMAP, O_LOAD_MODE, O_REPACK, O_NO_REPACK, O_FEED, O_FEED_MAX,
            O_ROUT, O_PHASE, O_PSINGLE, O_EOG, O_BUFFERS, O_BDIR, O_QUIET, O_NGL, O_VERBOSE,
-           O_CHECK, O_OWN_SEGV, O_STRAY, O_ROUTE };
+           O_CHECK, O_OWN_SEGV, O_STRAY, O_ROUTE, O_ROUTE_LATE };
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' },
         { "n-predict", required_argument, 0, 'n' },
@@ -358,6 +361,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "own-segv-handler", no_argument, 0, O_OWN_SEGV },
         { "stray-write", required_argument, 0, O_STRAY },
         { "route", required_argument, 0, O_ROUTE },
+        { "route-late", no_argument, 0, O_ROUTE_LATE },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -423,6 +427,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_OWN_SEGV: o->own_segv = true; break;
         case O_STRAY: o->stray_write = optarg; break;
         case O_ROUTE: o->route = optarg; break;
+        case O_ROUTE_LATE: o->route_late = true; break;
         case 'h': usage(stdout); return -1;
         case ':': err("option '%s' needs a value", argv[optind - 1]); return 2;
         default: err("unknown option '%s' (see --help)", argv[optind - 1]); return 2;
@@ -447,6 +452,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     if (o->check_routing && !o->routing_out) {
         err("--check-routing needs --routing-out FILE");
+        return 2;
+    }
+    if (o->route_late && !o->route) {
+        err("--route-late needs --route FILE.trace");
         return 2;
     }
     if (o->check_routing && o->route) {
@@ -1117,6 +1126,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    d->route.late = o->route_late;
     if (o->route && (rc = route_open(&d->route, o->route, d->n_layer, d->n_expert, d->n_used))) {
         err("--route %s", d->route.err.msg);
         goto out;

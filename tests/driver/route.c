@@ -163,8 +163,12 @@ void route_node(struct route *r, struct ggml_tensor *t)
             r->state[il] |= ST_PROBS;
         }
     } else if ((il = node_layer(t, "ffn_moe_topk-")) >= 0) {
-        inject(r, t, il);
+        if (!r->late)
+            inject(r, t, il);
     } else if ((il = node_layer(t, "ffn_moe_weights-")) >= 0) {
+        /* late: into get_rows' ids (src[1], the topk) after it read them */
+        if (r->late && t->src[1])
+            inject(r, t->src[1], il);
         if (one_token(r, t, il, GGML_TYPE_F32, r->n_used))
             verify(r, t, il);
     }

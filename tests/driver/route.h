@@ -28,6 +28,8 @@
 struct route {
     struct moetier_routing tr;
     int n_layer, n_expert, n_used; /* the model's */
+    bool late;              /* the check's own test: inject only after the weights are
+                               gathered, which it must see as mismatches */
     bool active;            /* inside a single-token decode */
     uint64_t tok;           /* trace row of the current decode (wrapped) */
     uint64_t n_tok;         /* single-token decodes injected */
