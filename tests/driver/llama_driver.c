@@ -6,8 +6,9 @@
  * (teacher forcing: every layer computes every token), decodes a prompt and
  * greedily generates N tokens. It can record the true expert routing through
  * llama.cpp's eval callback (the `ffn_moe_topk-N` tensors) as a trace in the
- * format of ../shared/traces/README.md, and report which buffer type each
- * expert tensor landed in (CPU_Mapped, CPU_REPACK, CPU, ...).
+ * format of ../shared/traces/README.md, report which buffer type each
+ * expert tensor landed in (CPU_Mapped, CPU_REPACK, CPU, ...), and make the
+ * model compute a real trace's experts (--route, tests/driver/route.c).
  *
  * Invariants:
  *  - Greedy decoding (argmax, lowest id on ties) and a fixed token count:
