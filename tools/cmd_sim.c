@@ -46,7 +46,8 @@ static void usage(FILE *f)
             "usage: moetier sim --trace T.trace (--dram SIZE | --cache-frac F) [--policy P]\n"
             "                   [--hw PRESET[+PRESET...] | --hw-file F] [--shape NAME]\n"
             "                   [--quant Q] [--expert-size SIZE] [--cpu-gweights X]\n"
-            "                   [--mm-layout contiguous|random] [--json]\n"
+            "                   [--dense-bytes SERIAL[,SHARED]] [--mm-layout contiguous|random]\n"
+            "                   [--json]\n"
             "\n"
             "Predicts decode tokens/s on a machine: the trace runs through the runtime's\n"
             "cache policy (replay's engine), its hits and misses are scaled to a model's\n"
@@ -64,6 +65,8 @@ static void usage(FILE *f)
             "  --shape       %s (default: the trace's own, with --expert-size)\n"
             "  --quant       q2_K, q3_K, q4_K, q5_K, q6_K, q8_0, f16 ... (default q4_K)\n"
             "  --expert-size one expert's bytes, without --shape\n"
+            "  --dense-bytes with --expert-size: the dense bytes a token reads, serial (attention)\n"
+            "                and beside the experts (shared experts)\n"
             "  --cpu-gweights  the CPU's dot rate in 1e9 weights/s, all cores (0: no ceiling)\n"
             "  --mm-layout   Memory Mode's mapping of expert bytes to cache sets: by address\n"
             "                (contiguous, default) or scattered pages (random)\n"
@@ -143,7 +146,7 @@ static const struct row *find_row(const struct row *rows, int n, const char *nam
 
 int cmd_sim(int argc, char **argv)
 {
-    enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON };
+    enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON, O_DENSE };
     static const struct option opts[] = {
         { "trace", required_argument, 0, O_TRACE },     { "dram", required_argument, 0, O_DRAM },
         { "cache-frac", required_argument, 0, O_FRAC }, { "policy", required_argument, 0, O_POLICY },
@@ -151,10 +154,11 @@ int cmd_sim(int argc, char **argv)
         { "shape", required_argument, 0, O_SHAPE },     { "quant", required_argument, 0, O_QUANT },
         { "expert-size", required_argument, 0, O_ESIZE }, { "cpu-gweights", required_argument, 0, O_CPU },
         { "mm-layout", required_argument, 0, O_MM },    { "json", no_argument, 0, O_JSON },
+        { "dense-bytes", required_argument, 0, O_DENSE },
         { "help", no_argument, 0, 'h' },                { 0, 0, 0, 0 },
     };
     const char *trace = NULL, *policy = "auto", *hw = NULL, *hw_file = NULL, *shape_name = NULL, *quant = "q4_K";
-    uint64_t dram = 0, expert_size = 0;
+    uint64_t dram = 0, expert_size = 0, dense[2] = { 0, 0 };
     double frac = 0, cpu_override = -1;
     int json = 0, mm_random = 0, c;
     optind = 1;
@@ -181,6 +185,16 @@ int cmd_sim(int argc, char **argv)
                 return cli_error(CLI_USAGE, CMD, "bad --expert-size '%s' (a size, as 14M)", optarg);
             expert_size = sz.bytes;
             break;
+        case O_DENSE: {
+            char buf[64];
+            char *comma = strchr(optarg, ',');
+            struct moetier_size sz2;
+            snprintf(buf, sizeof buf, "%.*s", comma ? (int)(comma - optarg) : (int)strlen(optarg), optarg);
+            if (moetier_size_parse(buf, 0, &sz) || (comma && moetier_size_parse(comma + 1, 0, &sz2)))
+                return cli_error(CLI_USAGE, CMD, "bad --dense-bytes '%s' (SERIAL[,SHARED], as 3G,1G)", optarg);
+            dense[0] = sz.bytes, dense[1] = comma ? sz2.bytes : 0;
+            break;
+        }
         case O_FRAC:
             frac = strtod(optarg, &end);
             if (end != optarg && *end == '%')
@@ -219,8 +233,10 @@ int cmd_sim(int argc, char **argv)
         return cli_error(CLI_USAGE, CMD, "unknown --quant '%s' (q2_K, q3_K, q4_K, q5_K, q6_K, q8_0, f16, ...)", quant);
     if (shape_name && !mkmoe_preset_find(shape_name))
         return cli_error(CLI_USAGE, CMD, "unknown --shape '%s' (%s)", shape_name, mkmoe_preset_names());
-    if (!shape_name && !expert_size)
-        return cli_error(CLI_USAGE, CMD, "give --shape NAME or --expert-size SIZE");
+    if (!shape_name == !expert_size)
+        return cli_error(CLI_USAGE, CMD, "give one of --shape NAME or --expert-size SIZE");
+    if (shape_name && (dense[0] || dense[1]))
+        return cli_error(CLI_USAGE, CMD, "--dense-bytes is for --expert-size (a --shape has its own)");
 
     struct hw_machine h;
     char err[512];
@@ -252,6 +268,10 @@ int cmd_sim(int argc, char **argv)
         s.expert_bytes = (double)expert_size;
         s.expert_weights = s.expert_bytes * qtype->block_size / qtype->type_size;
         s.total_expert_bytes = s.expert_bytes * r.layers * r.experts;
+        /* dense weights at the same bits per weight as the experts */
+        s.dense_serial_bytes = (double)dense[0], s.dense_overlap_bytes = (double)dense[1];
+        s.dense_serial_weights = s.dense_serial_bytes * qtype->block_size / qtype->type_size;
+        s.dense_overlap_weights = s.dense_overlap_bytes * qtype->block_size / qtype->type_size;
     }
     double share = frac > 0 ? frac : fmin(1.0, (double)dram / s.total_expert_bytes);
     double dram_bytes = frac > 0 ? frac * s.total_expert_bytes : (double)dram;
@@ -288,7 +308,7 @@ int cmd_sim(int argc, char **argv)
     const char *names[3] = { "lru", policy, "belady" };
     const char *whats[3] = { h.m.slow.kind == MOETIER_TIER_BLOCK ? "plain mmap: the page cache's LRU under the cap"
                                                                  : "an LRU cache of experts in DRAM",
-                             "moetier: the runtime's policy", "clairvoyant demand cache (the bound)" };
+                             "moetier: the runtime's policy", "clairvoyant demand cache: the fewest misses" };
     for (int i = 0; i < 3; i++) {
         if (i == 1 && find_row(rows, n, policy))
             continue; /* --policy lru or belady: already a row */
@@ -306,8 +326,8 @@ int cmd_sim(int argc, char **argv)
     double dr = h.m.dram.read_gbps, sr = h.m.slow.read_gbps;
     {
         /* DRAM takes its share of all bytes read (the dense part, on the CPU, is its own) */
-        double x = per_token * s.expert_bytes, dense = h.m.gpu_gbps > 0 ? 0 : s.dense_serial_bytes + s.dense_overlap_bytes;
-        double hit = ((x + dense) * dr / (dr + sr) - dense) / x;
+        double x = per_token * s.expert_bytes, dn = h.m.gpu_gbps > 0 ? 0 : s.dense_serial_bytes + s.dense_overlap_bytes;
+        double hit = ((x + dn) * dr / (dr + sr) - dn) / x;
         struct row *w = &rows[n++];
         w->name = "bandwidth", w->what = "both tiers' read bandwidth, capacity ignored";
         w->hit_rate = fmin(1, fmax(0, hit));
