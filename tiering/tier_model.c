@@ -25,6 +25,7 @@ void moetier_tier_bytes(const struct moetier_machine *m, const struct moetier_to
         c->dram_write = (l->promoted + l->prefetched) * E;
         c->fetches = l->direct + l->promoted;
     }
+    c->dram_read += l->mm_misses * E; /* the tag check reads the line it misses */
     c->slow_read += l->mm_misses * E;
     c->dram_write += l->mm_misses * E;
     c->fetches += l->mm_misses;
@@ -54,6 +55,8 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
     c->t_experts = c->t_dram, c->bound = "dram";
     if (c->t_slow > c->t_experts)
         c->t_experts = c->t_slow, c->bound = "slow";
+    if (m->serial_streams)
+        c->t_experts = c->t_dram + c->t_slow;
     if (c->t_cpu > c->t_experts)
         c->t_experts = c->t_cpu, c->bound = "cpu";
     if (m->gpu_gbps > 0) {
@@ -64,4 +67,27 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
             c->bound = "gpu";
     }
     c->t_token = c->t_gpu_serial + fmax(c->t_experts, c->t_gpu_overlap) + c->t_sync;
+}
+
+double moetier_tier_colloid(const struct moetier_machine *m, struct moetier_token_load *l)
+{
+    struct moetier_token_cost c;
+    if (m->slow.kind != MOETIER_TIER_BYTE || m->serial_streams)
+        return 0;
+    moetier_tier_cost(m, l, &c);
+    if (c.t_dram <= c.t_slow)
+        return 0;
+    /* the gap shrinks as hits move: bisect for where it closes */
+    double lo = 0, hi = l->hits, h0 = l->hits, d0 = l->direct;
+    for (int i = 0; i < 60; i++) {
+        double x = (lo + hi) / 2;
+        l->hits = h0 - x, l->direct = d0 + x;
+        moetier_tier_cost(m, l, &c);
+        if (c.t_dram > c.t_slow)
+            lo = x;
+        else
+            hi = x;
+    }
+    l->hits = h0 - hi, l->direct = d0 + hi;
+    return hi;
 }

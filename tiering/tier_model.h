@@ -13,11 +13,14 @@
  *          runs beside the in-place read) costs one more slow read and a DRAM
  *          write; a prefetch is a slow read and a DRAM write.
  *   Memory Mode: DRAM as a direct-mapped cache in front of PMem (tier_mm.h):
- *          a hit is a DRAM read, a miss a slow read and a DRAM write.
+ *          a hit is a DRAM read; a miss is a DRAM read (the tag check finds
+ *          another line), a slow read and a DRAM write (the fill).
  * DRAM and the slow tier stream at once: the experts take
  *   max(DRAM reads / dram_read + DRAM writes / dram_write,
  *       slow reads / slow_read + fetches x latency,
  *       weights / cpu_weights)                       (the CPU's dot ceiling)
+ * or, with serial_streams, the sum of the first two (each expert read by all
+ * threads in turn, one tier at a time) and the CPU ceiling the max of that.
  * and a token takes gpu_serial + max(that, gpu_overlap) + layers x sync, where
  * the GPU's serial part is its attention (the next layer's routing needs it)
  * and its overlapped part the shared experts, which run beside the routed
@@ -42,6 +45,7 @@ struct moetier_machine {
     double cpu_gweights;    /* weights/s (1e9) the CPU dequantizes and dots, all cores; 0 = no ceiling */
     double gpu_gbps;        /* the GPU's memory bandwidth; 0 = no GPU (dense on the CPU) */
     double gpu_sync_us;     /* per MoE layer: CPU <-> GPU hand-off of the activations */
+    int serial_streams;     /* the tiers take turns instead of streaming at once */
 };
 
 /* Per token: expert counts by what happened to them, and the dense part. */
@@ -78,5 +82,13 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
  * above (what moetier_tier_cost times). */
 void moetier_tier_bytes(const struct moetier_machine *m, const struct moetier_token_load *load,
                         struct moetier_token_cost *out);
+
+/*
+ * Colloid's rule (SOSP'24) on a byte tier: when the DRAM stream is the longer,
+ * moves hits to in-place slow reads until both streams end together (the
+ * hottest bytes stay cached but the slow tier's idle bandwidth takes a share).
+ * Changes load's hits and direct; returns the experts moved per token.
+ */
+double moetier_tier_colloid(const struct moetier_machine *m, struct moetier_token_load *load);
 
 #endif

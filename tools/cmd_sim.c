@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "                   [--hw PRESET[+PRESET...] | --hw-file F] [--shape NAME]\n"
             "                   [--quant Q] [--expert-size SIZE] [--cpu-gweights X]\n"
             "                   [--dense-bytes SERIAL[,SHARED]] [--mm-layout contiguous|random]\n"
-            "                   [--json]\n"
+            "                   [--streams parallel|serial] [--colloid] [--json]\n"
             "\n"
             "Predicts decode tokens/s on a machine: the trace runs through the runtime's\n"
             "cache policy (replay's engine), its hits and misses are scaled to a model's\n"
@@ -70,6 +70,10 @@ static void usage(FILE *f)
             "  --cpu-gweights  the CPU's dot rate in 1e9 weights/s, all cores (0: no ceiling)\n"
             "  --mm-layout   Memory Mode's mapping of expert bytes to cache sets: by address\n"
             "                (contiguous, default) or scattered pages (random)\n"
+            "  --streams     DRAM and the slow tier read at once (parallel, default) or in\n"
+            "                turns (serial: llama.cpp's threads share each expert in turn)\n"
+            "  --colloid     a row for the policy's cache run by Colloid's rule: hits moved\n"
+            "                to in-place slow reads until both tiers end together (byte tiers)\n"
             "  --json        one JSON object (schema 1): hit_rate, bytes_per_token, bytes_promoted,\n"
             "                tokens_per_s of the policy, bounds, rows, machine, shape\n",
             moetier_policy_auto(0), hw_preset_names(), "$XDG_STATE_HOME/moetier/machine.json", mkmoe_preset_names());
@@ -146,7 +150,7 @@ static const struct row *find_row(const struct row *rows, int n, const char *nam
 
 int cmd_sim(int argc, char **argv)
 {
-    enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON, O_DENSE };
+    enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON, O_DENSE, O_STREAMS, O_COLLOID };
     static const struct option opts[] = {
         { "trace", required_argument, 0, O_TRACE },     { "dram", required_argument, 0, O_DRAM },
         { "cache-frac", required_argument, 0, O_FRAC }, { "policy", required_argument, 0, O_POLICY },
@@ -154,13 +158,14 @@ int cmd_sim(int argc, char **argv)
         { "shape", required_argument, 0, O_SHAPE },     { "quant", required_argument, 0, O_QUANT },
         { "expert-size", required_argument, 0, O_ESIZE }, { "cpu-gweights", required_argument, 0, O_CPU },
         { "mm-layout", required_argument, 0, O_MM },    { "json", no_argument, 0, O_JSON },
-        { "dense-bytes", required_argument, 0, O_DENSE },
+        { "dense-bytes", required_argument, 0, O_DENSE }, { "streams", required_argument, 0, O_STREAMS },
+        { "colloid", no_argument, 0, O_COLLOID },
         { "help", no_argument, 0, 'h' },                { 0, 0, 0, 0 },
     };
     const char *trace = NULL, *policy = "auto", *hw = NULL, *hw_file = NULL, *shape_name = NULL, *quant = "q4_K";
     uint64_t dram = 0, expert_size = 0, dense[2] = { 0, 0 };
     double frac = 0, cpu_override = -1;
-    int json = 0, mm_random = 0, c;
+    int json = 0, mm_random = 0, serial = 0, colloid = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -207,6 +212,12 @@ int cmd_sim(int argc, char **argv)
             if (end == optarg || *end || !(cpu_override >= 0) || !isfinite(cpu_override))
                 return cli_error(CLI_USAGE, CMD, "bad --cpu-gweights '%s' (>= 0)", optarg);
             break;
+        case O_COLLOID: colloid = 1; break;
+        case O_STREAMS:
+            if (strcmp(optarg, "parallel") && strcmp(optarg, "serial"))
+                return cli_error(CLI_USAGE, CMD, "bad --streams '%s' (parallel or serial)", optarg);
+            serial = strcmp(optarg, "serial") == 0;
+            break;
         case O_MM:
             if (strcmp(optarg, "random") && strcmp(optarg, "contiguous"))
                 return cli_error(CLI_USAGE, CMD, "bad --mm-layout '%s' (contiguous or random)", optarg);
@@ -244,6 +255,7 @@ int cmd_sim(int argc, char **argv)
         return cli_error(CLI_USAGE, CMD, "%s", err);
     if (cpu_override >= 0)
         h.m.cpu_gweights = cpu_override;
+    h.m.serial_streams = serial;
 
     struct moetier_routing r;
     int rc = moetier_routing_load(trace, 1, &r, err, sizeof err);
@@ -318,6 +330,17 @@ int cmd_sim(int argc, char **argv)
             code = cli_error(CLI_FAIL, CMD, "replay %s: %s", names[i], strerror(-rc));
             goto out;
         }
+    }
+    if (colloid && h.m.slow.kind == MOETIER_TIER_BYTE) {
+        struct row *w = &rows[n++];
+        *w = *find_row(rows, n - 1, policy);
+        w->name = "colloid", w->what = "the policy's cache, hits moved to the slow tier till both end together";
+        /* the load's constants are set below; the rule needs them now */
+        w->load.expert_bytes = s.expert_bytes, w->load.expert_weights = s.expert_weights;
+        w->load.dense_serial_bytes = s.dense_serial_bytes, w->load.dense_overlap_bytes = s.dense_overlap_bytes;
+        w->load.moe_layers = s.moe_layers;
+        moetier_tier_colloid(&h.m, &w->load);
+        w->hit_rate = w->load.hits / per_token;
     }
     /* the bandwidth bound: both tiers stream at once in proportion to their
      * bandwidth, whatever fits (Colloid's balance at its best) */

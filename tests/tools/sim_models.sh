@@ -1,7 +1,8 @@
 #!/bin/sh
 # moetier sim against hand-worked traces, one per tier model (docs/sim.md):
 # block, byte-addressable, Memory Mode (conflicting and not), the CPU ceiling,
-# the GPU's serial and overlapped dense time, the bandwidth bound and belady.
+# the GPU's serial and overlapped dense time, serial streams, Colloid's
+# balance, the bandwidth bound and belady.
 # Every expected figure is worked out in the comments from the presets'
 # numbers (tools/hw_presets.c: DRAM ddr4-2666x6 102.4 GB/s read, 76.8 write;
 # optane-6dimm 39.4 read, 0.305 us; rtx3060-12g 306 GB/s, 20 us a layer).
@@ -51,9 +52,10 @@ check "all-slow tok/s" "$(field all-slow tokens_per_s < out.json)" 39.3995
 check "all-slow dram" "$(field all-slow dram_read < out.json)" 0
 # Memory Mode, contiguous: experts 0 and 2 lie 2 GB apart, the cache is 2 GB:
 # both map to the same sets and evict each other: every access misses (hit 0).
-# A miss is a slow read and a DRAM fill: t_slow = .0253810 (as all-slow),
-# t_dram = 1/76.8 = .0130208: 39.40 tok/s.
+# A miss is a DRAM read (the tag check), a slow read and a DRAM fill:
+# t_slow = .0253810 (as all-slow), t_dram = 1/102.4 + 1/76.8 = .0227865: 39.40 tok/s.
 check "mm conflict hit" "$(field memory-mode hit_rate < out.json)" 0
+check "mm conflict dram_read" "$(field memory-mode dram_read < out.json)" 1000000000
 check "mm conflict dram_write" "$(field memory-mode dram_write < out.json)" 1000000000
 check "mm conflict tok/s" "$(field memory-mode tokens_per_s < out.json)" 39.3995
 # the bandwidth bound: DRAM serves 102.4/141.8 = .722144 of the bytes, PMem the
@@ -62,17 +64,35 @@ check "bandwidth hit" "$(field bandwidth hit_rate < out.json)" 0.722144
 check "bandwidth tok/s" "$(field top bandwidth_tokens_per_s < out.json)" 141.8
 
 # Memory Mode on b: experts 0 and 1 are adjacent, sets 0-1 GB and 1-2 GB: no
-# conflict, 2 cold misses of 8: hit .75; per token .75 GB from DRAM, .25 GB
-# from PMem plus its .25 GB fill: t_dram = .75/102.4 + .25/76.8 = .0105794,
-# t_slow = .25/39.4 + .25 x .305e-6 = .0063453: DRAM-bound, 94.52 tok/s.
+# conflict, 2 cold misses of 8: hit .75; per token .75 GB of hits and .25 GB
+# of tag checks read from DRAM, .25 GB from PMem and its .25 GB fill:
+# t_dram = 1/102.4 + .25/76.8 = .0130208, t_slow = .25/39.4 + .25 x .305e-6
+# = .0063453: DRAM-bound, 76.80 tok/s.
 sim --trace b.trace --cache-frac 0.5 --hw optane-6dimm --cpu-gweights 0 --policy lru
 check "mm adjacent hit" "$(field memory-mode hit_rate < out.json)" 0.75
-check "mm adjacent tok/s" "$(field memory-mode tokens_per_s < out.json)" 94.5231
+check "mm adjacent tok/s" "$(field memory-mode tokens_per_s < out.json)" 76.8
 check "mm adjacent bound" "$(field memory-mode bound < out.json)" dram
 # scattered pages (--mm-layout random) must differ from a's total conflict
 sim --trace a.trace --cache-frac 0.5 --hw optane-6dimm --cpu-gweights 0 --mm-layout random
 h=$(field memory-mode hit_rate < out.json)
 awk -v h="$h" 'BEGIN { exit !(h > 0.1 && h < 0.75) }' || fail "mm random on a: hit $h, want between .1 and .75"
+
+# --streams serial: the tiers take turns: LRU on a (above) takes
+# .0105794 + .0126905 = .0232699 s: 42.974 tok/s
+sim --trace a.trace --cache-frac 0.5 --hw optane-6dimm --cpu-gweights 0 --policy lru --streams serial
+check "serial tok/s" "$(field top tokens_per_s < out.json)" 42.974
+
+# --colloid: 0 and 2 in turn for 40 tokens, 4 slots: LRU hits .95, promotes .05
+# a token. t_dram = .95/102.4 + .05/76.8 = .0099284 > t_slow = (.05 x 2)/39.4
+# + .05 x .305e-6 = .0025381: 100.72 tok/s. Colloid moves x of the hits to
+# in-place reads until (.95 - x)/102.4 + .05/76.8 = (.1 + x)/39.4 +
+# (.05 + x) x .305e-6: x = .210270, hit .739730, t = .0078750 s: 126.98 tok/s.
+awk 'BEGIN { print "# model=tiny layers=1 experts=4 topk=1"; for (i = 0; i < 20; i++) print "0\n2" }' > d.trace
+sim --trace d.trace --cache-frac 1 --hw optane-6dimm --cpu-gweights 0 --policy lru --colloid
+check "lru before colloid tok/s" "$(field lru tokens_per_s < out.json)" 100.721
+check "colloid hit" "$(field colloid hit_rate < out.json)" 0.73973
+check "colloid tok/s" "$(field colloid tokens_per_s < out.json)" 126.985
+check "colloid balance" "$(field colloid dram < out.json)" "$(field colloid slow < out.json)"
 
 # --- Belady: 1 layer of 3 experts, 0 1 2 repeated 3 times, 2 slots (frac .67).
 # LRU always evicts the next one needed: 9 misses. Belady: 0 1 2(evicts 1, next
