@@ -331,6 +331,15 @@ int cmd_sim(int argc, char **argv)
             goto out;
         }
     }
+    {
+        /* the clairvoyant static placement: the trace's hottest pairs pinned
+         * from the start, every other read from the slow tier, nothing moved */
+        struct row *w = &rows[n++];
+        w->name = "hot-static", w->what = "the trace's hottest pairs pinned (clairvoyant counts), none moved";
+        w->hit_rate = moetier_routing_hot_share(&r, (double)slots / (r.layers * r.experts));
+        w->load.hits = per_token * w->hit_rate;
+        w->load.direct = per_token - w->load.hits;
+    }
     if (colloid && h.m.slow.kind == MOETIER_TIER_BYTE) {
         struct row *w = &rows[n++];
         *w = *find_row(rows, n - 1, policy);
@@ -350,9 +359,10 @@ int cmd_sim(int argc, char **argv)
     {
         /* DRAM takes its share of all bytes read (the dense part, on the CPU, is its own) */
         double x = per_token * s.expert_bytes, dn = h.m.gpu_gbps > 0 ? 0 : s.dense_serial_bytes + s.dense_overlap_bytes;
-        double hit = ((x + dn) * dr / (dr + sr) - dn) / x;
+        double hit = serial ? 1 : ((x + dn) * dr / (dr + sr) - dn) / x; /* in turns: DRAM only */
         struct row *w = &rows[n++];
-        w->name = "bandwidth", w->what = "both tiers' read bandwidth, capacity ignored";
+        w->name = "bandwidth", w->what = serial ? "DRAM's read bandwidth, capacity ignored"
+                                                 : "both tiers' read bandwidth, capacity ignored";
         w->hit_rate = fmin(1, fmax(0, hit));
         w->load.hits = per_token * w->hit_rate;
         w->load.direct = per_token - w->load.hits;

@@ -62,6 +62,10 @@ check "mm conflict tok/s" "$(field memory-mode tokens_per_s < out.json)" 39.3995
 # rest, both done at 1 GB / 141.8 GB/s: 141.8 tok/s
 check "bandwidth hit" "$(field bandwidth hit_rate < out.json)" 0.722144
 check "bandwidth tok/s" "$(field top bandwidth_tokens_per_s < out.json)" 141.8
+# hot-static pins the 2 hottest pairs (0 and 2) from the start: every access
+# hits, nothing moves: 1 GB from DRAM, 102.4 tok/s
+check "hot-static hit" "$(field hot-static hit_rate < out.json)" 1
+check "hot-static tok/s" "$(field hot-static tokens_per_s < out.json)" 102.4
 
 # Memory Mode on b: experts 0 and 1 are adjacent, sets 0-1 GB and 1-2 GB: no
 # conflict, 2 cold misses of 8: hit .75; per token .75 GB of hits and .25 GB
@@ -81,6 +85,9 @@ awk -v h="$h" 'BEGIN { exit !(h > 0.1 && h < 0.75) }' || fail "mm random on a: h
 # .0105794 + .0126905 = .0232699 s: 42.974 tok/s
 sim --trace a.trace --cache-frac 0.5 --hw optane-6dimm --cpu-gweights 0 --policy lru --streams serial
 check "serial tok/s" "$(field top tokens_per_s < out.json)" 42.974
+# in turns, the best use of the bandwidth is DRAM alone: 1/102.4 s, 102.4 tok/s
+check "serial bandwidth hit" "$(field bandwidth hit_rate < out.json)" 1
+check "serial bandwidth tok/s" "$(field bandwidth tokens_per_s < out.json)" 102.4
 
 # --colloid: 0 and 2 in turn for 40 tokens, 4 slots: LRU hits .95, promotes .05
 # a token. t_dram = .95/102.4 + .05/76.8 = .0099284 > t_slow = (.05 x 2)/39.4
@@ -103,6 +110,8 @@ sim --trace c.trace --cache-frac 0.67 --hw optane-6dimm --cpu-gweights 0 --polic
 check "lru cyclic hit" "$(field lru hit_rate < out.json)" 0
 check "belady hit" "$(field belady hit_rate < out.json)" 0.333333
 check "belady top hit" "$(field top belady_hit_rate < out.json)" 0.333333
+# hot-static: 2 of the 3 equally hot pairs pinned (the lowest slots on ties): 6 of 9 hit
+check "hot-static cyclic hit" "$(field hot-static hit_rate < out.json)" 0.666667
 # belady per token: 1/3 hit, 2/3 promoted: slow 4/3 GB, DRAM read 1/3, write 2/3
 check "belady slow_read" "$(field belady slow_read < out.json)" 1333333333
 check "belady dram_write" "$(field belady dram_write < out.json)" 666666667
