@@ -26,7 +26,7 @@ struct preset {
 /* DRAM: theoretical peak (MT/s x 8 B x channels) derated to 80% for reads and
  * 60% for writes; CPUs at 16e9 weights/s per core */
 static const struct preset presets[] = {
-    { "ddr4-2666x6", DRAM, MOETIER_TIER_BYTE, 102.4, 76.8, 0.081, 0, NULL, "Xeon Gold 6246, 12 cores", 192 },
+    { "ddr4-2666x6", DRAM, MOETIER_TIER_BYTE, 102.4, 76.8, 0.1, 0, NULL, "Xeon Gold 6246, 12 cores", 192 },
     { "ddr5-4800x8", DRAM, MOETIER_TIER_BYTE, 245.8, 184.3, 0.1, 0, NULL, "Xeon w7-2495X, 24 cores", 384 },
     { "ddr5-4800x12", DRAM, MOETIER_TIER_BYTE, 368.6, 276.5, 0.1, 0, NULL, "EPYC 9454, 48 cores", 768 },
     { "optane-6dimm", SLOW, MOETIER_TIER_BYTE, 39.4, 13.9, 0.305, 1, "ddr4-2666x6", NULL, 0 },
