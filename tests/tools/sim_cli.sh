@@ -38,6 +38,26 @@ for w in '^memory-mode ' '^all-slow ' '^lru ' '^auto=auto ' '^belady ' '^bandwid
     grep -q "$w" table || fail "table lacks $w: $(cat table)"
 done
 
+# On a real trace (200 tokens of esft intent) and every kind of tier, in both
+# stream modes: no scenario beats the bandwidth bound (it reads the same
+# experts with no writes, no latency and the best split), and the top-level
+# figures are the policy's row.
+g=$TOP_SRCDIR/tests/tiering/golden/esft_intent_200.trace
+for hw in ddr4-2666x6+optane-6dimm+rtx3060-12g ddr5-4800x8+nvme-gen4 ddr5-4800x12+cxl-x8; do
+    for st in parallel serial; do
+        "$MOETIER" sim --trace "$g" --dram 128G --hw $hw --shape kimi-k2.5 --quant q4_K --streams $st --colloid --json \
+            > real.json || fail "sim $hw $st exited $?"
+        sed 's/"rows":/\n/' real.json | tail -1 | grep -o '"tokens_per_s":[0-9.e+-]*' | cut -d: -f2 > tps
+        bw=$(sed -n 's/.*"bandwidth_tokens_per_s":\([0-9.e+-]*\).*/\1/p' real.json)
+        [ "$(wc -l < tps)" -ge 4 ] || fail "$hw $st: too few rows: $(cat real.json)"
+        awk -v b="$bw" '$1 > b * (1 + 1e-6) { bad = 1 } END { exit bad }' tps ||
+            fail "$hw $st: a row beats the bandwidth bound $bw: $(tr '\n' ' ' < tps)"
+        top=$(sed 's/"rows":.*//' real.json | sed -n 's/.*"tokens_per_s":\([0-9.e+-]*\).*/\1/p')
+        row=$(sed 's/{"name":/\n{"name":/g' real.json | grep '^{"name":"auto"' | sed -n 's/.*"tokens_per_s":\([0-9.e+-]*\).*/\1/p')
+        [ -n "$top" ] && [ "$top" = "$row" ] || fail "$hw $st: top tokens_per_s $top is not auto's $row"
+    done
+done
+
 # --hw this: the profile in $XDG_STATE_HOME, or --hw-file
 "$MOETIER" sim --trace t.trace --cache-frac 0.5 --expert-size 1G 2> err; [ $? -eq 2 ] || fail "no profile: expected exit 2"
 [ "$(wc -l < err)" -eq 1 ] && grep -q "no machine profile $TMP/state/moetier/machine.json" err || fail "no profile: $(cat err)"
