@@ -322,8 +322,8 @@ int cmd_sim(int argc, char **argv)
                                                                  : "an LRU cache of experts in DRAM",
                              "moetier: the runtime's policy", "clairvoyant demand cache: the fewest misses" };
     for (int i = 0; i < 3; i++) {
-        if (i == 1 && find_row(rows, n, policy))
-            continue; /* --policy lru or belady: already a row */
+        if (i == 1 && (!strcmp(policy, names[0]) || !strcmp(policy, names[2])))
+            continue; /* --policy lru or belady: a row of its own already */
         struct row *w = &rows[n++];
         w->name = names[i], w->what = whats[i];
         if ((rc = replay_row(&r, names[i], share, per_token, w))) {

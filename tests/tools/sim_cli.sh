@@ -30,6 +30,13 @@ sed 's/{"name":/\n{"name":/g' k4.json | grep '^{"name":"all-slow"' | grep -q '"s
 "$MOETIER" sim --trace t.trace --dram 2G --expert-size 1G --hw nvme-gen4 --json | grep -q '"cache_share":0.25,"slots":2' ||
     fail "--dram 2G of 8 GiB is not a share of .25"
 
+# --policy lru or belady: its row once, and the top-level figures are that row's
+for p in lru belady; do
+    "$MOETIER" sim --trace t.trace --cache-frac 0.5 --expert-size 1G --hw optane-6dimm --policy $p --json > p.json ||
+        fail "--policy $p exited $?"
+    [ "$(grep -o "\"name\":\"$p\"" p.json | wc -l)" -eq 1 ] || fail "--policy $p: not one $p row: $(cat p.json)"
+done
+
 # the table: a row per scenario, auto named as what it runs
 "$MOETIER" sim --trace t.trace --cache-frac 0.5 --hw ddr4-2666x6+optane-6dimm --shape kimi-k2.5 --quant q2_K > table ||
     fail "table exited $?"
