@@ -1,6 +1,7 @@
 # tests/tools.mk: the live-stats segment and profiles (profiler/stats.c,
 # profiler/profile.c) and the commands that read them: moetier stat, top,
-# heatmap, profile, run, doctor (docs/tools.md).
+# heatmap, profile, run, doctor (docs/tools.md); moetier sim's tier models on
+# hand-worked traces and its bad input (docs/sim.md).
 #
 #   make check TESTS='tests/bin/test_stats tests/tools/stat_json.sh ...'
 #   REGEN=1 make check TESTS=tests/tools/heatmap_golden.sh    rewrite the goldens
@@ -24,7 +25,9 @@ TOOLS_SH_TESTS = \
 	tests/tools/top_terminal.sh \
 	tests/tools/run_env.sh \
 	tests/tools/run_bad_values.sh \
-	tests/tools/doctor_config.sh
+	tests/tools/doctor_config.sh \
+	tests/tools/sim_models.sh \
+	tests/tools/sim_cli.sh
 TOOLS_GOLDEN = \
 	tests/tools/golden/stat_segment.json \
 	tests/tools/golden/stat_human.txt \

@@ -5,6 +5,8 @@ tiering_libtiering_la_SOURCES = \
 	tiering/policy.c tiering/policy.h \
 	tiering/policy_adapt.c tiering/policy_adapt.h \
 	tiering/replay.c tiering/replay.h \
+	tiering/tier_model.c tiering/tier_model.h \
+	tiering/tier_mm.c tiering/tier_mm.h \
 	tiering/slot_set.c tiering/slot_set.h \
 	tiering/residency.c tiering/residency.h \
 	tiering/dram_cache.c tiering/dram_cache.h \

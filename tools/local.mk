@@ -8,6 +8,7 @@ tools_moetier_SOURCES = \
 	tools/cmd_trace.c \
 	tools/system_probe.c tools/system_probe.h \
 	tools/cmd_replay.c \
+	tools/cmd_sim.c tools/hw_presets.c tools/hw_presets.h tools/sim_shape.c tools/sim_shape.h \
 	tools/cmd_run.c \
 	tools/cmd_stat.c \
 	tools/cmd_top.c \

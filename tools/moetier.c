@@ -12,6 +12,7 @@ static const struct cli_command commands[] = {
     { "mkmoe", "generate a GGUF MoE model that llama.cpp runs", cmd_mkmoe },
     { "trace", "summarize a routing file: shape, popularity skew, reuse", cmd_trace },
     { "replay", "replay a routing trace through the cache policies: hit rates", cmd_replay },
+    { "sim", "predict tokens/s on a machine's tiers from a routing trace", cmd_sim },
     { "run", "run a command under the moetier runtime (flags set MOETIER_*)", cmd_run },
     { "stat", "one snapshot of a live moetier process (text, JSON, Prometheus)", cmd_stat },
     { "top", "watch a live moetier process: tok/s, hit rates, residency", cmd_top },

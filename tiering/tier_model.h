@@ -1,0 +1,94 @@
+/*
+ * tier_model: what one decoded token costs on a machine, from the bytes each
+ * memory tier serves (docs/sim.md writes the model down; every policy is
+ * costed by the same rules).
+ *
+ * Tiers:
+ *   block  (NVMe, the page cache under a cap): a miss fetches the whole expert
+ *          into DRAM (slow read + DRAM write, plus the tier's latency once per
+ *          fetch, serial: the faulting thread waits), then the CPU reads it
+ *          from DRAM like a hit.
+ *   byte   (PMem App Direct, CXL, a CPU-less node): a miss is read in place at
+ *          the slow tier's bandwidth; a promotion (the runtime's copy, which
+ *          runs beside the in-place read) costs one more slow read and a DRAM
+ *          write; a prefetch is a slow read and a DRAM write.
+ *   Memory Mode: DRAM as a direct-mapped cache in front of PMem (tier_mm.h):
+ *          a hit is a DRAM read; a miss is a DRAM read (the tag check finds
+ *          another line), a slow read and a DRAM write (the fill).
+ * DRAM and the slow tier stream at once: the experts take
+ *   max(DRAM reads / dram_read + DRAM writes / dram_write,
+ *       slow reads / slow_read + fetches x latency,
+ *       weights / cpu_weights)                       (the CPU's dot ceiling)
+ * or, with serial_streams, the sum of the first two (each expert read by all
+ * threads in turn, one tier at a time) and the CPU ceiling the max of that.
+ * and a token takes gpu_serial + max(that, gpu_overlap) + layers x sync, where
+ * the GPU's serial part is its attention (the next layer's routing needs it)
+ * and its overlapped part the shared experts, which run beside the routed
+ * experts on the CPU (`-ngl 99 -ot exps=CPU`). Without a GPU its bytes are
+ * DRAM reads and CPU weights.
+ */
+#ifndef MOETIER_TIERING_TIER_MODEL_H
+#define MOETIER_TIERING_TIER_MODEL_H
+
+#include <stdint.h>
+
+enum moetier_tier_kind { MOETIER_TIER_BLOCK, MOETIER_TIER_BYTE };
+
+struct moetier_tier {
+    enum moetier_tier_kind kind;
+    double read_gbps, write_gbps; /* GB/s = 1e9 bytes/s */
+    double latency_us;            /* per access (block: per expert fetch) */
+};
+
+struct moetier_machine {
+    struct moetier_tier dram, slow;
+    double cpu_gweights;    /* weights/s (1e9) the CPU dequantizes and dots, all cores; 0 = no ceiling */
+    double gpu_gbps;        /* the GPU's memory bandwidth; 0 = no GPU (dense on the CPU) */
+    double gpu_sync_us;     /* per MoE layer: CPU <-> GPU hand-off of the activations */
+    int serial_streams;     /* the tiers take turns instead of streaming at once */
+};
+
+/* Per token: expert counts by what happened to them, and the dense part. */
+struct moetier_token_load {
+    double hits;            /* experts read from DRAM */
+    double direct;          /* misses not admitted (byte: read in place; block: fetched, not kept) */
+    double promoted;        /* misses admitted into the DRAM cache */
+    double prefetched;      /* experts fetched ahead (used or not) */
+    double mm_misses;       /* Memory Mode: experts missed in the DRAM cache (a slow read
+                               and a DRAM fill; the CPU gets the data from the fill) */
+    double expert_bytes;    /* one expert */
+    double expert_weights;  /* one expert's weights (the CPU's work) */
+    double dense_serial_bytes, dense_overlap_bytes;    /* attention etc.; shared experts */
+    double dense_serial_weights, dense_overlap_weights;
+    double moe_layers;      /* GPU hand-offs per token */
+};
+
+struct moetier_token_cost {
+    double dram_read, dram_write, slow_read; /* bytes per token */
+    double fetches;                          /* latency-bearing slow accesses per token */
+    double t_dram, t_slow, t_cpu;            /* seconds of each stream */
+    double t_experts;                        /* max of the three */
+    double t_gpu_serial, t_gpu_overlap, t_sync;
+    double t_token;                          /* seconds per token */
+    const char *bound;                       /* "dram", "slow", "cpu" or "gpu": what t_token waits on */
+};
+
+/* The cost of load on machine m (time 0 parts are skipped: a 0 bandwidth
+ * with bytes to move is an infinite time). */
+void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_token_load *load,
+                       struct moetier_token_cost *out);
+
+/* The bytes of load on m: DRAM reads and writes and slow reads by the rules
+ * above (what moetier_tier_cost times). */
+void moetier_tier_bytes(const struct moetier_machine *m, const struct moetier_token_load *load,
+                        struct moetier_token_cost *out);
+
+/*
+ * Colloid's rule (SOSP'24) on a byte tier: when the DRAM stream is the longer,
+ * moves hits to in-place slow reads until both streams end together (the
+ * hottest bytes stay cached but the slow tier's idle bandwidth takes a share).
+ * Changes load's hits and direct; returns the experts moved per token.
+ */
+double moetier_tier_colloid(const struct moetier_machine *m, struct moetier_token_load *load);
+
+#endif
