@@ -24,7 +24,8 @@ TOOLS_SH_TESTS = \
 	tests/tools/top_terminal.sh \
 	tests/tools/run_env.sh \
 	tests/tools/run_bad_values.sh \
-	tests/tools/doctor_config.sh
+	tests/tools/doctor_config.sh \
+	tests/tools/bench_short.sh
 TOOLS_GOLDEN = \
 	tests/tools/golden/stat_segment.json \
 	tests/tools/golden/stat_human.txt \

@@ -441,7 +441,7 @@ int cmd_bench(int argc, char **argv)
     r.cores = cores > 0 ? (int)cores : 1;
     r.o = (struct bench_opts){
         .threads = r.cores,
-        .reps = r.short_run ? 3 : 7,
+        .reps = r.short_run ? 5 : 7,
         .dram_bytes = r.short_run ? 128u << 20 : 1u << 30,
         .fault_bytes = r.short_run ? 16u << 20 : 64u << 20,
         .mprotect_rounds = r.short_run ? 200 : 2000,
