@@ -64,6 +64,7 @@ struct bench_mem {
     struct bench_stat fault_anon_us;         /* one first-touch fault on anonymous memory (4 KiB pages) */
     double fault_file_pages;                 /* pages mapped per file fault (fault-around) */
     struct bench_stat mprotect_us;           /* one mprotect of an expert-sized present region */
+    struct bench_stat mprotect_idle_us;      /* the same with no other thread running (no shootdown) */
     size_t mprotect_bytes;
     char skipped_fault[BENCH_WHY], skipped_mprotect[BENCH_WHY];
 };

@@ -237,7 +237,8 @@ static void measure_faults(const struct bench_opts *o, int fd, struct bench_mem 
         snprintf(out->skipped_fault, BENCH_WHY, "the kernel counted no faults on the file mapping");
 }
 
-static void measure_mprotect(const struct bench_opts *o, int fd, struct bench_mem *out)
+/* Into *stat: one mprotect call, median of the repeats. */
+static void measure_mprotect(const struct bench_opts *o, int fd, struct bench_mem *out, struct bench_stat *stat)
 {
     size_t len = MPROTECT_BYTES;
     if (fd < 0 || o->fault_bytes < len) {
@@ -265,7 +266,7 @@ static void measure_mprotect(const struct bench_opts *o, int fd, struct bench_me
         v[n++] = t / (2.0 * k) * 1e6;
     }
     munmap(p, len);
-    bench_summarize(v, n, &out->mprotect_us);
+    bench_summarize(v, n, stat);
     out->mprotect_bytes = len;
 }
 
@@ -284,6 +285,7 @@ int bench_mem_run(const struct bench_opts *o, int fd, struct bench_mem *out)
     fill_q8(s.buf, s.bytes);
     stream_measure(o, &s, dot_kernel, &out->dot_gbps);
     munmap(s.buf, s.bytes);
+    measure_mprotect(o, fd, out, &out->mprotect_idle_us); /* the contrast: no other thread to flush */
 
     /* the other cores busy, as ggml's threads are while the runtime works */
     struct bench_spin *spin = bench_spin_start(s.threads - 1);
@@ -296,7 +298,7 @@ int bench_mem_run(const struct bench_opts *o, int fd, struct bench_mem *out)
     }
     measure_faults(o, fd, out);
     bench_step(o, "mprotect");
-    measure_mprotect(o, fd, out);
+    measure_mprotect(o, fd, out, &out->mprotect_us);
     bench_spin_stop(spin);
     return 0;
 }

@@ -128,6 +128,7 @@ static int figures(const struct run *r, struct figure *f)
     f[n++] = (struct figure){ "fault_us", &r->mem.fault_file_us, r->mem.skipped_fault };
     f[n++] = (struct figure){ "fault_anon_us", &r->mem.fault_anon_us, "the kernel counted no faults" };
     f[n++] = (struct figure){ "mprotect_us", &r->mem.mprotect_us, r->mem.skipped_mprotect };
+    f[n++] = (struct figure){ "mprotect_idle_us", &r->mem.mprotect_idle_us, r->mem.skipped_mprotect };
     f[n++] = (struct figure){ "cpu_dot_gbps", &r->mem.dot_gbps, "the threads could not run" };
     f[n++] = (struct figure){ "h2d_pinned_gbps", &r->tier.h2d_pinned_gbps, r->tier.gpu };
     f[n++] = (struct figure){ "h2d_pageable_gbps", &r->tier.h2d_pageable_gbps, r->tier.gpu };
@@ -283,9 +284,10 @@ static void print_text(const struct run *r, const char *profile)
     snprintf(note, sizeof note, "per fault, %.1f pages per fault, page cache warm", r->mem.fault_file_pages);
     line("page fault, file", &r->mem.fault_file_us, "us", r->mem.skipped_fault, note);
     line("page fault, anon", &r->mem.fault_anon_us, "us", "the kernel counted no faults", "per 4 KiB first touch");
-    snprintf(note, sizeof note, "per call on %s, %d other threads spinning",
-             moetier_size_format(r->mem.mprotect_bytes, a, sizeof a), r->o.threads - 1);
+    snprintf(note, sizeof note, "per call on %s, %d other thread%s spinning",
+             moetier_size_format(r->mem.mprotect_bytes, a, sizeof a), r->o.threads - 1, r->o.threads == 2 ? "" : "s");
     line("mprotect", &r->mem.mprotect_us, "us", r->mem.skipped_mprotect, note);
+    line("mprotect, idle", &r->mem.mprotect_idle_us, "us", r->mem.skipped_mprotect, "the same, no other thread running");
     line("GPU h2d, pinned", &r->tier.h2d_pinned_gbps, "GB/s", r->tier.gpu, r->tier.gpu);
     line("GPU h2d, pageable", &r->tier.h2d_pageable_gbps, "GB/s", r->tier.gpu, r->tier.gpu);
     if (profile)
