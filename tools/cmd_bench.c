@@ -69,17 +69,19 @@ struct progress {
     int on, step;
 };
 
+static struct progress bar; /* an error line must not land on the bar */
+
 static void progress_show(const char *what, void *arg)
 {
     struct progress *p = arg;
     if (!p->on)
         return;
     int width = 24, done = p->step * width / STEPS;
-    char bar[32];
-    memset(bar, '#', (size_t)done);
-    memset(bar + done, '.', (size_t)(width - done));
-    bar[width] = 0;
-    fprintf(stderr, "\r\033[K[%s] %2d/%d %s", bar, p->step + 1, STEPS, what);
+    char cells[32];
+    memset(cells, '#', (size_t)done);
+    memset(cells + done, '.', (size_t)(width - done));
+    cells[width] = 0;
+    fprintf(stderr, "\r\033[K[%s] %2d/%d %s", cells, p->step + 1, STEPS, what);
     fflush(stderr);
     if (p->step < STEPS - 1)
         p->step++;
@@ -352,19 +354,19 @@ static int make_file(struct run *r, uint64_t size, int *fdp)
     struct statvfs vfs;
     if (statvfs(".", &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < size + (size >> 3)) {
         char a[32], b[32];
-        return cli_error(CLI_FAIL, CMD, "no room for a %s test file in the working directory (%s free): --size, "
+        return progress_end(&bar), cli_error(CLI_FAIL, CMD, "no room for a %s test file in the working directory (%s free): --size, "
                          "or --file", moetier_size_format(size, a, sizeof a),
                          moetier_size_format((uint64_t)vfs.f_bavail * vfs.f_frsize, b, sizeof b));
     }
     char path[] = "moetier-bench.XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0)
-        return cli_error(CLI_FAIL, CMD, "cannot create a test file in the working directory: %s", strerror(errno));
+        return progress_end(&bar), cli_error(CLI_FAIL, CMD, "cannot create a test file in the working directory: %s", strerror(errno));
     unlink(path);
     int rc = bench_fill_file(fd, size);
     if (rc) {
         close(fd);
-        return cli_error(CLI_FAIL, CMD, "writing the %llu-byte test file: %s", (unsigned long long)size,
+        return progress_end(&bar), cli_error(CLI_FAIL, CMD, "writing the %llu-byte test file: %s", (unsigned long long)size,
                          strerror(-rc));
     }
     if (!getcwd(r->file, sizeof r->file - sizeof path - 1))
@@ -380,11 +382,11 @@ static int open_file(struct run *r, const char *path, uint64_t size, int *fdp)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
+    const char *why = fd < 0 || fstat(fd, &st) != 0 ? strerror(errno) : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+    if (why) {
         if (fd >= 0)
             close(fd);
-        return cli_error(CLI_USAGE, CMD, "--file %s: %s", path, fd >= 0 && e == 0 ? "not a regular file" : strerror(e));
+        return progress_end(&bar), cli_error(CLI_USAGE, CMD, "--file %s: %s", path, why);
     }
     snprintf(r->file, sizeof r->file, "%s", path);
     r->file_bytes = size && size < (uint64_t)st.st_size ? size : (uint64_t)st.st_size;
@@ -455,14 +457,14 @@ int cmd_bench(int argc, char **argv)
     time_t now = time(NULL);
     strftime(r.time, sizeof r.time, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 
-    struct progress pr = { .on = isatty(2) && !(json && !isatty(1)) };
+    bar.on = isatty(2) && !(json && !isatty(1));
     r.o.progress = progress_show;
-    r.o.progress_arg = &pr;
-    progress_show(file ? "opening the file" : "writing the test file", &pr);
+    r.o.progress_arg = &bar;
+    progress_show(file ? "opening the file" : "writing the test file", &bar);
     int fd = -1;
     int rc = file ? open_file(&r, file, size, &fd) : make_file(&r, size ? size : r.short_run ? 64u << 20 : 1u << 30, &fd);
     if (rc) {
-        progress_end(&pr);
+        progress_end(&bar);
         return rc;
     }
     if (r.o.fault_bytes > r.file_bytes)
@@ -472,7 +474,7 @@ int cmd_bench(int argc, char **argv)
     if (rc == 0)
         rc = bench_tier_run(&r.o, fd, r.file_bytes, migrate_bytes, &r.tier);
     close(fd);
-    progress_end(&pr);
+    progress_end(&bar);
     if (rc)
         return cli_error(CLI_FAIL, CMD, "%s", strerror(-rc));
     if ((rc = save_profile(profile, &r)) != 0)
