@@ -189,42 +189,68 @@ static void measure_reads(const struct bench_opts *o, int fd, uint64_t size, str
 
 /* ---- promotion and demotion ------------------------------------------------- */
 
-/* Promotes then demotes every range of [base, base+len), reps times. */
-static void migrate_rounds(const struct bench_opts *o, struct moetier_migrator *m, unsigned char *base, size_t len,
-                           size_t range, struct bench_migrate *out)
+/* The first and last page of each range read the file's bytes (fd < 0: not checked). */
+static int same_as_file(int fd, const unsigned char *base, size_t len, size_t range)
+{
+    unsigned char page[4096];
+    for (size_t off = 0; fd >= 0 && off < len; off += range)
+        for (size_t at = off; at < off + range; at += range - sizeof page) {
+            if (pread(fd, page, sizeof page, (off_t)at) != (ssize_t)sizeof page || memcmp(page, base + at, sizeof page))
+                return 0;
+            if (range <= sizeof page)
+                break;
+        }
+    return 1;
+}
+
+/* Promotes then demotes every range of [base, base+len), reps times; the
+ * promoted bytes are checked against fd's (outside the timing). */
+static void migrate_rounds(const struct bench_opts *o, struct moetier_migrator *m, int fd, unsigned char *base,
+                           size_t len, size_t range, struct bench_migrate *out)
 {
     double pro[BENCH_MAX_REPS], dem[BENCH_MAX_REPS];
     int n = 0, rc = 0;
     size_t n_ranges = len / range;
-    for (int rep = 0; rep < o->reps && rc == 0; rep++) {
+    const char *failed = NULL;
+    for (int rep = 0; rep < o->reps && !failed; rep++) {
         moetier_touch_pages(base, len); /* the source mapped and warm, as the runtime finds it */
         double t0 = bench_now();
-        size_t i = 0;
-        for (; i < n_ranges && rc == 0; i++) {
-            struct moetier_range x = { .addr = (uintptr_t)base + i * range, .len = range, .off = i * range,
-                                       .prot = PROT_READ };
-            rc = moetier_migrate_promote(m, &x);
-            if (rc == 0)
-                moetier_touch_pages(base + i * range, range);
+        size_t promoted = 0;
+        for (; promoted < n_ranges; promoted++) {
+            struct moetier_range x = { .addr = (uintptr_t)base + promoted * range, .len = range,
+                                       .off = promoted * range, .prot = PROT_READ };
+            if ((rc = moetier_migrate_promote(m, &x)) != 0) {
+                failed = "promotion";
+                break;
+            }
+            moetier_touch_pages(base + promoted * range, range);
         }
         double t1 = bench_now();
-        for (size_t k = 0; k < i; k++) {
+        if (!failed && !same_as_file(fd, base, len, range)) {
+            failed = "byte identity";
+            snprintf(out->skipped, BENCH_WHY, "promoted bytes differ from the file's");
+        }
+        double t2 = bench_now();
+        for (size_t k = 0; k < promoted; k++) {
             struct moetier_range x = { .addr = (uintptr_t)base + k * range, .len = range, .off = k * range,
                                        .prot = PROT_READ };
             int d = moetier_migrate_demote(m, &x);
-            if (d && !rc)
+            if (d && !failed) {
                 rc = d;
+                failed = "demotion";
+            }
         }
-        double t2 = bench_now();
-        if (rc) {
-            snprintf(out->skipped, BENCH_WHY, "%s failed: %s", i < n_ranges ? "promotion" : "demotion",
-                     strerror(-rc));
+        double t3 = bench_now();
+        if (failed)
             break;
-        }
         pro[n] = (double)len / (t1 - t0) / 1e9;
-        dem[n] = (double)len / (t2 - t1) / 1e9;
+        dem[n] = (double)len / (t3 - t2) / 1e9;
         n++;
     }
+    if (failed && rc)
+        snprintf(out->skipped, BENCH_WHY, "%s failed: %s", failed, strerror(-rc));
+    if (failed)
+        n = 0; /* a path that fails is not measured */
     bench_summarize(pro, n, &out->promote_gbps);
     bench_summarize(dem, n, &out->demote_gbps);
     out->range = range;
@@ -253,7 +279,7 @@ static void measure_file_mode(const struct bench_opts *o, int fd, uint64_t size,
     moetier_migrate_set_source(&m, 0, fd, 0);
     if (lock)
         moetier_migrate_set_lock(&m);
-    migrate_rounds(o, &m, map, len, range, out);
+    migrate_rounds(o, &m, fd, map, len, range, out);
     moetier_dram_cache_free(&cache);
     munmap(map, (size_t)size);
 }
@@ -320,7 +346,7 @@ static void measure_move(const struct bench_opts *o, size_t len, struct bench_mi
     }
     if ((rc = moetier_migrate_init(&m, &cache, 0)) == 0) {
         moetier_migrate_set_nodes(&m, fast, slow);
-        migrate_rounds(o, &m, buf, len / RANGE * RANGE, RANGE, out);
+        migrate_rounds(o, &m, -1, buf, len / RANGE * RANGE, RANGE, out);
         if (m.n.partial && !out->skipped[0])
             snprintf(out->skipped, BENCH_WHY, "measured, but %llu moves left pages behind",
                      (unsigned long long)m.n.partial);
