@@ -69,6 +69,9 @@ struct bench_mem {
     char skipped_fault[BENCH_WHY], skipped_mprotect[BENCH_WHY];
 };
 
+/* All last-level (L3) caches together, from sysfs; 0 when unknown. */
+uint64_t bench_llc_bytes(void);
+
 /* fd: a file of at least o->fault_bytes (its page cache warmed here), for the
  * file-mapping faults; -1 skips them. */
 int bench_mem_run(const struct bench_opts *o, int fd, struct bench_mem *out);

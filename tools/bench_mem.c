@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include "common/meminfo.h"
 #include "tools/bench.h"
 
 #include <errno.h>
@@ -271,6 +272,32 @@ static void measure_mprotect(const struct bench_opts *o, int fd, struct bench_me
     munmap(p, len);
     bench_summarize(v, n, stat);
     out->mprotect_bytes = len;
+}
+
+uint64_t bench_llc_bytes(void)
+{
+    uint64_t total = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    for (long c = 0; c < cpus && c < 4096; c++)
+        for (int idx = 0; idx < 8; idx++) {
+            char path[96], buf[64];
+            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/cache/index%d/level", c, idx);
+            if (moetier_read_text(path, buf, sizeof buf) <= 0)
+                break;
+            if (atoi(buf) != 3)
+                continue;
+            /* each cache once: counted by the first CPU that shares it */
+            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/cache/index%d/shared_cpu_list", c, idx);
+            if (moetier_read_text(path, buf, sizeof buf) <= 0 || atol(buf) != c)
+                continue;
+            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/cache/index%d/size", c, idx);
+            if (moetier_read_text(path, buf, sizeof buf) > 0) {
+                char *end;
+                uint64_t v = strtoull(buf, &end, 10);
+                total += v << (*end == 'K' ? 10 : *end == 'M' ? 20 : 0);
+            }
+        }
+    return total;
 }
 
 int bench_mem_run(const struct bench_opts *o, int fd, struct bench_mem *out)

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include "common/json.h"
+#include "common/meminfo.h"
 #include "common/size.h"
 #include "tools/bench.h"
 #include "tools/cli.h"
@@ -97,6 +98,7 @@ static void progress_end(struct progress *p)
 
 struct run {
     int short_run, cores;
+    uint64_t llc_bytes; /* all L3 caches, 0 unknown */
     char host[256], time[32], file[PATH_MAX];
     uint64_t file_bytes;
     int file_created;
@@ -179,6 +181,7 @@ static void write_json(FILE *f, const struct run *r)
     json_key(&j, "short"), json_bool(&j, r->short_run);
     json_key(&j, "threads"), json_int(&j, r->o.threads);
     json_key(&j, "dram_bytes"), json_uint(&j, r->o.dram_bytes);
+    json_key(&j, "llc_bytes"), json_uint(&j, r->llc_bytes);
     json_key(&j, "mprotect_bytes"), json_uint(&j, r->mem.mprotect_bytes);
     json_key(&j, "file"), json_obj_begin(&j);
     json_key(&j, "path"), json_str(&j, r->file);
@@ -451,6 +454,13 @@ int cmd_bench(int argc, char **argv)
         .mprotect_rounds = r.short_run ? 200 : 2000,
         .pass_s = r.short_run ? 1.0 : 5.0,
     };
+    /* the buffer must dwarf the caches (a server's L3 can pass 128 MiB) and fit in memory */
+    r.llc_bytes = bench_llc_bytes();
+    if (r.o.dram_bytes < 4 * r.llc_bytes)
+        r.o.dram_bytes = (size_t)(4 * r.llc_bytes);
+    struct moetier_meminfo mi;
+    if (moetier_meminfo_read(&mi) == 0 && moetier_meminfo_base(&mi) / 4 < r.o.dram_bytes)
+        r.o.dram_bytes = (size_t)(moetier_meminfo_base(&mi) / 4);
     size_t migrate_bytes = r.short_run ? 32u << 20 : 256u << 20;
     if (gethostname(r.host, sizeof r.host - 1))
         strcpy(r.host, "unknown");
