@@ -89,7 +89,9 @@ struct bench_read {
 
 struct bench_migrate {
     struct bench_stat promote_gbps, demote_gbps;
+    struct bench_stat promote_cold_gbps; /* the source dropped from the page cache first (file modes) */
     size_t range, bytes; /* range size and the bytes moved per repeat */
+    uint64_t locked;     /* lock: the most VmLck reached after a promotion round */
     char skipped[BENCH_WHY];
 };
 

@@ -203,17 +203,25 @@ static int same_as_file(int fd, const unsigned char *base, size_t len, size_t ra
     return 1;
 }
 
-/* Promotes then demotes every range of [base, base+len), reps times; the
- * promoted bytes are checked against fd's (outside the timing). */
+/* Promotes then demotes every range of [base, base+len), reps times, into
+ * *pro_out and *dem_out; the promoted bytes are checked against fd's (outside
+ * the timing). cold: the source is dropped from the page cache before each
+ * round (unmapped first: mapped pages are not dropped), else mapped and warm. */
 static void migrate_rounds(const struct bench_opts *o, struct moetier_migrator *m, int fd, unsigned char *base,
-                           size_t len, size_t range, struct bench_migrate *out)
+                           size_t len, size_t range, int cold, struct bench_stat *pro_out, struct bench_stat *dem_out,
+                           struct bench_migrate *out)
 {
     double pro[BENCH_MAX_REPS], dem[BENCH_MAX_REPS];
     int n = 0, rc = 0;
     size_t n_ranges = len / range;
     const char *failed = NULL;
     for (int rep = 0; rep < o->reps && !failed; rep++) {
-        moetier_touch_pages(base, len); /* the source mapped and warm, as the runtime finds it */
+        if (cold) {
+            madvise(base, len, MADV_DONTNEED);
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        } else {
+            moetier_touch_pages(base, len); /* the source mapped and warm, as the runtime finds it */
+        }
         double t0 = bench_now();
         size_t promoted = 0;
         for (; promoted < n_ranges; promoted++) {
@@ -226,6 +234,9 @@ static void migrate_rounds(const struct bench_opts *o, struct moetier_migrator *
             moetier_touch_pages(base + promoted * range, range);
         }
         double t1 = bench_now();
+        struct moetier_memlock ml;
+        if (m->lock && moetier_memlock_read(&ml) == 0 && ml.locked > out->locked)
+            out->locked = ml.locked; /* the kernel's word that the pages are locked (VmLck) */
         if (!failed && !same_as_file(fd, base, len, range)) {
             failed = "byte identity";
             snprintf(out->skipped, BENCH_WHY, "promoted bytes differ from the file's");
@@ -251,15 +262,15 @@ static void migrate_rounds(const struct bench_opts *o, struct moetier_migrator *
         snprintf(out->skipped, BENCH_WHY, "%s failed: %s", failed, strerror(-rc));
     if (failed)
         n = 0; /* a path that fails is not measured */
-    bench_summarize(pro, n, &out->promote_gbps);
-    bench_summarize(dem, n, &out->demote_gbps);
+    bench_summarize(pro, n, pro_out);
+    bench_summarize(dem, n, dem_out);
     out->range = range;
     out->bytes = len;
 }
 
 /* copy or lock over the file's mapping; len bytes of ranges of `range`. */
 static void measure_file_mode(const struct bench_opts *o, int fd, uint64_t size, size_t len, size_t range,
-                              int lock, struct bench_migrate *out)
+                              int lock, int can_drop, struct bench_migrate *out)
 {
     unsigned char *map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
@@ -279,12 +290,17 @@ static void measure_file_mode(const struct bench_opts *o, int fd, uint64_t size,
     moetier_migrate_set_source(&m, 0, fd, 0);
     if (lock)
         moetier_migrate_set_lock(&m);
-    migrate_rounds(o, &m, fd, map, len, range, out);
+    migrate_rounds(o, &m, fd, map, len, range, 0, &out->promote_gbps, &out->demote_gbps, out);
+    if (can_drop && out->promote_gbps.n) {
+        struct bench_stat demote_again;
+        migrate_rounds(o, &m, fd, map, len, range, 1, &out->promote_cold_gbps, &demote_again, out);
+    }
     moetier_dram_cache_free(&cache);
     munmap(map, (size_t)size);
 }
 
-static void measure_lock(const struct bench_opts *o, int fd, uint64_t size, size_t len, struct bench_migrate *out)
+static void measure_lock(const struct bench_opts *o, int fd, uint64_t size, size_t len, int can_drop,
+                         struct bench_migrate *out)
 {
     struct moetier_memlock ml;
     char a[32], b[32];
@@ -307,7 +323,7 @@ static void measure_lock(const struct bench_opts *o, int fd, uint64_t size, size
                  "ulimit -l", moetier_size_format(ml.limit, a, sizeof a), moetier_size_format(ml.locked, b, sizeof b));
         return;
     }
-    measure_file_mode(o, fd, size, len, range, 1, out);
+    measure_file_mode(o, fd, size, len, range, 1, can_drop, out);
 }
 
 static void measure_move(const struct bench_opts *o, size_t len, struct bench_migrate *out)
@@ -346,7 +362,7 @@ static void measure_move(const struct bench_opts *o, size_t len, struct bench_mi
     }
     if ((rc = moetier_migrate_init(&m, &cache, 0)) == 0) {
         moetier_migrate_set_nodes(&m, fast, slow);
-        migrate_rounds(o, &m, -1, buf, len / RANGE * RANGE, RANGE, out);
+        migrate_rounds(o, &m, -1, buf, len / RANGE * RANGE, RANGE, 0, &out->promote_gbps, &out->demote_gbps, out);
         if (m.n.partial && !out->skipped[0])
             snprintf(out->skipped, BENCH_WHY, "measured, but %llu moves left pages behind",
                      (unsigned long long)m.n.partial);
@@ -429,9 +445,9 @@ int bench_tier_run(const struct bench_opts *o, int fd, uint64_t size, size_t mig
             snprintf(out->mode[i].skipped, BENCH_WHY, "the file is smaller than one %u MiB range", RANGE >> 20);
     } else {
         bench_step(o, "promote: copy");
-        measure_file_mode(o, fd, size, len, RANGE, 0, &out->mode[BENCH_COPY]);
+        measure_file_mode(o, fd, size, len, RANGE, 0, out->cold, &out->mode[BENCH_COPY]);
         bench_step(o, "promote: lock");
-        measure_lock(o, fd, size, len, &out->mode[BENCH_LOCK]);
+        measure_lock(o, fd, size, len, out->cold, &out->mode[BENCH_LOCK]);
         bench_step(o, "promote: move_pages");
         measure_move(o, len, &out->mode[BENCH_MOVE]);
     }

@@ -149,11 +149,19 @@ static void json_stat(struct json *j, const struct bench_stat *s)
     json_obj_end(j);
 }
 
-static void json_modes(struct json *j, const struct run *r, int demote)
+enum which { PROMOTE, DEMOTE, PROMOTE_COLD };
+
+static const struct bench_stat *mode_stat(const struct bench_migrate *x, enum which w)
+{
+    return w == PROMOTE ? &x->promote_gbps : w == DEMOTE ? &x->demote_gbps : &x->promote_cold_gbps;
+}
+
+/* {mode: median} of the modes measured. */
+static void json_modes(struct json *j, const struct run *r, enum which w)
 {
     json_obj_begin(j);
     for (int m = 0; m < BENCH_MODES; m++) {
-        const struct bench_stat *s = demote ? &r->tier.mode[m].demote_gbps : &r->tier.mode[m].promote_gbps;
+        const struct bench_stat *s = mode_stat(&r->tier.mode[m], w);
         if (s->n)
             json_key(j, bench_mode_names[m]), json_double(j, s->median);
     }
@@ -173,8 +181,9 @@ static void write_json(FILE *f, const struct run *r)
     for (int i = 0; i < nf; i++)
         if (fig[i].s->n)
             json_key(&j, fig[i].key), json_double(&j, fig[i].s->median);
-    json_key(&j, "promote_gbps"), json_modes(&j, r, 0);
-    json_key(&j, "demote_gbps"), json_modes(&j, r, 1);
+    json_key(&j, "promote_gbps"), json_modes(&j, r, PROMOTE);
+    json_key(&j, "demote_gbps"), json_modes(&j, r, DEMOTE);
+    json_key(&j, "promote_cold_gbps"), json_modes(&j, r, PROMOTE_COLD);
     if (r->mem.fault_file_us.n)
         json_key(&j, "fault_pages_per_fault"), json_double(&j, r->mem.fault_file_pages);
     json_key(&j, "time"), json_str(&j, r->time);
@@ -211,8 +220,12 @@ static void write_json(FILE *f, const struct run *r)
         json_key(&j, bench_mode_names[m]), json_obj_begin(&j);
         json_key(&j, "range"), json_uint(&j, x->range);
         json_key(&j, "bytes"), json_uint(&j, x->bytes);
+        if (m == BENCH_LOCK)
+            json_key(&j, "locked"), json_uint(&j, x->locked);
         json_key(&j, "promote_gbps"), json_stat(&j, &x->promote_gbps);
         json_key(&j, "demote_gbps"), json_stat(&j, &x->demote_gbps);
+        if (x->promote_cold_gbps.n)
+            json_key(&j, "promote_cold_gbps"), json_stat(&j, &x->promote_cold_gbps);
         json_obj_end(&j);
     }
     json_obj_end(&j);
@@ -280,10 +293,19 @@ static void print_text(const struct run *r, const char *profile)
         snprintf(what, sizeof what, "promote %s", bench_mode_names[m]);
         snprintf(note, sizeof note, "%s in %s ranges", moetier_size_format(x->bytes, a, sizeof a),
                  moetier_size_format(x->range, b, sizeof b));
+        if (m == BENCH_LOCK && x->promote_gbps.n) {
+            char c[32];
+            snprintf(note + strlen(note), sizeof note - strlen(note), ", %s locked (VmLck)",
+                     moetier_size_format(x->locked, c, sizeof c));
+        }
         line(what, &x->promote_gbps, "GB/s", x->skipped, note);
         if (x->promote_gbps.n) {
             snprintf(what, sizeof what, "demote %s", bench_mode_names[m]);
             line(what, &x->demote_gbps, "GB/s", NULL, x->skipped[0] ? x->skipped : NULL);
+        }
+        if (x->promote_cold_gbps.n) {
+            snprintf(what, sizeof what, "promote %s, cold", bench_mode_names[m]);
+            line(what, &x->promote_cold_gbps, "GB/s", NULL, "the source dropped from the page cache first");
         }
     }
     snprintf(note, sizeof note, "per fault, %.1f pages per fault, page cache warm", r->mem.fault_file_pages);
