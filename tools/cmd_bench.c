@@ -478,8 +478,8 @@ int cmd_bench(int argc, char **argv)
     };
     /* the buffer must dwarf the caches (a server's L3 can pass 128 MiB) and fit in memory */
     r.llc_bytes = bench_llc_bytes();
-    if (r.o.dram_bytes < 4 * r.llc_bytes)
-        r.o.dram_bytes = (size_t)(4 * r.llc_bytes);
+    if (r.o.dram_bytes < 8 * r.llc_bytes)
+        r.o.dram_bytes = (size_t)(8 * r.llc_bytes);
     struct moetier_meminfo mi;
     if (moetier_meminfo_read(&mi) == 0 && moetier_meminfo_base(&mi) / 4 < r.o.dram_bytes)
         r.o.dram_bytes = (size_t)(moetier_meminfo_base(&mi) / 4);
