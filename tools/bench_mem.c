@@ -20,7 +20,8 @@
  *               whose pages are mapped, with the other cores spinning in
  *               this process: each call changes present PTEs, so the kernel
  *               flushes the TLB of every CPU running the process (IPIs):
- *               what the fault sampler pays per region it arms.
+ *               what the fault sampler pays per region it arms; and once
+ *               before the others spin, for the contrast.
  */
 #include "config.h"
 

@@ -16,7 +16,11 @@
  *                only where a second node has memory). A promotion is timed
  *                until the range is readable at full speed: the call, then
  *                one read per page (the faults a remap or a lock leaves to
- *                the first reader). A demotion is the call alone.
+ *                the first reader). A demotion is the call alone. The file
+ *                modes run again with the source dropped from the page cache
+ *                (a cold promotion) where the cold reads found the drop to
+ *                work; each round's promoted bytes are checked against the
+ *                file's.
  *   GPU          host-to-device cudaMemcpy from pinned (cudaMallocHost) and
  *                pageable (malloc) memory, through the CUDA runtime found at
  *                run time (dlopen, as doctor does).
