@@ -78,7 +78,7 @@ int bench_mem_run(const struct bench_opts *o, int fd, struct bench_mem *out);
 
 /* ---- bench_tier.c ------------------------------------------------------- */
 
-#define BENCH_READ_SIZES 3
+#define BENCH_READ_SIZES 4 /* 4 KiB (no readahead), 1, 4 and 16 MiB */
 
 struct bench_read {
     size_t chunk;               /* bytes per pread */

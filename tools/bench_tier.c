@@ -7,7 +7,9 @@
  *                mincore confirming how much is gone; then whole chunks of
  *                1, 4 (an expert of a large MoE) and 16 MiB read with pread
  *                in a shuffled order, as the cache fetches experts: GB/s of
- *                the pass and the median latency of one chunk.
+ *                the pass and the median latency of one chunk; and single
+ *                4 KiB pages with readahead off (POSIX_FADV_RANDOM), for the
+ *                device's own latency.
  *   promotion    the real tiering/migrate.h calls, per mode, over 4 MiB
  *                ranges of the file's read-only MAP_SHARED mapping (source
  *                in the page cache): copy (into the memfd cache, then
@@ -104,8 +106,8 @@ static void shuffle(uint64_t *idx, size_t n, uint64_t seed)
 }
 
 /* One pass of shuffled chunk reads; gbps and the median chunk latency. */
-static int read_pass(const struct bench_opts *o, int fd, uint64_t size, size_t chunk, unsigned char *buf,
-                     uint64_t seed, double *gbps, double *lat_us, size_t *bytes)
+static int read_pass(double limit_s, int fd, uint64_t size, size_t chunk, unsigned char *buf, uint64_t seed,
+                     double *gbps, double *lat_us, size_t *bytes)
 {
     size_t n = (size_t)(size / chunk);
     uint64_t *idx = malloc(n * sizeof *idx);
@@ -117,7 +119,7 @@ static int read_pass(const struct bench_opts *o, int fd, uint64_t size, size_t c
     shuffle(idx, n, seed);
     size_t done = 0;
     double t0 = bench_now(), t = t0;
-    for (; done < n && t - t0 < o->pass_s; done++) {
+    for (; done < n && t - t0 < limit_s; done++) {
         double c0 = t;
         size_t got = 0;
         while (got < chunk) {
@@ -143,7 +145,7 @@ static int read_pass(const struct bench_opts *o, int fd, uint64_t size, size_t c
 
 static void measure_reads(const struct bench_opts *o, int fd, uint64_t size, struct bench_tier *out)
 {
-    static const size_t sizes[BENCH_READ_SIZES] = { 1u << 20, 4u << 20, 16u << 20 };
+    static const size_t sizes[BENCH_READ_SIZES] = { 4u << 10, 1u << 20, 4u << 20, 16u << 20 };
     if (fdatasync(fd) != 0) {
         snprintf(out->skipped_read, BENCH_WHY, "its dirty pages cannot be written back (fdatasync: %s), so the "
                  "page cache cannot drop them", strerror(errno));
@@ -161,9 +163,12 @@ static void measure_reads(const struct bench_opts *o, int fd, uint64_t size, str
         r->chunk = sizes[s];
         if (size < sizes[s])
             continue;
-        char what[48];
-        snprintf(what, sizeof what, "cold reads, %zu MiB", sizes[s] >> 20);
+        char what[48], a[32];
+        snprintf(what, sizeof what, "cold reads, %s", moetier_size_format(sizes[s], a, sizeof a));
         bench_step(o, what);
+        /* a page: the device's latency, one read each (no readahead), in a shorter pass */
+        int page = sizes[s] < (64u << 10);
+        posix_fadvise(fd, 0, 0, page ? POSIX_FADV_RANDOM : POSIX_FADV_NORMAL);
         double g[BENCH_MAX_REPS], l[BENCH_MAX_REPS];
         int n = 0;
         for (int rep = 0; rep < o->reps; rep++) {
@@ -173,8 +178,8 @@ static void measure_reads(const struct bench_opts *o, int fd, uint64_t size, str
                 out->resident_share = left;
             if (left < 0 || left > 0.05)
                 out->cold = 0;
-            int rc = read_pass(o, fd, size, sizes[s], buf, 0x2545f4914f6cdd1dull + (uint64_t)rep, &g[n], &l[n],
-                               &r->bytes);
+            int rc = read_pass(page ? o->pass_s / 4 : o->pass_s, fd, size, sizes[s], buf,
+                               0x2545f4914f6cdd1dull + (uint64_t)rep, &g[n], &l[n], &r->bytes);
             if (rc) {
                 snprintf(out->skipped_read, BENCH_WHY, "pread: %s", strerror(-rc));
                 break;
@@ -184,6 +189,7 @@ static void measure_reads(const struct bench_opts *o, int fd, uint64_t size, str
         bench_summarize(g, n, &r->gbps);
         bench_summarize(l, n, &r->latency_us);
     }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL);
     munmap(buf, sizes[BENCH_READ_SIZES - 1]);
     if (!out->cold && !out->skipped_read[0])
         snprintf(out->skipped_read, BENCH_WHY, "the page cache still held %.0f%% of the file after "

@@ -32,7 +32,8 @@
 #include <unistd.h>
 
 #define CMD "bench"
-#define HEADLINE_READ 1 /* bench_tier.read[1]: 4 MiB, an expert */
+#define PAGE_READ 0     /* bench_tier.read[0]: 4 KiB, the device's latency */
+#define HEADLINE_READ 2 /* bench_tier.read[2]: 4 MiB, an expert */
 
 static void usage(FILE *f)
 {
@@ -64,7 +65,7 @@ static void usage(FILE *f)
 
 /* ---- progress ------------------------------------------------------------- */
 
-#define STEPS 13 /* the file, 5 memory steps, 3 read sizes, 3 modes, the GPU */
+#define STEPS 14 /* the file, 5 memory steps, 4 read sizes, 3 modes, the GPU */
 
 struct progress {
     int on, step;
@@ -107,9 +108,10 @@ struct run {
     struct bench_tier tier;
 };
 
-static const struct bench_read *headline_read(const struct run *r)
+/* A cold read's figures (i: PAGE_READ, HEADLINE_READ), or NULL when they were not cold. */
+static const struct bench_read *cold_read(const struct run *r, int i)
 {
-    const struct bench_read *x = &r->tier.read[HEADLINE_READ];
+    const struct bench_read *x = &r->tier.read[i];
     return r->tier.cold && x->gbps.n ? x : NULL;
 }
 
@@ -122,13 +124,15 @@ struct figure {
 
 static int figures(const struct run *r, struct figure *f)
 {
-    const struct bench_read *rd = headline_read(r);
+    const struct bench_read *rd = cold_read(r, HEADLINE_READ), *pg = cold_read(r, PAGE_READ);
     static const struct bench_stat none;
     int n = 0;
     f[n++] = (struct figure){ "dram_read_gbps", &r->mem.read_gbps, "the threads could not run" };
     f[n++] = (struct figure){ "dram_write_gbps", &r->mem.write_gbps, "the threads could not run" };
     f[n++] = (struct figure){ "file_read_gbps", rd ? &rd->gbps : &none, r->tier.skipped_read };
     f[n++] = (struct figure){ "file_read_latency_us", rd ? &rd->latency_us : &none, r->tier.skipped_read };
+    f[n++] = (struct figure){ "file_read_4k_latency_us", pg ? &pg->latency_us : &none,
+                              r->tier.skipped_read[0] ? r->tier.skipped_read : "the file is smaller than a page" };
     f[n++] = (struct figure){ "fault_us", &r->mem.fault_file_us, r->mem.skipped_fault };
     f[n++] = (struct figure){ "fault_anon_us", &r->mem.fault_anon_us, "the kernel counted no faults" };
     f[n++] = (struct figure){ "mprotect_us", &r->mem.mprotect_us, r->mem.skipped_mprotect };
@@ -278,7 +282,8 @@ static void print_text(const struct run *r, const char *profile)
     for (int i = 0; i < BENCH_READ_SIZES; i++) {
         const struct bench_read *x = &r->tier.read[i];
         char what[40];
-        snprintf(what, sizeof what, "  %s chunks", moetier_size_format(x->chunk, a, sizeof a));
+        snprintf(what, sizeof what, "  %s %s", moetier_size_format(x->chunk, a, sizeof a),
+                 i == PAGE_READ ? "pages" : "chunks");
         if (!x->gbps.n) {
             printf("%-22s not measured: %s\n", what, r->tier.skipped_read[0] ? "see above" : "the file is smaller");
             continue;

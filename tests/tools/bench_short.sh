@@ -51,7 +51,8 @@ const figure = (name, v, must) => {
 };
 // always measurable anywhere: memory, the CPU, the copy path
 for (const k of ["dram_read_gbps", "dram_write_gbps", "cpu_dot_gbps"]) figure(k, j[k], true);
-for (const k of ["file_read_gbps", "file_read_latency_us", "fault_us", "mprotect_us"]) figure(k, j[k], false);
+for (const k of ["file_read_gbps", "file_read_latency_us", "file_read_4k_latency_us", "fault_us", "mprotect_us"])
+    figure(k, j[k], false);
 if (typeof j.promote_gbps !== "object") bad.push("promote_gbps");
 else {
     figure("promote_gbps.copy", j.promote_gbps.copy, true);
