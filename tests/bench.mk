@@ -24,10 +24,16 @@ tests/bench/promote_bw.$(OBJEXT): $(srcdir)/tests/bench/promote_bw.c
 	@$(MKDIR_P) tests/bench
 	$(AM_V_CC)$(COMPILE) -c -o $@ $(srcdir)/tests/bench/promote_bw.c
 
-tests/bench/promote_bw: tests/bench/promote_bw.$(OBJEXT) tiering/libtiering.la common/libcommon.la
+# the clock and the summaries of moetier bench (tools/bench.c)
+tests/bench/bench_util.$(OBJEXT): $(srcdir)/tools/bench.c
+	@$(MKDIR_P) tests/bench
+	$(AM_V_CC)$(COMPILE) -c -o $@ $(srcdir)/tools/bench.c
+
+tests/bench/promote_bw: tests/bench/promote_bw.$(OBJEXT) tests/bench/bench_util.$(OBJEXT) tiering/libtiering.la \
+	  common/libcommon.la
 	$(AM_V_CCLD)$(LIBTOOL) $(AM_V_lt) --tag=CC $(AM_LIBTOOLFLAGS) $(LIBTOOLFLAGS) --mode=link $(CCLD) \
-	  $(AM_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/bench/promote_bw.$(OBJEXT) \
-	  tiering/libtiering.la common/libcommon.la -lm
+	  $(AM_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/bench/promote_bw.$(OBJEXT) tests/bench/bench_util.$(OBJEXT) \
+	  tiering/libtiering.la common/libcommon.la -lm $(LIBS)
 
 clean-bench:
 	-rm -rf tests/bench/*.lo tests/bench/*.o tests/bench/*.la tests/bench/.libs tests/bench/promote_bw

@@ -123,3 +123,18 @@ same_text() {
     esac
     return 1
 }
+
+# run_guest RESULT RUN-GUEST-ARGS...: boots the qemu guest (tests/qemu/run-guest)
+# into $TMP/guest.log and shows it; skips when qemu cannot start, fails unless the
+# guest's result line starts with RESULT ("1 passed, 0 failed").
+run_guest() {
+    want=$1
+    shift
+    "$TOP_SRCDIR/tests/qemu/run-guest" "$@" > "$TMP/guest.log" 2>&1
+    rc=$?
+    cat "$TMP/guest.log"
+    [ $rc -eq 77 ] && skip "run-guest could not start qemu"
+    [ $rc -eq 0 ] || fail "the guest run failed (exit $rc; see above)"
+    grep -q "^MOETIER-GUEST-RESULT: $want" "$TMP/guest.log" ||
+        fail "expected '$want': $(grep '^MOETIER-GUEST-RESULT' "$TMP/guest.log")"
+}

@@ -1,7 +1,7 @@
 # tests/tools.mk: the live-stats segment and profiles (profiler/stats.c,
 # profiler/profile.c) and the commands that read them: moetier stat, top,
 # heatmap, profile, run, doctor (docs/tools.md); moetier sim's tier models on
-# hand-worked traces and its bad input (docs/sim.md).
+# hand-worked traces and its bad input (docs/sim.md); moetier bench (docs/bench.md).
 #
 #   make check TESTS='tests/bin/test_stats tests/tools/stat_json.sh ...'
 #   REGEN=1 make check TESTS=tests/tools/heatmap_golden.sh    rewrite the goldens
@@ -27,7 +27,8 @@ TOOLS_SH_TESTS = \
 	tests/tools/run_bad_values.sh \
 	tests/tools/doctor_config.sh \
 	tests/tools/sim_models.sh \
-	tests/tools/sim_cli.sh
+	tests/tools/sim_cli.sh \
+	tests/tools/bench_short.sh
 TOOLS_GOLDEN = \
 	tests/tools/golden/stat_segment.json \
 	tests/tools/golden/stat_human.txt \
@@ -40,6 +41,9 @@ TOOLS_GOLDEN = \
 	tests/tools/golden/heatmap_segment_w20.txt
 
 check_PROGRAMS += $(TOOLS_UNIT_TESTS) tests/bin/stats_writer tests/bin/png_read
+# moetier bench in the qemu guest: move_pages where a CPU-less node exists
+QEMU_TESTS += tests/tools/bench_guest.sh
+EXTRA_DIST += tests/tools/bench_guest.sh
 TESTS += $(TOOLS_UNIT_TESTS) $(TOOLS_SH_TESTS)
 EXTRA_DIST += $(TOOLS_SH_TESTS) $(TOOLS_GOLDEN) tests/tools/tools_lib.sh
 

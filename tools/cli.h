@@ -45,5 +45,6 @@ int cmd_profile(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_stage(int argc, char **argv);
 int cmd_set(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

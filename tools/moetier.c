@@ -21,6 +21,7 @@ static const struct cli_command commands[] = {
     { "doctor", "check the configuration (--config)", cmd_doctor },
     { "set", "retune a running process (--dram, --policy, --migrate-mbps)", cmd_set },
     { "stage", "copy a model onto PMem (fsdax dir or devdax) for the slow tier", cmd_stage },
+    { "bench", "measure this machine's tiers; writes the profile sim reads", cmd_bench },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -191,6 +191,16 @@ static void probe_cpu(struct system_probe *p)
 #endif
 }
 
+void *system_probe_cudart(void)
+{
+    void *h = dlopen("libcudart.so", RTLD_LAZY | RTLD_LOCAL);
+    if (!h)
+        h = dlopen("libcudart.so.12", RTLD_LAZY | RTLD_LOCAL);
+    if (!h)
+        h = dlopen("libcudart.so.13", RTLD_LAZY | RTLD_LOCAL);
+    return h;
+}
+
 void system_probe_read(struct system_probe *p)
 {
     memset(p, 0, sizeof *p);
@@ -224,11 +234,7 @@ void system_probe_read(struct system_probe *p)
     moetier_meminfo_read(&p->mem);
     probe_cpu(p);
     probe_sampler_interfaces(p);
-    void *h = dlopen("libcudart.so", RTLD_LAZY | RTLD_LOCAL);
-    if (!h)
-        h = dlopen("libcudart.so.12", RTLD_LAZY | RTLD_LOCAL);
-    if (!h)
-        h = dlopen("libcudart.so.13", RTLD_LAZY | RTLD_LOCAL);
+    void *h = system_probe_cudart();
     p->cuda_runtime = h != NULL;
     if (h)
         dlclose(h);

@@ -60,6 +60,9 @@ struct system_probe {
 
 void system_probe_read(struct system_probe *p);
 
+/* The CUDA runtime (libcudart), dlopen-ed: a handle for dlsym and dlclose, or NULL. */
+void *system_probe_cudart(void);
+
 /* The slow tier `MOETIER_SLOW=auto` would pick here, as a MOETIER_SLOW value,
  * and a sentence saying why. */
 const char *system_probe_slow_choice(const struct system_probe *p, char *why, size_t whylen);

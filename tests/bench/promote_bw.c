@@ -29,6 +29,7 @@
 #include "common/size.h"
 #include "tiering/dram_cache.h"
 #include "tiering/migrate.h"
+#include "tools/bench.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,32 +38,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_REPS 64
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void report(const char *what, double *mibs, int n, double mib, size_t n_ranges)
 {
-    double sorted[MAX_REPS];
-    memcpy(sorted, mibs, (size_t)n * sizeof *mibs);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_double);
-    double med = sorted[(n - 1) / 2];
-    printf("%-34s %9.0f MiB/s  (min %.0f, max %.0f; %.0f us per range)\n", what, med, sorted[0], sorted[n - 1],
-           mib / med / (double)n_ranges * 1e6);
+    struct bench_stat st;
+    bench_summarize(mibs, n, &st);
+    printf("%-34s %9.0f MiB/s  (min %.0f, max %.0f; %.0f us per range)\n", what, st.median, st.min, st.max,
+           mib / st.median / (double)n_ranges * 1e6);
 }
 
 /* Reads every page of the mapping (64-bit sum so it is not optimized away). */
@@ -182,7 +167,7 @@ int main(int argc, char **argv)
             } else {
                 sink += touch(map, bytes); /* source warm and mapped, as for memcpy */
             }
-            double t0 = now_s();
+            double t0 = bench_now();
             for (size_t i = 0; i < n_ranges; i++) {
                 struct moetier_range x = { .addr = (uintptr_t)map + i * chunk, .len = chunk, .off = i * chunk, .prot = PROT_READ };
                 if ((rc = moetier_migrate_promote(&mig, &x)) != 0) {
@@ -190,12 +175,12 @@ int main(int argc, char **argv)
                     goto out_cache;
                 }
             }
-            double t1 = now_s();
+            double t1 = bench_now();
             if (memcmp(map, ref, bytes) != 0) {
                 fprintf(stderr, "promote_bw: promoted bytes differ from the file's\n");
                 goto out_cache;
             }
-            double t2 = now_s();
+            double t2 = bench_now();
             for (size_t i = 0; i < n_ranges; i++) {
                 struct moetier_range x = { .addr = (uintptr_t)map + i * chunk, .len = chunk, .off = i * chunk, .prot = PROT_READ };
                 if ((rc = moetier_migrate_demote(&mig, &x)) != 0) {
@@ -203,7 +188,7 @@ int main(int argc, char **argv)
                     goto out_cache;
                 }
             }
-            double t3 = now_s();
+            double t3 = bench_now();
             if (cold_round) {
                 cold[r] = mb / (t1 - t0);
             } else {
@@ -215,22 +200,22 @@ int main(int argc, char **argv)
         posix_fadvise(fd, 0, (off_t)bytes, POSIX_FADV_DONTNEED);
         madvise(map, bytes, MADV_DONTNEED);
         posix_fadvise(fd, 0, (off_t)bytes, POSIX_FADV_DONTNEED);
-        double t0 = now_s();
+        double t0 = bench_now();
         for (size_t i = 0; i < n_ranges; i++)
             memcpy(warm + i * chunk, map + i * chunk, chunk);
-        cold_rd[r] = mb / (now_s() - t0);
+        cold_rd[r] = mb / (bench_now() - t0);
         sink += touch(map, bytes);
-        t0 = now_s();
+        t0 = bench_now();
         for (size_t i = 0; i < n_ranges; i++)
             memcpy(warm + i * chunk, map + i * chunk, chunk);
-        cpy[r] = mb / (now_s() - t0);
+        cpy[r] = mb / (bench_now() - t0);
         unsigned char *f = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (f == MAP_FAILED)
             goto out_cache;
-        t0 = now_s();
+        t0 = bench_now();
         for (size_t i = 0; i < n_ranges; i++)
             memcpy(f + i * chunk, map + i * chunk, chunk);
-        fresh[r] = mb / (now_s() - t0);
+        fresh[r] = mb / (bench_now() - t0);
         sink += f[bytes - 1];
         munmap(f, bytes);
     }

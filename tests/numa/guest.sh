@@ -35,11 +35,5 @@ else
     note "no brd.ko in the guest kernel: first-read placement on ext4 will not be checked"
 fi
 
-"$TOP_SRCDIR/tests/qemu/run-guest" --phases numa,kmem "$@" "$prog" "$two" > "$TMP/guest.log" 2>&1
-rc=$?
-cat "$TMP/guest.log"
-[ $rc -eq 77 ] && skip "run-guest could not start qemu"
-[ $rc -eq 0 ] || fail "the guest run failed (exit $rc; see above)"
-grep -q '^MOETIER-GUEST-RESULT: 4 passed, 0 failed, 0 skipped' "$TMP/guest.log" ||
-    fail "expected guest_numa and test_numa_two_nodes to pass in phases numa and kmem: $(grep '^MOETIER-GUEST-RESULT' "$TMP/guest.log")"
+run_guest "4 passed, 0 failed, 0 skipped" --phases numa,kmem "$@" "$prog" "$two"
 exit 0
