@@ -5,6 +5,7 @@ LLAMA_TESTS = \
 	tests/llama/load_types.sh \
 	tests/llama/deterministic.sh \
 	tests/llama/routing_shape.sh \
+	tests/llama/route.sh \
 	tests/llama/driver_usage.sh
 
 TESTS += $(LLAMA_TESTS)
@@ -14,7 +15,11 @@ if HAVE_LLAMA
 # noinst as well as check: `make` builds the driver, so it can be used by hand
 noinst_PROGRAMS += tests/bin/llama_driver
 check_PROGRAMS += tests/bin/llama_driver
-tests_bin_llama_driver_SOURCES = tests/driver/llama_driver.c
+tests_bin_llama_driver_SOURCES = tests/driver/llama_driver.c \
+	tests/driver/first_err.c tests/driver/first_err.h \
+	tests/driver/node_layer.c tests/driver/node_layer.h \
+	tests/driver/route.c tests/driver/route.h \
+	profiler/routing_file.c profiler/routing_file.h
 tests_bin_llama_driver_CFLAGS = $(AM_CFLAGS) $(LLAMA_CFLAGS)
 tests_bin_llama_driver_LDADD = $(LLAMA_LIBS)
 endif

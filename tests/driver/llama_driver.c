@@ -6,8 +6,9 @@
  * (teacher forcing: every layer computes every token), decodes a prompt and
  * greedily generates N tokens. It can record the true expert routing through
  * llama.cpp's eval callback (the `ffn_moe_topk-N` tensors) as a trace in the
- * format of ../shared/traces/README.md, and report which buffer type each
- * expert tensor landed in (CPU_Mapped, CPU_REPACK, CPU, ...).
+ * format of ../shared/traces/README.md, report which buffer type each
+ * expert tensor landed in (CPU_Mapped, CPU_REPACK, CPU, ...), and make the
+ * model compute a real trace's experts (--route, tests/driver/route.c).
  *
  * Invariants:
  *  - Greedy decoding (argmax, lowest id on ties) and a fixed token count:
@@ -50,6 +51,10 @@
 #include <ggml-backend.h>
 #include <llama.h>
 
+#include "tests/driver/first_err.h"
+#include "tests/driver/node_layer.h"
+#include "tests/driver/route.h"
+
 #define PROG "llama_driver"
 #define DEFAULT_PROMPT "Once upon a time, in a small town by the sea,"
 #define MAX_BUF_NAMES 64
@@ -61,6 +66,8 @@ struct opts {
     const char *prompt;
     const char *feed;
     const char *routing_out;
+    const char *route;      /* --route FILE.trace: inject its routing */
+    bool route_late;        /* --route-late: inject too late (the check's own test) */
     const char *backend_dir;
     int n_gen;
     long feed_max;
@@ -124,8 +131,11 @@ struct driver {
     char *body_buf;
     size_t body_len;
     long n_lines;
-    int rec_err;            /* first error seen inside the callback */
-    char rec_msg[256];
+    struct first_err rec;   /* first error seen inside the callback */
+
+    /* --route */
+    struct route route;
+    int fail_rc;            /* exit status of a failure other than 1 */
 
     /* buffers */
     struct buf_note *notes;
@@ -194,6 +204,13 @@ static void usage(FILE *f)
 "                          else the directory of the loaded libllama)\n"
 "      --check-routing     check each recorded choice against the router's scores\n"
 "                          (ffn_moe_probs: the K ids must be the K best, best first)\n"
+"      --route FILE.trace  in every single-token decode, replace each MoE layer's chosen\n"
+"                          experts (ffn_moe_topk) with the trace's row for that token\n"
+"                          (trace layer i = the i-th MoE layer; wraps around at its end);\n"
+"                          checks that ffn_moe_weights = ffn_moe_probs at those ids and\n"
+"                          prints 'route: N injections, M mismatches' (M > 0: exit 1)\n"
+"      --route-late        with --route, inject only after ffn_moe_weights was gathered\n"
+"                          (too late: tests that the check sees mismatches)\n"
 "      --quiet             silence llama.cpp's log except errors\n"
 "      --verbose           also print llama.cpp's debug log\n"
 "  -h, --help              this text\n"
@@ -317,7 +334,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_MMAP = 256, O_NO_MMAP, O_LOAD_MODE, O_REPACK, O_NO_REPACK, O_FEED, O_FEED_MAX,
            O_ROUT, O_PHASE, O_PSINGLE, O_EOG, O_BUFFERS, O_BDIR, O_QUIET, O_NGL, O_VERBOSE,
-           O_CHECK, O_OWN_SEGV, O_STRAY };
+           O_CHECK, O_OWN_SEGV, O_STRAY, O_ROUTE, O_ROUTE_LATE };
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' },
         { "n-predict", required_argument, 0, 'n' },
@@ -344,6 +361,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "check-routing", no_argument, 0, O_CHECK },
         { "own-segv-handler", no_argument, 0, O_OWN_SEGV },
         { "stray-write", required_argument, 0, O_STRAY },
+        { "route", required_argument, 0, O_ROUTE },
+        { "route-late", no_argument, 0, O_ROUTE_LATE },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -408,6 +427,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_CHECK: o->check_routing = true; break;
         case O_OWN_SEGV: o->own_segv = true; break;
         case O_STRAY: o->stray_write = optarg; break;
+        case O_ROUTE: o->route = optarg; break;
+        case O_ROUTE_LATE: o->route_late = true; break;
         case 'h': usage(stdout); return -1;
         case ':': err("option '%s' needs a value", argv[optind - 1]); return 2;
         default: err("unknown option '%s' (see --help)", argv[optind - 1]); return 2;
@@ -432,6 +453,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     if (o->check_routing && !o->routing_out) {
         err("--check-routing needs --routing-out FILE");
+        return 2;
+    }
+    if (o->route_late && !o->route) {
+        err("--route-late needs --route FILE.trace");
+        return 2;
+    }
+    if (o->check_routing && o->route) {
+        err("--check-routing checks llama.cpp's own choice of experts, which --route replaces");
         return 2;
     }
     if (o->quiet && o->verbose) {
@@ -536,23 +565,9 @@ static int backend_dir(const struct opts *o, char *out, size_t outsz)
 
 /* ----------------------------------------------------------- eval callback */
 
-/* The layer of a tensor named PFX-N, else -1. */
-static int layer_of(const struct ggml_tensor *t, const char *pfx)
-{
-    size_t n = strlen(pfx);
-    if (strncmp(t->name, pfx, n))
-        return -1;
-    const char *s = t->name + n;
-    char *end;
-    long il = strtol(s, &end, 10);
-    if (end == s || *end || il < 0 || il > INT_MAX)
-        return -1;
-    return (int)il;
-}
-
 static int topk_layer(const struct ggml_tensor *t)
 {
-    return layer_of(t, "ffn_moe_topk-");
+    return node_layer(t, "ffn_moe_topk-");
 }
 
 /* The tensor the experts were selected from: llama.cpp names the router's
@@ -561,24 +576,12 @@ static int topk_layer(const struct ggml_tensor *t)
  * (later in the graph, so the last one seen before the topk wins). */
 static int scores_layer(const struct ggml_tensor *t)
 {
-    int il = layer_of(t, "ffn_moe_probs-");
+    int il = node_layer(t, "ffn_moe_probs-");
     if (il < 0)
-        il = layer_of(t, "ffn_moe_probs_biased-");
+        il = node_layer(t, "ffn_moe_probs_biased-");
     if (il < 0)
-        il = layer_of(t, "ffn_moe_probs_masked-");
+        il = node_layer(t, "ffn_moe_probs_masked-");
     return il;
-}
-
-static void rec_fail(struct driver *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rec_fail(struct driver *d, const char *fmt, ...)
-{
-    if (d->rec_err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->rec_msg, sizeof d->rec_msg, fmt, ap);
-    va_end(ap);
-    d->rec_err = 1;
 }
 
 static void note_buffer(struct driver *d, const struct ggml_tensor *w)
@@ -620,15 +623,18 @@ static bool eval_cb(struct ggml_tensor *t, bool ask, void *ud)
             d->nodes_outside++;
         if ((d->o.buffers || d->o.stray_write) && t->op == GGML_OP_MUL_MAT_ID && t->src[0])
             note_buffer(d, t->src[0]);
-        return d->recording &&
-               (topk_layer(t) >= 0 || (d->o.check_routing && scores_layer(t) >= 0));
+        return (d->o.route && route_wants(&d->route, t)) ||
+               (d->recording && (topk_layer(t) >= 0 || (d->o.check_routing && scores_layer(t) >= 0)));
     }
-    if (!d->recording || d->rec_err)
+    /* before the recorder: it then records the routing the graph goes on with */
+    if (d->o.route)
+        route_node(&d->route, t);
+    if (!d->recording || d->rec.code)
         return true;
     if (d->o.check_routing && (il = scores_layer(t)) >= 0) {
         if (il >= d->n_layer || t->type != GGML_TYPE_F32 || t->ne[0] != d->n_expert ||
             t->ne[1] != 1 || t->ne[2] != 1 || t->ne[3] != 1) {
-            rec_fail(d, "%s: expected F32 [%d, 1], got %s [%" PRId64 ", %" PRId64 "]", t->name,
+            first_err_set(&d->rec, 1, "%s: expected F32 [%d, 1], got %s [%" PRId64 ", %" PRId64 "]", t->name,
                      d->n_expert, ggml_type_name(t->type), t->ne[0], t->ne[1]);
             return true;
         }
@@ -640,26 +646,26 @@ static bool eval_cb(struct ggml_tensor *t, bool ask, void *ud)
     if ((il = topk_layer(t)) < 0)
         return true;
     if (il >= d->n_layer) {
-        rec_fail(d, "%s: layer %d >= n_layer %d", t->name, il, d->n_layer);
+        first_err_set(&d->rec, 1, "%s: layer %d >= n_layer %d", t->name, il, d->n_layer);
         return true;
     }
     if (t->type != GGML_TYPE_I32 || t->ne[2] != 1 || t->ne[3] != 1) {
-        rec_fail(d, "%s: expected an I32 [k, n_tokens] tensor, got type %s ne=[%" PRId64
+        first_err_set(&d->rec, 1, "%s: expected an I32 [k, n_tokens] tensor, got type %s ne=[%" PRId64
                  ",%" PRId64 ",%" PRId64 ",%" PRId64 "]", t->name, ggml_type_name(t->type),
                  t->ne[0], t->ne[1], t->ne[2], t->ne[3]);
         return true;
     }
     if (t->ne[0] != d->n_used) {
-        rec_fail(d, "%s: %" PRId64 " experts selected, expert_used_count is %d "
+        first_err_set(&d->rec, 1, "%s: %" PRId64 " experts selected, expert_used_count is %d "
                  "(a warm-up graph?)", t->name, t->ne[0], d->n_used);
         return true;
     }
     if (t->ne[1] != 1) {
-        rec_fail(d, "%s: %" PRId64 " tokens in a recorded decode (expected 1)", t->name, t->ne[1]);
+        first_err_set(&d->rec, 1, "%s: %" PRId64 " tokens in a recorded decode (expected 1)", t->name, t->ne[1]);
         return true;
     }
     if (d->seen[il]) {
-        rec_fail(d, "%s: layer seen twice in one decode", t->name);
+        first_err_set(&d->rec, 1, "%s: layer seen twice in one decode", t->name);
         return true;
     }
     if (!d->layout_shown) {
@@ -673,13 +679,13 @@ static bool eval_cb(struct ggml_tensor *t, bool ask, void *ud)
     ggml_backend_tensor_get(t, ids, 0, (size_t)d->n_used * sizeof(int32_t));
     for (int k = 0; k < d->n_used; k++) {
         if (ids[k] < 0 || ids[k] >= d->n_expert) {
-            rec_fail(d, "%s: expert id %d out of [0,%d)", t->name, ids[k], d->n_expert);
+            first_err_set(&d->rec, 1, "%s: expert id %d out of [0,%d)", t->name, ids[k], d->n_expert);
             return true;
         }
     }
     if (d->o.check_routing) {
         if (!d->have_scores[il]) {
-            rec_fail(d, "%s: no ffn_moe_probs tensor before it", t->name);
+            first_err_set(&d->rec, 1, "%s: no ffn_moe_probs tensor before it", t->name);
             return true;
         }
         const float *sc = d->scores + (size_t)il * (size_t)d->n_expert;
@@ -687,11 +693,11 @@ static bool eval_cb(struct ggml_tensor *t, bool ask, void *ud)
         for (int k = 0; k < d->n_used; k++) {
             for (int j = 0; j < k; j++)
                 if (ids[j] == ids[k]) {
-                    rec_fail(d, "%s: expert %d chosen twice", t->name, ids[k]);
+                    first_err_set(&d->rec, 1, "%s: expert %d chosen twice", t->name, ids[k]);
                     return true;
                 }
             if (sc[ids[k]] > worst) {
-                rec_fail(d, "%s: ids not in descending score order", t->name);
+                first_err_set(&d->rec, 1, "%s: ids not in descending score order", t->name);
                 return true;
             }
             worst = sc[ids[k]];
@@ -701,7 +707,7 @@ static bool eval_cb(struct ggml_tensor *t, bool ask, void *ud)
             for (int k = 0; k < d->n_used; k++)
                 chosen |= ids[k] == e;
             if (!chosen && sc[e] > worst) {
-                rec_fail(d, "%s: expert %d (score %g) beats chosen expert (score %g)",
+                first_err_set(&d->rec, 1, "%s: expert %d (score %g) beats chosen expert (score %g)",
                          t->name, e, (double)sc[e], (double)worst);
                 return true;
             }
@@ -716,7 +722,7 @@ static bool eval_cb(struct ggml_tensor *t, bool ask, void *ud)
 /* After a recorded single-token decode: append one trace line. */
 static int finish_recorded_token(struct driver *d)
 {
-    if (d->rec_err)
+    if (d->rec.code)
         return -1;
     if (d->n_moe < 0) {
         d->n_moe = 0;
@@ -724,7 +730,7 @@ static int finish_recorded_token(struct driver *d)
             if (d->seen[il])
                 d->moe_layers[d->n_moe++] = il;
         if (d->n_moe == 0) {
-            rec_fail(d, "no ffn_moe_topk tensors in the graph (not a MoE model?)");
+            first_err_set(&d->rec, 1, "no ffn_moe_topk tensors in the graph (not a MoE model?)");
             return -1;
         }
     }
@@ -733,7 +739,7 @@ static int finish_recorded_token(struct driver *d)
         n_seen += d->seen[il];
     for (int i = 0; i < d->n_moe; i++) {
         if (!d->seen[d->moe_layers[i]] || n_seen != d->n_moe) {
-            rec_fail(d, "token %ld: the set of MoE layers changed (%d seen, %d expected)",
+            first_err_set(&d->rec, 1, "token %ld: the set of MoE layers changed (%d seen, %d expected)",
                      d->n_lines, n_seen, d->n_moe);
             return -1;
         }
@@ -922,15 +928,23 @@ static int decode(struct driver *d, struct llama_context *ctx, llama_token *toks
     struct llama_batch b = llama_batch_get_one(toks, n);
     d->in_decode = true;
     d->recording = rec;
+    if (d->o.route)
+        route_begin(&d->route, n);
     int rc = llama_decode(ctx, b);
+    int rrc = d->o.route ? route_end(&d->route) : 0;
     d->recording = false;
     d->in_decode = false;
+    if (rrc) {
+        err("--route %s: %s", d->o.route, d->route.err.msg);
+        d->fail_rc = rrc;
+        return -1;
+    }
     if (rc != 0) {
         err("llama_decode failed (%d)", rc);
         return -1;
     }
     if (rec && finish_recorded_token(d)) {
-        err("routing: %s", d->rec_msg);
+        err("routing: %s", d->rec.msg);
         return -1;
     }
     return 0;
@@ -1093,14 +1107,16 @@ int main(int argc, char **argv)
     }
 
     bool routing = o->routing_out != NULL;
-    if (routing) {
+    if (routing || o->route) {
         char arch[128] = "";
         long ne = 0, nu = 0;
         if (llama_model_meta_val_str(model, "general.architecture", arch, sizeof arch) < 0 ||
             meta_int(model, arch, "expert_count", &ne) || meta_int(model, arch, "expert_used_count", &nu) ||
             ne <= 0 || nu <= 0 || nu > ne || ne > 1 << 20) {
-            err("--routing-out: %s is not a MoE model (no usable %s.expert_count/expert_used_count)",
-                o->model, arch);
+            err("%s: %s is not a MoE model (no usable %s.expert_count/expert_used_count)",
+                routing ? "--routing-out" : "--route", o->model, arch);
+            if (!routing)
+                rc = 2;
             goto out;
         }
         d->n_expert = (int)ne;
@@ -1110,6 +1126,14 @@ int main(int argc, char **argv)
             err("model has %d layers", d->n_layer);
             goto out;
         }
+    }
+    d->route.late = o->route_late;
+    if (o->route && (rc = route_open(&d->route, o->route, d->n_layer, d->n_expert, d->n_used))) {
+        err("--route %s", d->route.err.msg);
+        goto out;
+    }
+    rc = 1;
+    if (routing) {
         d->cur = calloc((size_t)d->n_layer * (size_t)d->n_used, sizeof *d->cur);
         d->seen = calloc((size_t)d->n_layer, 1);
         d->moe_layers = calloc((size_t)d->n_layer, sizeof *d->moe_layers);
@@ -1130,7 +1154,7 @@ int main(int argc, char **argv)
     cp.n_threads = o->threads;
     cp.n_threads_batch = o->threads;
     cp.no_perf = false;
-    if (routing || o->buffers || o->stray_write) {
+    if (routing || o->route || o->buffers || o->stray_write) {
         cp.cb_eval = eval_cb;
         cp.cb_eval_user_data = d;
     }
@@ -1245,6 +1269,13 @@ int main(int argc, char **argv)
     }
     if (cp.cb_eval)
         fprintf(stderr, "graph_nodes_outside_decode: %ld\n", d->nodes_outside);
+    if (o->route) {
+        route_report(&d->route, stderr);
+        if (d->route.mismatches || d->route.unverified) {
+            err("--route: the injected ids did not take (see the route: line)");
+            goto out;
+        }
+    }
     if (fflush(stdout) || ferror(stdout)) {
         err("error writing stdout");
         goto out;
@@ -1252,6 +1283,8 @@ int main(int argc, char **argv)
     rc = 0;
 
 out:
+    if (rc == 1 && d->fail_rc)
+        rc = d->fail_rc;
     if (ctx)
         llama_free(ctx);
     if (model)
@@ -1265,6 +1298,8 @@ out:
     free(d->scores);
     free(d->have_scores);
     free(d->notes);
+    if (o->route)
+        route_close(&d->route);
     free(gen);
     free(prompt);
     free(feed);
