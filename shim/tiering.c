@@ -610,12 +610,13 @@ static void traffic_line(void)
     double direct = (double)t->direct_bytes / (double)t->steps;
     double promoted = (double)engine.mig.n.bytes_promoted / (double)shim.tokens_decode;
     double prefetched = (double)t->prefetched_bytes / (double)shim.tokens_decode;
+    unsigned permille = t->accesses ? (unsigned)(t->hits * 1000 / t->accesses) : 0; /* the log prints no floats */
     log_info("tiering: slow-tier reads per decode token %s: demand misses %s (%llu sampled steps), promoted %s, "
-             "prefetched %s; DRAM hit rate %.3f",
+             "prefetched %s; DRAM hit rate %u.%03u (%llu of %llu sampled uses)",
              moetier_size_format((uint64_t)(direct + promoted + prefetched), a, sizeof a),
              moetier_size_format((uint64_t)direct, b, sizeof b), (unsigned long long)t->steps,
              moetier_size_format((uint64_t)promoted, c, sizeof c), moetier_size_format((uint64_t)prefetched, d, sizeof d),
-             t->accesses ? (double)t->hits / (double)t->accesses : 0.0);
+             permille / 1000, permille % 1000, (unsigned long long)t->hits, (unsigned long long)t->accesses);
 }
 
 void shim_tiering_finish(void)
