@@ -267,6 +267,11 @@ static int check_header(const struct moetier_stats_header *h, uint64_t file_byte
     if (bo < h->header_bytes || bo % 4 || bend > h->total_bytes || eo < h->header_bytes || eo % 8 ||
         eend > h->total_bytes || (bo < eend && eo < bend && h->n_layers && ne))
         return bad(err, n, -EPROTO, path, "corrupt stats segment: array offsets out of bounds or overlapping");
+    if (h->traffic_hits > h->traffic_accesses) {
+        moetier_fmt(why, sizeof why, "corrupt stats segment: %llu hits of %llu expert uses",
+                    (unsigned long long)h->traffic_hits, (unsigned long long)h->traffic_accesses);
+        return bad(err, n, -EPROTO, path, why);
+    }
     return 0;
 }
 

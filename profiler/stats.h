@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #define MOETIER_STATS_MAGIC "MOETSTAT"
-#define MOETIER_STATS_VERSION 1
+#define MOETIER_STATS_VERSION 2 /* 2: slow-tier traffic (traffic_* and slow_*_bytes) */
 #define MOETIER_STATS_MAX_EXPERTS (1u << 20) /* n_layers * n_experts (and each of them) */
 #define MOETIER_STATS_MAX_BLOCK 999999       /* largest block number a reader accepts */
 
@@ -102,6 +102,16 @@ struct moetier_stats_header {
     uint64_t migrate_failed;   /* migrations rolled back or refused (map count) */
     char policy[16];           /* the placement policy in force, "off" when not tiering */
     struct moetier_stats_control ctl; /* written by `moetier set`, answered by the process */
+    /* version 2: what the slow tier served (tiering/engine.h, struct
+     * moetier_engine_traffic; replay's categories, tiering/replay.h). Misses
+     * are counted on sampled decode steps only: per token = slow_direct_bytes
+     * / traffic_steps; promotions and prefetches are counted whole: per token
+     * = bytes / tokens_decode. */
+    uint64_t traffic_steps;          /* sampled decode steps accounted while tiering */
+    uint64_t traffic_accesses;       /* their uses of tierable experts */
+    uint64_t traffic_hits;           /* of those, in the DRAM cache at the step */
+    uint64_t slow_direct_bytes;      /* the misses' bytes, read in place from the slow tier */
+    uint64_t slow_prefetched_bytes;  /* read ahead of a step (0: the engine does not) */
 };
 
 /* ---- writer (the shim) ---- */

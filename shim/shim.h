@@ -21,6 +21,8 @@
  * fork protocol (runtime.c: pthread_atfork prepare takes them in this order,
  * the parent releases them in reverse, the child re-initializes them):
  *   1. shim.lock        model, placements, sampler, hotness, tiering engine
+ *                       (its slow-tier traffic counters too: counted and
+ *                       published under this lock, no lock of their own)
  *   2. staged.c `lock`  staged-copy and device-dax mapping tables
  *   3. alloc.c `big_lock` (spin) weight-sized allocation table
  * shim.lock is never held across a call into the numa:N slow arena

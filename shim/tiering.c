@@ -598,6 +598,27 @@ static void numa_placement_check(void)
              (unsigned long long)slow_pages, (unsigned long long)slow_total, engine.mig.slow_node);
 }
 
+/* Slow-tier bytes per decode token, by replay's categories: misses from the
+ * sampled steps (their mean stands for every step), promotions and prefetches
+ * over all decode tokens. */
+static void traffic_line(void)
+{
+    const struct moetier_engine_traffic *t = &engine.traffic;
+    if (!t->steps || !shim.tokens_decode)
+        return;
+    char a[24], b[24], c[24], d[24];
+    double direct = (double)t->direct_bytes / (double)t->steps;
+    double promoted = (double)engine.mig.n.bytes_promoted / (double)shim.tokens_decode;
+    double prefetched = (double)t->prefetched_bytes / (double)shim.tokens_decode;
+    unsigned permille = t->accesses ? (unsigned)(t->hits * 1000 / t->accesses) : 0; /* the log prints no floats */
+    log_info("tiering: slow-tier reads per decode token %s: demand misses %s (%llu sampled steps), promoted %s, "
+             "prefetched %s; DRAM hit rate %u.%03u (%llu of %llu sampled uses)",
+             moetier_size_format((uint64_t)(direct + promoted + prefetched), a, sizeof a),
+             moetier_size_format((uint64_t)direct, b, sizeof b), (unsigned long long)t->steps,
+             moetier_size_format((uint64_t)promoted, c, sizeof c), moetier_size_format((uint64_t)prefetched, d, sizeof d),
+             permille / 1000, permille % 1000, (unsigned long long)t->hits, (unsigned long long)t->accesses);
+}
+
 void shim_tiering_finish(void)
 {
     if (state <= 0)
@@ -613,6 +634,7 @@ void shim_tiering_finish(void)
              (unsigned long long)n->promotions, moetier_size_format(n->bytes_promoted, a, sizeof a),
              (unsigned long long)n->demotions, (unsigned long long)n->failed, (unsigned long long)n->no_headroom,
              moetier_size_format(engine.cache.peak, b, sizeof b), moetier_size_format(engine.cache.budget, c, sizeof c));
+    traffic_line();
 }
 
 void shim_tiering_fork_child(void)
@@ -644,8 +666,10 @@ void shim_tiering_probes(void)
 
 void shim_tiering_sample(const uint8_t *used)
 {
-    if (state > 0)
-        moetier_residency_sample(&want, used);
+    if (state <= 0)
+        return;
+    moetier_engine_account(&engine, used); /* before a round can react to it */
+    moetier_residency_sample(&want, used);
 }
 
 /* Runtime thread, every round: under shim.lock. */
@@ -733,6 +757,11 @@ void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_e
     h->migrate_failed = n->failed + n->no_headroom;
     h->dram_bytes = engine.cache.used;
     h->dram_budget = engine.cache.budget;
+    h->traffic_steps = engine.traffic.steps;
+    h->traffic_accesses = engine.traffic.accesses;
+    h->traffic_hits = engine.traffic.hits;
+    h->slow_direct_bytes = engine.traffic.direct_bytes;
+    h->slow_prefetched_bytes = engine.traffic.prefetched_bytes;
     for (uint32_t s = 0; s < engine.n_slots; s++) {
         if (engine.state[s] == MOETIER_SLOT_DRAM)
             e[s].tier = MOETIER_TIER_DRAM;

@@ -59,6 +59,17 @@ expert_bytes() {
     echo "$eb"
 }
 
+# trace_shape FILE.trace: sets L, E and K (MoE layers, experts, top-k) from
+# the trace's header; fails the test when it is missing or unreadable.
+trace_shape() {
+    [ -r "$1" ] || fail "trace $1 missing"
+    hdr=$(head -n 1 "$1")
+    L=$(echo "$hdr" | sed -n 's/.* layers=\([0-9]*\).*/\1/p')
+    E=$(echo "$hdr" | sed -n 's/.* experts=\([0-9]*\).*/\1/p')
+    K=$(echo "$hdr" | sed -n 's/.* topk=\([0-9]*\).*/\1/p')
+    [ -n "$L" ] && [ -n "$E" ] && [ -n "$K" ] || fail "cannot read the shape of $1: $hdr"
+}
+
 # drive OUTPREFIX [driver options]: runs the driver, stdout to OUTPREFIX.out,
 # stderr to OUTPREFIX.err; fails the test on a non-zero exit (showing stderr).
 drive() {

@@ -3,7 +3,8 @@
 # default policy's bytes against lru and lfu on every trace), the
 # migration engine (remaps and every error path by fault injection; the
 # 100,000-operation stress test under checksumming readers) and the real
-# llama.cpp under a DRAM budget.
+# llama.cpp under a DRAM budget, whose slow-tier bytes per token are compared
+# with replay's on the same routing (live_vs_replay.sh).
 TIERING_UNIT_TESTS = tests/bin/test_policy tests/bin/test_migrate tests/bin/stress_migrate \
 	tests/bin/test_fork_cache
 check_PROGRAMS += $(TIERING_UNIT_TESTS)
@@ -27,7 +28,8 @@ TIERING_SCRIPT_TESTS = \
 	tests/tiering/cuda_pin.sh \
 	tests/tiering/replay_reference.sh \
 	tests/tiering/replay_cli.sh \
-	tests/tiering/replay_bytes_rule.sh
+	tests/tiering/replay_bytes_rule.sh \
+	tests/tiering/live_vs_replay.sh
 TESTS += $(TIERING_UNIT_TESTS) $(TIERING_SCRIPT_TESTS)
 QEMU_TESTS += tests/tiering/guest_tiers.sh
 EXTRA_DIST += $(TIERING_SCRIPT_TESTS) tests/tiering/guest_tiers.sh tests/tiering/golden

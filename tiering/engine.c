@@ -344,6 +344,21 @@ void moetier_engine_round(struct moetier_engine *e, const struct moetier_residen
     }
 }
 
+void moetier_engine_account(struct moetier_engine *e, const uint8_t *used)
+{
+    struct moetier_engine_traffic *t = &e->traffic;
+    t->steps++;
+    for (uint32_t s = 0; s < e->n_slots; s++) {
+        if (!used[s] || (e->state[s] != MOETIER_SLOT_DRAM && e->state[s] != MOETIER_SLOT_SLOW))
+            continue;
+        t->accesses++;
+        if (e->state[s] == MOETIER_SLOT_DRAM)
+            t->hits++;
+        else
+            t->direct_bytes += e->bytes[s];
+    }
+}
+
 int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate)
 {
     e->cache.budget = budget;

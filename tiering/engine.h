@@ -29,6 +29,23 @@
 
 #define MOETIER_ENGINE_PARTS 3
 
+/*
+ * What the slow tier served, in replay's vocabulary (tiering/replay.h): a use
+ * of a tierable slot by a sampled decode step is a hit when the slot was in
+ * the cache then (MOETIER_SLOT_DRAM), else a miss, read in place from the slow
+ * tier: replay's `direct` (the engine never admits on demand, it promotes in
+ * rounds). Promotions are slow-tier reads too (mig.n.bytes_promoted). The
+ * engine does not read ahead of the step, so prefetched stays 0; it is kept
+ * so that each of replay's categories has its figure. Bytes of a slot are
+ * what a promotion moves (its whole pages, e->bytes).
+ */
+struct moetier_engine_traffic {
+    uint64_t steps;            /* sampled decode steps accounted */
+    uint64_t accesses, hits;   /* their uses of tierable slots */
+    uint64_t direct_bytes;     /* bytes of the misses */
+    uint64_t prefetched_bytes; /* read ahead of a step (none yet) */
+};
+
 enum moetier_slot_state {
     MOETIER_SLOT_SLOW = 0,      /* every part on the slow tier */
     MOETIER_SLOT_DRAM = 1,      /* every part in the cache */
@@ -65,6 +82,7 @@ struct moetier_engine {
     void *pin_ctx;
     uint8_t *pinned;               /* [n_slots] bit p: part p is pinned */
     uint64_t pinned_bytes;
+    struct moetier_engine_traffic traffic;
 };
 
 /*
@@ -123,6 +141,14 @@ struct moetier_round {
  */
 void moetier_engine_round(struct moetier_engine *e, const struct moetier_residency *r, const float *rate,
                           uint64_t now_ns, int warm, struct moetier_round *out);
+
+/*
+ * One sampled decode step used the slots with used[s] != 0 ([n_slots]):
+ * counts its hits and misses against the residency when it ended (a round
+ * that ran during the step may have moved a slot the step had read already).
+ * Excluded and untiered slots are not the slow tier's and are not counted.
+ */
+void moetier_engine_account(struct moetier_engine *e, const uint8_t *used);
 
 /* A new budget; when it shrinks, coldest slots are demoted until it holds. 0 or -EBUSY (could not). */
 int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate);

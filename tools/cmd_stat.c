@@ -17,6 +17,7 @@
 #include "tools/proc_pick.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +63,38 @@ static void tier_counts(const struct view *v, unsigned long counts[4])
             counts[v->experts[i].tier]++;
 }
 
+/* Slow-tier bytes per decode token by replay's categories (profiler/stats.h):
+ * misses from the sampled steps, promotions and prefetches over every decode
+ * token. NaN where there is nothing to divide by. */
+struct per_token {
+    double direct, promoted, prefetched, total, hit_rate;
+};
+
+static double ratio(uint64_t a, uint64_t b)
+{
+    return b ? (double)a / (double)b : NAN;
+}
+
+static struct per_token per_token(const struct moetier_stats_header *h)
+{
+    struct per_token p;
+    p.direct = ratio(h->slow_direct_bytes, h->traffic_steps);
+    p.promoted = ratio(h->bytes_promoted, h->tokens_decode);
+    p.prefetched = ratio(h->slow_prefetched_bytes, h->tokens_decode);
+    p.total = p.direct + p.promoted + p.prefetched;
+    p.hit_rate = ratio(h->traffic_hits, h->traffic_accesses);
+    return p;
+}
+
+static void json_maybe(struct json *j, const char *key, double x)
+{
+    json_key(j, key);
+    if (isnan(x))
+        json_null(j);
+    else
+        json_double(j, x);
+}
+
 static void print_human(const struct view *v)
 {
     const struct moetier_stats_header *h = &v->snap.h;
@@ -98,6 +131,17 @@ static void print_human(const struct view *v)
            (unsigned long long)h->promotions, moetier_size_format(h->bytes_promoted, a, sizeof a),
            (unsigned long long)h->demotions, moetier_size_format(h->bytes_demoted, b, sizeof b),
            (unsigned long long)h->migrate_failed, h->policy[0] ? h->policy : "off");
+    struct per_token p = per_token(h);
+    if (isnan(p.total)) {
+        printf("slow reads: none measured yet (no sampled decode step while tiering)\n");
+    } else {
+        char d[32], e[32];
+        printf("slow reads: %s per decode token: demand misses %s (from %llu sampled steps), promoted %s, "
+               "prefetched %s; DRAM hit rate %.3f\n",
+               moetier_size_format((uint64_t)p.total, a, sizeof a), moetier_size_format((uint64_t)p.direct, b, sizeof b),
+               (unsigned long long)h->traffic_steps, moetier_size_format((uint64_t)p.promoted, d, sizeof d),
+               moetier_size_format((uint64_t)p.prefetched, e, sizeof e), isnan(p.hit_rate) ? 0.0 : p.hit_rate);
+    }
     printf("placement:  %s\n", h->placement[0] ? h->placement : "(not reported)");
 
     uint32_t idx[N_HOTTEST];
@@ -119,7 +163,7 @@ static void print_json(const struct view *v)
     struct json j;
     json_init(&j, stdout, 0);
     json_obj_begin(&j);
-    json_key(&j, "schema"), json_int(&j, 1);
+    json_key(&j, "schema"), json_int(&j, 2);
     json_key(&j, "pid"), json_int(&j, h->pid);
     json_key(&j, "model"), json_str(&j, h->model);
     json_key(&j, "model_id"), json_str(&j, h->model_id);
@@ -164,6 +208,23 @@ static void print_json(const struct view *v)
     json_key(&j, "kind"), json_str(&j, h->sampler);
     json_key(&j, "samples"), json_uint(&j, h->samples);
     json_key(&j, "overhead_ns"), json_uint(&j, h->sampler_ns);
+    json_obj_end(&j);
+    struct per_token p = per_token(h);
+    json_key(&j, "slow_reads");
+    json_obj_begin(&j);
+    json_key(&j, "sampled_steps"), json_uint(&j, h->traffic_steps);
+    json_key(&j, "accesses"), json_uint(&j, h->traffic_accesses);
+    json_key(&j, "hits"), json_uint(&j, h->traffic_hits);
+    json_maybe(&j, "hit_rate", p.hit_rate);
+    json_key(&j, "direct_bytes"), json_uint(&j, h->slow_direct_bytes);
+    json_key(&j, "prefetched_bytes"), json_uint(&j, h->slow_prefetched_bytes);
+    json_key(&j, "bytes_per_token");
+    json_obj_begin(&j);
+    json_maybe(&j, "direct", p.direct);
+    json_maybe(&j, "promoted", p.promoted);
+    json_maybe(&j, "prefetched", p.prefetched);
+    json_maybe(&j, "total", p.total);
+    json_obj_end(&j);
     json_obj_end(&j);
     json_key(&j, "placement"), json_str(&j, h->placement);
     json_obj_end(&j);
@@ -254,6 +315,24 @@ static void print_prometheus(const struct view *v)
     metric_head("moetier_migrated_bytes_total", "counter", "Bytes migrated, by direction.");
     printf("moetier_migrated_bytes_total{direction=\"promote\"} %llu\n", (unsigned long long)h->bytes_promoted);
     printf("moetier_migrated_bytes_total{direction=\"demote\"} %llu\n", (unsigned long long)h->bytes_demoted);
+
+    struct per_token p = per_token(h);
+    metric_head("moetier_slow_read_bytes_per_token", "gauge",
+                "Slow-tier bytes read per decode token, by kind: direct (demand misses of sampled steps, "
+                "read in place), promoted, prefetched.");
+    const char *kind[] = { "direct", "promoted", "prefetched" };
+    double val[] = { p.direct, p.promoted, p.prefetched };
+    for (int k = 0; k < 3; k++)
+        if (!isnan(val[k]))
+            printf("moetier_slow_read_bytes_per_token{kind=\"%s\"} %.6g\n", kind[k], val[k]);
+    metric_head("moetier_sampled_expert_uses_total", "counter",
+                "Uses of tierable experts by sampled decode steps, by where they were (dram hit, slow miss).");
+    printf("moetier_sampled_expert_uses_total{result=\"hit\"} %llu\n", (unsigned long long)h->traffic_hits);
+    printf("moetier_sampled_expert_uses_total{result=\"miss\"} %llu\n",
+           (unsigned long long)(h->traffic_accesses - h->traffic_hits));
+    metric_head("moetier_dram_hit_ratio", "gauge", "Share of sampled expert uses served from the DRAM cache, 0-1.");
+    if (!isnan(p.hit_rate))
+        printf("moetier_dram_hit_ratio %.6g\n", p.hit_rate);
 
     metric_head("moetier_sampler_samples_total", "counter", "Sampling periods completed.");
     printf("moetier_sampler_samples_total %llu\n", (unsigned long long)h->samples);

@@ -15,12 +15,7 @@ need_driver
 need_mkmoe
 
 TRACE=$TOP_SRCDIR/data/traces/deepseekv2lite_esft_law.trace
-[ -r "$TRACE" ] || fail "trace $TRACE missing"
-hdr=$(head -n 1 "$TRACE")
-L=$(echo "$hdr" | sed -n 's/.* layers=\([0-9]*\).*/\1/p')
-E=$(echo "$hdr" | sed -n 's/.* experts=\([0-9]*\).*/\1/p')
-K=$(echo "$hdr" | sed -n 's/.* topk=\([0-9]*\).*/\1/p')
-[ -n "$L" ] && [ -n "$E" ] && [ -n "$K" ] || fail "cannot read the shape of $TRACE: $hdr"
+trace_shape "$TRACE"
 N=12
 
 # tiny widths: 26 x 64 experts stay about 12 MiB

@@ -524,6 +524,32 @@ static void test_engine_warm_and_rate(void)
     moetier_engine_free(&e);
 }
 
+/* Traffic: a sampled step's uses of cached slots are hits, the others are
+ * misses read in place (their slot bytes); excluded slots are not counted. */
+static void test_engine_account(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 4 * 3 * 40 * 1024) == 0);
+    struct moetier_residency r;
+    struct moetier_round out;
+    float rate[L * E];
+    promote_first_two(&e, &r, rate, &out); /* slots 0 and 1 cached */
+    moetier_engine_exclude(&e, e.range[E * 3].addr, e.range[E * 3].addr + 1); /* slot E */
+    uint8_t used[L * E] = { 0 };
+    used[0] = used[2] = used[3] = used[E] = 1;
+    moetier_engine_account(&e, used);
+    const struct moetier_engine_traffic *t = &e.traffic;
+    CHECK(t->steps == 1 && t->accesses == 3 && t->hits == 1);
+    CHECK(t->direct_bytes == e.bytes[2] + e.bytes[3] && t->prefetched_bytes == 0);
+    memset(used, 0, sizeof used);
+    used[1] = 1;
+    moetier_engine_account(&e, used);
+    CHECK(t->steps == 2 && t->accesses == 4 && t->hits == 2 && t->direct_bytes == e.bytes[2] + e.bytes[3]);
+    moetier_engine_demote_all(&e);
+    moetier_residency_free(&r);
+    moetier_engine_free(&e);
+}
+
 /* The engine in locking mode: slots locked whole, probe windows kept unlocked. */
 static void test_engine_lock(void)
 {
@@ -569,5 +595,6 @@ int main(void)
     test_engine_lock();
     test_engine_warm_and_rate();
     test_engine_pin();
+    test_engine_account();
     return check_exit("test_migrate");
 }

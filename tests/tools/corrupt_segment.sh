@@ -19,7 +19,10 @@ patch() {
 patch 0 'XXXX'
 expect_exit 2 "not a moetier stats segment (bad magic)" "$MOETIER" stat "$seg"
 patch 8 '\007'
-expect_exit 2 "stats segment version 7; this moetier reads version 1" "$MOETIER" stat "$seg"
+expect_exit 2 "stats segment version 7; this moetier reads version 2" "$MOETIER" stat "$seg"
+# traffic_hits (offset 1872 on x86-64) above traffic_accesses (320): 65535 hits
+patch 1872 '\377\377'
+expect_exit 2 "corrupt stats segment: 65535 hits of 320 expert uses" "$MOETIER" stat "$seg"
 patch 36 '\377\377\377\177'
 expect_exit 2 "beyond the limit" "$MOETIER" stat "$seg"
 head -c 100 "$WPATH" > "$seg"

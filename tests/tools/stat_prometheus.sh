@@ -46,6 +46,12 @@ want 'moetier_migrations_total{direction="demote"} 3'
 want 'moetier_migrated_bytes_total{direction="promote"} 83886080'
 want 'moetier_migrated_bytes_total{direction="demote"} 25165824'
 want 'moetier_sampler_samples_total 50'
+want 'moetier_slow_read_bytes_per_token{kind="direct"} 524288'
+want 'moetier_slow_read_bytes_per_token{kind="promoted"} 83886.1'
+want 'moetier_slow_read_bytes_per_token{kind="prefetched"} 0'
+want 'moetier_sampled_expert_uses_total{result="hit"} 240'
+want 'moetier_sampled_expert_uses_total{result="miss"} 80'
+want 'moetier_dram_hit_ratio 0.75'
 grep -q "^moetier_info{pid=\"$WPID\",comm=\"llama-cli\",model=\"/models/test-moe.gguf\"" "$TMP/prom" ||
     fail "moetier_info labels"
 [ "$(grep -c '^moetier_expert_hits_total{' "$TMP/prom")" -eq 32 ] || fail "expected 32 expert hit series"

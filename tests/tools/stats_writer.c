@@ -164,6 +164,11 @@ int main(int argc, char **argv)
     snprintf(h->policy, sizeof h->policy, "%s", "predict");
     h->bytes_promoted = 80 * MIB;
     h->bytes_demoted = 24 * MIB;
+    h->traffic_steps = 40;     /* 20 MiB of misses: 512 KiB per token; promoted: 80 MiB / 1000 tokens */
+    h->traffic_accesses = 320;
+    h->traffic_hits = 240;
+    h->slow_direct_bytes = 20 * MIB;
+    h->slow_prefetched_bytes = 0;
     struct moetier_stats_expert *x = moetier_stats_experts(&w);
     for (uint32_t l = 0; l < L; l++)
         for (uint32_t e = 0; e < E; e++) {
