@@ -7,10 +7,12 @@
  */
 #include "tools/png_canvas.h"
 
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* 5x7 glyphs for ASCII 32..126: five columns each, bit 0 the top row. */
 static const unsigned char font5x7[95][5] = {
@@ -173,5 +175,34 @@ int canvas_write_png(FILE *f, const struct canvas *c, const char *title, const c
 out:
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
     free(rows);
+    return rc;
+}
+
+int canvas_save(const char *path, const struct canvas *c, const char *title, const char *software, char *err,
+                size_t errlen)
+{
+    /* PATH.tmp.PID, renamed when whole: a reader never sees half an image */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wbx");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = canvas_write_png(f, c, title, software, err, errlen);
+    if (rc == 0 && (fflush(f) || ferror(f))) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+        rc = -1;
+    }
+    if (fclose(f) && rc == 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, path)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc)
+        unlink(tmp);
     return rc;
 }

@@ -34,5 +34,8 @@ int canvas_text_width(const char *s, int scale);
  * Returns 0, or -1 with a message in err. */
 int canvas_write_png(FILE *f, const struct canvas *c, const char *title, const char *software, char *err,
                      size_t errlen);
+/* The same into the file path, through path.tmp.PID renamed when whole. */
+int canvas_save(const char *path, const struct canvas *c, const char *title, const char *software, char *err,
+                size_t errlen);
 
 #endif
