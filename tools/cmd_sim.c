@@ -148,6 +148,107 @@ static const struct row *find_row(const struct row *rows, int n, const char *nam
     return NULL;
 }
 
+struct sim_ctx {
+    const struct moetier_routing *r;
+    const struct sim_shape *s;
+    const struct hw_machine *h;
+    const char *policy;
+    double share;
+    uint32_t slots;
+    int mm_random, serial, colloid;
+};
+
+/* The scenarios' rows at one DRAM budget (ctx->share of the experts). */
+static int sim_rows(const struct sim_ctx *ctx, struct row *rows, int *n_out)
+{
+    const struct moetier_routing *r = ctx->r;
+    const struct sim_shape *s = ctx->s;
+    const struct hw_machine *h = ctx->h;
+    const char *policy = ctx->policy;
+    double share = ctx->share;
+    uint32_t slots = ctx->slots;
+    int mm_random = ctx->mm_random, serial = ctx->serial, colloid = ctx->colloid;
+    double per_token = (double)s->moe_layers * s->topk; /* the shape's expert reads per token */
+    int n = 0, rc;
+    memset(rows, 0, MAX_ROWS * sizeof *rows);
+    /* Memory Mode: a hardware cache of the same DRAM over the slow tier */
+    if (h->memory_mode) {
+        struct moetier_mm_result mm;
+        rc = moetier_mm_run(r, share * r->layers * r->experts, MM_CHUNKS_PER_PAIR, mm_random, &mm);
+        if (rc)
+            return cli_error(CLI_FAIL, CMD, "memory mode: %s", strerror(-rc));
+        struct row *w = &rows[n++];
+        w->name = "memory-mode", w->what = "DRAM as a direct-mapped cache of PMem";
+        w->hit_rate = mm.hits / (double)mm.accesses;
+        w->load.hits = per_token * w->hit_rate;
+        w->load.mm_misses = per_token - w->load.hits;
+    }
+    if (h->m.slow.kind == MOETIER_TIER_BYTE) {
+        struct row *w = &rows[n++];
+        w->name = "all-slow", w->what = "every expert read in place from the slow tier";
+        w->load.direct = per_token;
+    }
+    const char *names[3] = { "lru", policy, "belady" };
+    const char *whats[3] = { h->m.slow.kind == MOETIER_TIER_BLOCK ? "plain mmap: the page cache's LRU under the cap"
+                                                                 : "an LRU cache of experts in DRAM",
+                             "moetier: the runtime's policy", "clairvoyant demand cache: the fewest misses" };
+    for (int i = 0; i < 3; i++) {
+        if (i == 1 && (!strcmp(policy, names[0]) || !strcmp(policy, names[2])))
+            continue; /* --policy lru or belady: a row of its own already */
+        struct row *w = &rows[n++];
+        w->name = names[i], w->what = whats[i];
+        if ((rc = replay_row(r, names[i], share, per_token, w)))
+            return cli_error(CLI_FAIL, CMD, "replay %s: %s", names[i], strerror(-rc));
+    }
+    {
+        /* the clairvoyant static placement: the trace's hottest pairs pinned
+         * from the start, every other read from the slow tier, nothing moved */
+        struct row *w = &rows[n++];
+        w->name = "hot-static", w->what = "the trace's hottest pairs pinned (clairvoyant counts), none moved";
+        w->hit_rate = moetier_routing_hot_share(r, (double)slots / (r->layers * r->experts));
+        w->load.hits = per_token * w->hit_rate;
+        w->load.direct = per_token - w->load.hits;
+    }
+    if (colloid && h->m.slow.kind == MOETIER_TIER_BYTE) {
+        struct row *w = &rows[n++];
+        *w = *find_row(rows, n - 1, policy);
+        w->name = "colloid", w->what = "the policy's cache, hits moved to the slow tier till both end together";
+        /* the load's constants are set below; the rule needs them now */
+        w->load.expert_bytes = s->expert_bytes, w->load.expert_weights = s->expert_weights;
+        w->load.dense_serial_bytes = s->dense_serial_bytes, w->load.dense_overlap_bytes = s->dense_overlap_bytes;
+        w->load.moe_layers = s->moe_layers;
+        moetier_tier_colloid(&h->m, &w->load);
+        w->hit_rate = w->load.hits / per_token;
+    }
+    /* the bandwidth bound: both tiers stream at once in proportion to their
+     * bandwidth, whatever fits (Colloid's balance at its best) */
+    struct moetier_machine mb = h->m;
+    mb.slow.kind = MOETIER_TIER_BYTE, mb.slow.latency_us = 0;
+    double dr = h->m.dram.read_gbps, sr = h->m.slow.read_gbps;
+    {
+        /* DRAM takes its share of all bytes read (the dense part, on the CPU, is its own) */
+        double x = per_token * s->expert_bytes,
+               dn = h->m.gpu_gbps > 0 ? 0 : s->dense_serial_bytes + s->dense_overlap_bytes;
+        double hit = serial ? 1 : ((x + dn) * dr / (dr + sr) - dn) / x; /* in turns: DRAM only */
+        struct row *w = &rows[n++];
+        w->name = "bandwidth", w->what = serial ? "DRAM's read bandwidth, capacity ignored"
+                                                 : "both tiers' read bandwidth, capacity ignored";
+        w->hit_rate = fmin(1, fmax(0, hit));
+        w->load.hits = per_token * w->hit_rate;
+        w->load.direct = per_token - w->load.hits;
+    }
+    for (int i = 0; i < n; i++) {
+        struct moetier_token_load *l = &rows[i].load;
+        l->expert_bytes = s->expert_bytes, l->expert_weights = s->expert_weights;
+        l->dense_serial_bytes = s->dense_serial_bytes, l->dense_serial_weights = s->dense_serial_weights;
+        l->dense_overlap_bytes = s->dense_overlap_bytes, l->dense_overlap_weights = s->dense_overlap_weights;
+        l->moe_layers = s->moe_layers;
+        moetier_tier_cost(strcmp(rows[i].name, "bandwidth") ? &h->m : &mb, l, &rows[i].cost);
+    }
+    *n_out = n;
+    return CLI_OK;
+}
+
 int cmd_sim(int argc, char **argv)
 {
     enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON, O_DENSE, O_STREAMS, O_COLLOID };
@@ -293,88 +394,11 @@ int cmd_sim(int argc, char **argv)
                          share * 100, r.layers * r.experts);
         goto out;
     }
-    double per_token = (double)s.moe_layers * s.topk; /* the shape's expert reads per token */
-
+    struct sim_ctx x = { &r, &s, &h, policy, share, slots, mm_random, serial, colloid };
     struct row rows[MAX_ROWS];
     int n = 0;
-    memset(rows, 0, sizeof rows);
-    /* Memory Mode: a hardware cache of the same DRAM over the slow tier */
-    if (h.memory_mode) {
-        struct moetier_mm_result mm;
-        rc = moetier_mm_run(&r, share * r.layers * r.experts, MM_CHUNKS_PER_PAIR, mm_random, &mm);
-        if (rc) {
-            code = cli_error(CLI_FAIL, CMD, "memory mode: %s", strerror(-rc));
-            goto out;
-        }
-        struct row *w = &rows[n++];
-        w->name = "memory-mode", w->what = "DRAM as a direct-mapped cache of PMem";
-        w->hit_rate = mm.hits / (double)mm.accesses;
-        w->load.hits = per_token * w->hit_rate;
-        w->load.mm_misses = per_token - w->load.hits;
-    }
-    if (h.m.slow.kind == MOETIER_TIER_BYTE) {
-        struct row *w = &rows[n++];
-        w->name = "all-slow", w->what = "every expert read in place from the slow tier";
-        w->load.direct = per_token;
-    }
-    const char *names[3] = { "lru", policy, "belady" };
-    const char *whats[3] = { h.m.slow.kind == MOETIER_TIER_BLOCK ? "plain mmap: the page cache's LRU under the cap"
-                                                                 : "an LRU cache of experts in DRAM",
-                             "moetier: the runtime's policy", "clairvoyant demand cache: the fewest misses" };
-    for (int i = 0; i < 3; i++) {
-        if (i == 1 && (!strcmp(policy, names[0]) || !strcmp(policy, names[2])))
-            continue; /* --policy lru or belady: a row of its own already */
-        struct row *w = &rows[n++];
-        w->name = names[i], w->what = whats[i];
-        if ((rc = replay_row(&r, names[i], share, per_token, w))) {
-            code = cli_error(CLI_FAIL, CMD, "replay %s: %s", names[i], strerror(-rc));
-            goto out;
-        }
-    }
-    {
-        /* the clairvoyant static placement: the trace's hottest pairs pinned
-         * from the start, every other read from the slow tier, nothing moved */
-        struct row *w = &rows[n++];
-        w->name = "hot-static", w->what = "the trace's hottest pairs pinned (clairvoyant counts), none moved";
-        w->hit_rate = moetier_routing_hot_share(&r, (double)slots / (r.layers * r.experts));
-        w->load.hits = per_token * w->hit_rate;
-        w->load.direct = per_token - w->load.hits;
-    }
-    if (colloid && h.m.slow.kind == MOETIER_TIER_BYTE) {
-        struct row *w = &rows[n++];
-        *w = *find_row(rows, n - 1, policy);
-        w->name = "colloid", w->what = "the policy's cache, hits moved to the slow tier till both end together";
-        /* the load's constants are set below; the rule needs them now */
-        w->load.expert_bytes = s.expert_bytes, w->load.expert_weights = s.expert_weights;
-        w->load.dense_serial_bytes = s.dense_serial_bytes, w->load.dense_overlap_bytes = s.dense_overlap_bytes;
-        w->load.moe_layers = s.moe_layers;
-        moetier_tier_colloid(&h.m, &w->load);
-        w->hit_rate = w->load.hits / per_token;
-    }
-    /* the bandwidth bound: both tiers stream at once in proportion to their
-     * bandwidth, whatever fits (Colloid's balance at its best) */
-    struct moetier_machine mb = h.m;
-    mb.slow.kind = MOETIER_TIER_BYTE, mb.slow.latency_us = 0;
-    double dr = h.m.dram.read_gbps, sr = h.m.slow.read_gbps;
-    {
-        /* DRAM takes its share of all bytes read (the dense part, on the CPU, is its own) */
-        double x = per_token * s.expert_bytes, dn = h.m.gpu_gbps > 0 ? 0 : s.dense_serial_bytes + s.dense_overlap_bytes;
-        double hit = serial ? 1 : ((x + dn) * dr / (dr + sr) - dn) / x; /* in turns: DRAM only */
-        struct row *w = &rows[n++];
-        w->name = "bandwidth", w->what = serial ? "DRAM's read bandwidth, capacity ignored"
-                                                 : "both tiers' read bandwidth, capacity ignored";
-        w->hit_rate = fmin(1, fmax(0, hit));
-        w->load.hits = per_token * w->hit_rate;
-        w->load.direct = per_token - w->load.hits;
-    }
-    for (int i = 0; i < n; i++) {
-        struct moetier_token_load *l = &rows[i].load;
-        l->expert_bytes = s.expert_bytes, l->expert_weights = s.expert_weights;
-        l->dense_serial_bytes = s.dense_serial_bytes, l->dense_serial_weights = s.dense_serial_weights;
-        l->dense_overlap_bytes = s.dense_overlap_bytes, l->dense_overlap_weights = s.dense_overlap_weights;
-        l->moe_layers = s.moe_layers;
-        moetier_tier_cost(strcmp(rows[i].name, "bandwidth") ? &h.m : &mb, l, &rows[i].cost);
-    }
+    if ((code = sim_rows(&x, rows, &n)) != CLI_OK)
+        goto out;
     const struct row *pol = find_row(rows, n, policy), *bel = find_row(rows, n, "belady"),
                      *bw = find_row(rows, n, "bandwidth");
 
