@@ -352,7 +352,7 @@ static int residency_plot(const char *path, const char *file, const struct moeti
     char title[160], sub[1200], lb[32], err[1300];
     snprintf(title, sizeof title, "replay: %s, cache %g%% (%u of %d pairs)", label(pol, lb, sizeof lb),
              share * 100, x->slots, r->layers * r->experts);
-    snprintf(sub, sizeof sub, "%s: %d layers x %d experts, top-%d; tokens %llu-%llu of %llu drawn; hit rate %.4f",
+    snprintf(sub, sizeof sub, "%s: %d layers x %d experts, top-%d; tokens %llu-%llu shown (of %llu); hit rate %.4f",
              file, r->layers, r->experts, r->topk, (unsigned long long)from, (unsigned long long)(to - 1),
              (unsigned long long)r->tokens, rate(x->hits, x->accesses));
     struct plot_residency p = {
