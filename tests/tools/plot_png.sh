@@ -54,9 +54,10 @@ miss=d55e00 hit=0072b2 idle=bcdcf2
     fail "token 0 and 1 are not as worked by hand: $(cat info)"
 
 # the intent trace: 26 x 64 pairs, 25% = 416 slots; after warm-up every column
-# holds exactly that many resident pixels (idle, hit or fetched)
+# holds exactly that many resident pixels (idle, hit or fetched); auto (adapt)
+# reads most misses in place, and those must not count (black, not blue)
 T=$TOP_SRCDIR/data/traces/deepseekv2lite_esft_intent.trace
-"$MOETIER" replay "$T" --policy lru --cache 25% --json --residency-plot i.png --plot-tokens 100:400 > i.json ||
+"$MOETIER" replay "$T" --policy auto --cache 25% --json --residency-plot i.png --plot-tokens 100:400 > i.json ||
     fail "replay the intent trace exited $?"
 slots=$(sed -n 's/.*"slots":\([0-9]*\).*/\1/p' i.json)
 [ "$slots" = 416 ] || fail "slots $slots, not 416: $(cat i.json)"
@@ -66,6 +67,7 @@ for t in 0 150 299; do
     n=$("$PNG_READ" i.png cols=$x:$((x + 1)) rows=64:$bottom $idle $hit $miss | awk 'NR > 1 { n += $2 } END { print n }')
     [ "$n" = "$slots" ] || fail "token $((100 + t)): $n resident pixels, not $slots"
 done
+"$PNG_READ" i.png rows=64:$bottom 000000 | grep -q '^000000 0$' && fail "no read in place marked (black)"
 
 bad() { # bad WORD ARGS...: exit 2 with one line holding WORD
     word=$1
