@@ -19,6 +19,7 @@ TOOLS_SH_TESTS = \
 	tests/tools/profile_show.sh \
 	tests/tools/heatmap_golden.sh \
 	tests/tools/heatmap_png.sh \
+	tests/tools/plot_png.sh \
 	tests/tools/heatmap_svg.sh \
 	tests/tools/heatmap_color.sh \
 	tests/tools/top_plain.sh \

@@ -69,6 +69,22 @@ static void cache_insert(struct moetier_slot_set *c, uint8_t *pf, struct moetier
 int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
                        struct moetier_replay_result *res)
 {
+    return moetier_replay_run_map(r, p, slots, res, NULL);
+}
+
+/* The token's map row: used[] holds HIT or MISS for the pairs it used. */
+static void map_token(const struct moetier_slot_set *c, uint32_t n_slots, uint8_t *used, uint8_t *row)
+{
+    for (uint32_t s = 0; s < n_slots; s++) {
+        int in = moetier_slot_set_has(c, s);
+        row[s] = !used[s] ? (in ? MOETIER_RES_IDLE : MOETIER_RES_EMPTY) : in ? used[s] : MOETIER_RES_GONE;
+        used[s] = 0;
+    }
+}
+
+int moetier_replay_run_map(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
+                           struct moetier_replay_result *res, uint8_t *map)
+{
     if (check_trace(r) || slots == 0)
         return -EINVAL;
     const uint32_t L = r->layers, E = r->experts, K = r->topk, n_slots = L * E;
@@ -83,10 +99,10 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
     if (moetier_slot_set_init(&c, n_slots, slots))
         return -ENOMEM;
     uint32_t *pfl = NULL, npfl = 0, pfcap = E;
-    uint8_t *pf = calloc(n_slots, 1);
+    uint8_t *pf = calloc(n_slots, 1), *used = map ? calloc(n_slots, 1) : NULL;
     uint32_t *want = malloc(pfcap * sizeof *want);
     pfl = malloc(pfcap * sizeof *pfl);
-    if (!pf || !want || !pfl)
+    if (!pf || !want || !pfl || (map && !used))
         goto out;
 
     uint64_t t = 0;
@@ -103,6 +119,8 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
                 res->hits += hit;
                 res->accesses_half += half;
                 res->hits_half += half && hit;
+                if (used)
+                    used[slot] = hit ? MOETIER_RES_HIT : MOETIER_RES_MISS;
                 if (pf[slot]) {
                     res->prefetch_used += hit;
                     pf[slot] = 0;
@@ -147,10 +165,13 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
             for (uint32_t k = 0; k < K; k++)
                 c.pinned[l * E + row[k]] = 0;
         }
+        if (map)
+            map_token(&c, n_slots, used, map + tok * n_slots);
     }
     res->slow_reads = res->promoted + res->direct + res->prefetched;
     rc = 0;
 out:
+    free(used);
     free(pfl);
     free(want);
     free(pf);
@@ -160,6 +181,13 @@ out:
 
 int moetier_replay_policy(const struct moetier_routing *r, const char *name, double share,
                           const struct moetier_policy_opts *opts, struct moetier_replay_result *res)
+{
+    return moetier_replay_policy_map(r, name, share, opts, res, NULL);
+}
+
+int moetier_replay_policy_map(const struct moetier_routing *r, const char *name, double share,
+                              const struct moetier_policy_opts *opts, struct moetier_replay_result *res,
+                              uint8_t *map)
 {
     if (check_trace(r) || !name)
         return -EINVAL;
@@ -194,7 +222,7 @@ int moetier_replay_policy(const struct moetier_routing *r, const char *name, dou
     }
     rc = moetier_policy_new(name, (uint32_t)r->layers, (uint32_t)r->experts, &o, &p);
     if (rc == 0)
-        rc = slots ? moetier_replay_run(r, p, slots, res) : -EINVAL;
+        rc = slots ? moetier_replay_run_map(r, p, slots, res, map) : -EINVAL;
     moetier_policy_free(p);
     free(next);
     free(rank);

@@ -42,6 +42,17 @@ struct moetier_replay_result {
     uint64_t predicted_used;          /* of those, routed to by the next layer of the token */
 };
 
+/* A pair's state at a token, after the token has run (what a residency map
+ * records, one byte per pair per token). */
+enum moetier_replay_state {
+    MOETIER_RES_EMPTY = 0, /* not in the cache, not used */
+    MOETIER_RES_IDLE,      /* in the cache, not used by the token */
+    MOETIER_RES_HIT,       /* used, was in the cache (or prefetched into it), still is */
+    MOETIER_RES_MISS,      /* used, fetched on the miss, in the cache at the end */
+    MOETIER_RES_GONE,      /* used, not in the cache at the end (read in place or evicted) */
+    MOETIER_RES_N
+};
+
 /* floor(share * layers * experts) for a trace, at most the number of pairs. */
 uint32_t moetier_replay_slots(const struct moetier_routing *r, double share);
 
@@ -59,6 +70,10 @@ int moetier_replay_next_use(const struct moetier_routing *r, uint64_t **out);
  */
 int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
                        struct moetier_replay_result *res);
+/* The same, and when map is not NULL it gets each pair's enum moetier_replay_state
+ * at every token: map[token * layers * experts + layer * experts + expert]. */
+int moetier_replay_run_map(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
+                           struct moetier_replay_result *res, uint8_t *map);
 
 /*
  * Builds policy NAME for r and replays it with floor(share x pairs) slots.
@@ -71,5 +86,9 @@ int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p
  */
 int moetier_replay_policy(const struct moetier_routing *r, const char *name, double share,
                           const struct moetier_policy_opts *opts, struct moetier_replay_result *res);
+/* The same, filling map (may be NULL) as moetier_replay_run_map does. */
+int moetier_replay_policy_map(const struct moetier_routing *r, const char *name, double share,
+                              const struct moetier_policy_opts *opts, struct moetier_replay_result *res,
+                              uint8_t *map);
 
 #endif

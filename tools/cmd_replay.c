@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/size.h"
 #include "tools/cli.h"
+#include "tools/plot_png.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +31,7 @@ static void usage(FILE *f)
             "                      [--half-life TOKENS] [--predict-half-life TOKENS]\n"
             "                      [--adapt-half-life TOKENS] [--prev-weight W]\n"
             "                      [--expert-size SIZE] [--json]\n"
+            "                      [--residency-plot OUT.png [--plot-tokens FROM:TO]]\n"
             "\n"
             "Replays a .trace through the expert cache: one global cache of\n"
             "floor(SHARE x layers x experts) (layer, expert) slots, tokens in order, layers\n"
@@ -57,8 +59,13 @@ static void usage(FILE *f)
             "              prefetch_used, prefetch_accuracy, predicted,\n"
             "              prediction_accuracy, fetches, promoted, direct, slow_reads,\n"
             "              slow_reads_per_token, slow_bytes_per_token (null without\n"
-            "              --expert-size), vs_belady}], expert_bytes, auto\n",
-            MOETIER_ADAPT_HALF_LIFE_TOKENS);
+            "              --expert-size), vs_belady}], expert_bytes, auto\n"
+            "  --residency-plot  with one --policy and one --cache: also a PNG of the cache\n"
+            "              over time: a column per token, a row per (layer, expert), coloured\n"
+            "              when in DRAM after the token, hits and misses marked\n"
+            "  --plot-tokens  the tokens it draws, FROM (default 0) to TO (not drawn; default\n"
+            "              the end); a trace of more than %d drawn tokens is sampled\n",
+            MOETIER_ADAPT_HALF_LIFE_TOKENS, PLOT_RES_MAX_COLS);
 }
 
 static int parse_shares(const char *s, double *out, int *n)
@@ -333,6 +340,30 @@ static void print_table(const char *file, const struct moetier_routing *r, const
            " ties go to the first listed)\n");
 }
 
+static int residency_plot(const char *path, const char *file, const struct moetier_routing *r, const char *pol,
+                          double share, const struct moetier_replay_result *x, const uint8_t *map, uint64_t from,
+                          uint64_t to)
+{
+    if (from >= r->tokens)
+        return cli_error(CLI_USAGE, CMD, "--plot-tokens from %llu: the trace has %llu tokens",
+                         (unsigned long long)from, (unsigned long long)r->tokens);
+    if (to > r->tokens)
+        to = r->tokens;
+    char title[160], sub[1200], lb[32], err[1300];
+    snprintf(title, sizeof title, "replay: %s, cache %g%% (%u of %d pairs)", label(pol, lb, sizeof lb),
+             share * 100, x->slots, r->layers * r->experts);
+    snprintf(sub, sizeof sub, "%s: %d layers x %d experts, top-%d; tokens %llu-%llu shown (of %llu); hit rate %.4f",
+             file, r->layers, r->experts, r->topk, (unsigned long long)from, (unsigned long long)(to - 1),
+             (unsigned long long)r->tokens, rate(x->hits, x->accesses));
+    struct plot_residency p = {
+        .title = title, .subtitle = sub, .layers = (uint32_t)r->layers, .experts = (uint32_t)r->experts,
+        .first = from, .tokens = to - from, .state = map + from * (size_t)r->layers * r->experts,
+    };
+    if (plot_residency_png(path, &p, err, sizeof err))
+        return cli_error(CLI_FAIL, CMD, "--residency-plot: %s", err);
+    return CLI_OK;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -340,14 +371,17 @@ int cmd_replay(int argc, char **argv)
         { "half-life", required_argument, 0, 'H' }, { "json", no_argument, 0, 'j' },
         { "prev-weight", required_argument, 0, 'W' }, { "predict-half-life", required_argument, 0, 'P' },
         { "adapt-half-life", required_argument, 0, 'A' }, { "expert-size", required_argument, 0, 'S' },
-        { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+        { "residency-plot", required_argument, 0, 'R' }, { "plot-tokens", required_argument, 0, 'T' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
-    const char *pol[MAX_POLICIES];
+    const char *pol[MAX_POLICIES], *plot = NULL;
     double shares[MAX_SHARES];
     int np = 0, ns = 0, json = 0, c;
     double half_life = 0, predict_half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS, prev_weight = 0;
     double adapt_half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS;
-    uint64_t expert_bytes = 0;
+    uint64_t expert_bytes = 0, from = 0, to = UINT64_MAX;
+    int window = 0;
     parse_policies("all", pol, &np);
     parse_shares("10%,25%,50%", shares, &ns);
     optind = 1;
@@ -358,6 +392,22 @@ int cmd_replay(int argc, char **argv)
             return CLI_OK;
         } else if (c == 'j') {
             json = 1;
+        } else if (c == 'R') {
+            if (!*optarg)
+                return cli_error(CLI_USAGE, CMD, "--residency-plot needs a file name");
+            plot = optarg;
+        } else if (c == 'T') {
+            char *end;
+            unsigned long long a = 0, b = 0;
+            errno = 0;
+            a = strtoull(optarg, &end, 10);
+            if (*end == ':' && end[1])
+                b = strtoull(end + 1, &end, 10);
+            else if (*end == ':')
+                b = UINT64_MAX, end++;
+            if (errno || *end || optarg[0] == '-' || !(b > a))
+                return cli_error(CLI_USAGE, CMD, "bad --plot-tokens '%s' (FROM:TO, as 0:900 or 100:)", optarg);
+            from = a, to = b, window = 1;
         } else if (c == 'p') {
             if (parse_policies(optarg, pol, &np))
                 return cli_error(CLI_USAGE, CMD,
@@ -392,6 +442,10 @@ int cmd_replay(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_error(CLI_USAGE, CMD, "expected exactly one trace file (see --help)");
+    if (window && !plot)
+        return cli_error(CLI_USAGE, CMD, "--plot-tokens is for --residency-plot");
+    if (plot && (np != 1 || ns != 1))
+        return cli_error(CLI_USAGE, CMD, "--residency-plot draws one replay: give one --policy and one --cache");
 
     const char *file = argv[optind];
     struct moetier_routing r;
@@ -411,7 +465,10 @@ int cmd_replay(int argc, char **argv)
         }
 
     struct moetier_replay_result *res = calloc((size_t)np * ns, sizeof *res);
-    if (!res) {
+    uint8_t *map = plot ? malloc(r.tokens * (size_t)r.layers * r.experts + 1) : NULL;
+    if (!res || (plot && !map)) {
+        free(res);
+        free(map);
         moetier_routing_free(&r);
         return cli_error(CLI_FAIL, CMD, "out of memory");
     }
@@ -424,18 +481,21 @@ int cmd_replay(int argc, char **argv)
                         : strcmp(name, "adapt") == 0 ? adapt_half_life
                                                      : half_life;
             struct moetier_policy_opts po = { .half_life = hl * r.layers * r.topk, .prev_weight = prev_weight };
-            rc = moetier_replay_policy(&r, pol[i], shares[s], &po, &res[i * ns + s]);
+            rc = moetier_replay_policy_map(&r, pol[i], shares[s], &po, &res[i * ns + s], map);
             if (rc) {
                 code = cli_error(CLI_FAIL, CMD, "replay %s at %g%%: %s", pol[i], shares[s] * 100, strerror(-rc));
                 break;
             }
         }
+    if (code == CLI_OK && plot)
+        code = residency_plot(plot, file, &r, pol[0], shares[0], res, map, from, to);
     if (code == CLI_OK) {
         if (json)
             print_json(file, &r, pol, np, shares, ns, res, expert_bytes);
         else
             print_table(file, &r, pol, np, shares, ns, res, expert_bytes);
     }
+    free(map);
     free(res);
     moetier_routing_free(&r);
     return code;

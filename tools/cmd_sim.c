@@ -20,6 +20,7 @@
 #include "tools/cli.h"
 #include "tools/hw_presets.h"
 #include "tools/mkmoe_preset.h"
+#include "tools/plot_png.h"
 #include "tools/sim_shape.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@
 #define CMD "sim"
 #define MM_CHUNKS_PER_PAIR 64
 #define MAX_ROWS 8
+#define MAX_BUDGETS 16
 #define GB 1e9
 
 struct row {
@@ -43,7 +45,8 @@ struct row {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: moetier sim --trace T.trace (--dram SIZE | --cache-frac F) [--policy P]\n"
+            "usage: moetier sim --trace T.trace (--dram SIZE | --cache-frac F | --sweep SIZE,...)\n"
+            "                   [--plot OUT.png] [--policy P]\n"
             "                   [--hw PRESET[+PRESET...] | --hw-file F] [--shape NAME]\n"
             "                   [--quant Q] [--expert-size SIZE] [--cpu-gweights X]\n"
             "                   [--dense-bytes SERIAL[,SHARED]] [--mm-layout contiguous|random]\n"
@@ -58,6 +61,11 @@ static void usage(FILE *f)
             "  --trace       a .trace file (data/traces/README.md)\n"
             "  --dram        DRAM for experts, as 192G (also Memory Mode's cache size)\n"
             "  --cache-frac  or the share of all experts DRAM holds, as 0.5 or 50%%\n"
+            "  --sweep       or increasing DRAM budgets, as 64G,128G,192G,256G,384G,512G: a table\n"
+            "                of every row's tok/s (slow-tier GB per token) at each (--json: sweep:\n"
+            "                [{dram_bytes, cache_share, slots, rows}])\n"
+            "  --plot        with --sweep: also a PNG of slow-tier GB per token and tok/s\n"
+            "                against the budget, a line per row\n"
             "  --policy      a replay policy or auto (default auto: %s)\n"
             "  --hw          DRAM+SLOW[+GPU]: %s\n"
             "                (default this: the profile moetier bench writes)\n"
@@ -148,9 +156,272 @@ static const struct row *find_row(const struct row *rows, int n, const char *nam
     return NULL;
 }
 
+struct sim_ctx {
+    const struct moetier_routing *r;
+    const struct sim_shape *s;
+    const struct hw_machine *h;
+    const char *policy;
+    double share;
+    uint32_t slots;
+    int mm_random, serial, colloid;
+};
+
+/* The scenarios' rows at one DRAM budget (ctx->share of the experts). */
+static int sim_rows(const struct sim_ctx *ctx, struct row *rows, int *n_out)
+{
+    const struct moetier_routing *r = ctx->r;
+    const struct sim_shape *s = ctx->s;
+    const struct hw_machine *h = ctx->h;
+    const char *policy = ctx->policy;
+    double share = ctx->share;
+    uint32_t slots = ctx->slots;
+    int mm_random = ctx->mm_random, serial = ctx->serial, colloid = ctx->colloid;
+    double per_token = (double)s->moe_layers * s->topk; /* the shape's expert reads per token */
+    int n = 0, rc;
+    memset(rows, 0, MAX_ROWS * sizeof *rows);
+    /* Memory Mode: a hardware cache of the same DRAM over the slow tier */
+    if (h->memory_mode) {
+        struct moetier_mm_result mm;
+        rc = moetier_mm_run(r, share * r->layers * r->experts, MM_CHUNKS_PER_PAIR, mm_random, &mm);
+        if (rc)
+            return cli_error(CLI_FAIL, CMD, "memory mode: %s", strerror(-rc));
+        struct row *w = &rows[n++];
+        w->name = "memory-mode", w->what = "DRAM as a direct-mapped cache of PMem";
+        w->hit_rate = mm.hits / (double)mm.accesses;
+        w->load.hits = per_token * w->hit_rate;
+        w->load.mm_misses = per_token - w->load.hits;
+    }
+    if (h->m.slow.kind == MOETIER_TIER_BYTE) {
+        struct row *w = &rows[n++];
+        w->name = "all-slow", w->what = "every expert read in place from the slow tier";
+        w->load.direct = per_token;
+    }
+    const char *names[3] = { "lru", policy, "belady" };
+    const char *whats[3] = { h->m.slow.kind == MOETIER_TIER_BLOCK ? "plain mmap: the page cache's LRU under the cap"
+                                                                 : "an LRU cache of experts in DRAM",
+                             "moetier: the runtime's policy", "clairvoyant demand cache: the fewest misses" };
+    for (int i = 0; i < 3; i++) {
+        if (i == 1 && (!strcmp(policy, names[0]) || !strcmp(policy, names[2])))
+            continue; /* --policy lru or belady: a row of its own already */
+        struct row *w = &rows[n++];
+        w->name = names[i], w->what = whats[i];
+        if ((rc = replay_row(r, names[i], share, per_token, w)))
+            return cli_error(CLI_FAIL, CMD, "replay %s: %s", names[i], strerror(-rc));
+    }
+    {
+        /* the clairvoyant static placement: the trace's hottest pairs pinned
+         * from the start, every other read from the slow tier, nothing moved */
+        struct row *w = &rows[n++];
+        w->name = "hot-static", w->what = "the trace's hottest pairs pinned (clairvoyant counts), none moved";
+        w->hit_rate = moetier_routing_hot_share(r, (double)slots / (r->layers * r->experts));
+        w->load.hits = per_token * w->hit_rate;
+        w->load.direct = per_token - w->load.hits;
+    }
+    if (colloid && h->m.slow.kind == MOETIER_TIER_BYTE) {
+        struct row *w = &rows[n++];
+        *w = *find_row(rows, n - 1, policy);
+        w->name = "colloid", w->what = "the policy's cache, hits moved to the slow tier till both end together";
+        /* the load's constants are set below; the rule needs them now */
+        w->load.expert_bytes = s->expert_bytes, w->load.expert_weights = s->expert_weights;
+        w->load.dense_serial_bytes = s->dense_serial_bytes, w->load.dense_overlap_bytes = s->dense_overlap_bytes;
+        w->load.moe_layers = s->moe_layers;
+        moetier_tier_colloid(&h->m, &w->load);
+        w->hit_rate = w->load.hits / per_token;
+    }
+    /* the bandwidth bound: both tiers stream at once in proportion to their
+     * bandwidth, whatever fits (Colloid's balance at its best) */
+    struct moetier_machine mb = h->m;
+    mb.slow.kind = MOETIER_TIER_BYTE, mb.slow.latency_us = 0;
+    double dr = h->m.dram.read_gbps, sr = h->m.slow.read_gbps;
+    {
+        /* DRAM takes its share of all bytes read (the dense part, on the CPU, is its own) */
+        double x = per_token * s->expert_bytes,
+               dn = h->m.gpu_gbps > 0 ? 0 : s->dense_serial_bytes + s->dense_overlap_bytes;
+        double hit = serial ? 1 : ((x + dn) * dr / (dr + sr) - dn) / x; /* in turns: DRAM only */
+        struct row *w = &rows[n++];
+        w->name = "bandwidth", w->what = serial ? "DRAM's read bandwidth, capacity ignored"
+                                                 : "both tiers' read bandwidth, capacity ignored";
+        w->hit_rate = fmin(1, fmax(0, hit));
+        w->load.hits = per_token * w->hit_rate;
+        w->load.direct = per_token - w->load.hits;
+    }
+    for (int i = 0; i < n; i++) {
+        struct moetier_token_load *l = &rows[i].load;
+        l->expert_bytes = s->expert_bytes, l->expert_weights = s->expert_weights;
+        l->dense_serial_bytes = s->dense_serial_bytes, l->dense_serial_weights = s->dense_serial_weights;
+        l->dense_overlap_bytes = s->dense_overlap_bytes, l->dense_overlap_weights = s->dense_overlap_weights;
+        l->moe_layers = s->moe_layers;
+        moetier_tier_cost(strcmp(rows[i].name, "bandwidth") ? &h->m : &mb, l, &rows[i].cost);
+    }
+    *n_out = n;
+    return CLI_OK;
+}
+
+/* What every JSON output starts with: the run, the shape and the machine. */
+static void put_head_json(struct json *j, const struct sim_ctx *ctx, const char *trace, const char *quant)
+{
+    json_key(j, "schema"), json_int(j, 1);
+    json_key(j, "trace"), json_str(j, trace);
+    json_key(j, "tokens"), json_uint(j, ctx->r->tokens);
+    json_key(j, "policy"), json_str(j, ctx->policy);
+    json_key(j, "policy_runs"), json_str(j, strcmp(ctx->policy, "auto") ? ctx->policy : moetier_policy_auto(0));
+    json_key(j, "shape");
+    json_obj_begin(j);
+    json_key(j, "name"), json_str(j, ctx->s->name);
+    json_key(j, "quant"), json_str(j, quant);
+    json_key(j, "moe_layers"), json_int(j, ctx->s->moe_layers);
+    json_key(j, "experts"), json_int(j, ctx->s->experts);
+    json_key(j, "topk"), json_int(j, ctx->s->topk);
+    json_key(j, "expert_bytes"), json_double(j, ctx->s->expert_bytes);
+    json_key(j, "total_expert_bytes"), json_double(j, ctx->s->total_expert_bytes);
+    json_key(j, "dense_serial_bytes"), json_double(j, ctx->s->dense_serial_bytes);
+    json_key(j, "dense_overlap_bytes"), json_double(j, ctx->s->dense_overlap_bytes);
+    json_obj_end(j);
+    json_key(j, "machine");
+    json_obj_begin(j);
+    json_key(j, "dram"), json_str(j, ctx->h->dram);
+    json_key(j, "slow"), json_str(j, ctx->h->slow);
+    json_key(j, "slow_kind"), json_str(j, ctx->h->m.slow.kind == MOETIER_TIER_BLOCK ? "block" : "byte");
+    json_key(j, "gpu"), json_str(j, ctx->h->gpu);
+    json_key(j, "cpu"), json_str(j, ctx->h->cpu);
+    json_key(j, "dram_read_gbps"), json_double(j, ctx->h->m.dram.read_gbps);
+    json_key(j, "dram_write_gbps"), json_double(j, ctx->h->m.dram.write_gbps);
+    json_key(j, "slow_read_gbps"), json_double(j, ctx->h->m.slow.read_gbps);
+    json_key(j, "slow_write_gbps"), json_double(j, ctx->h->m.slow.write_gbps);
+    json_key(j, "slow_latency_us"), json_double(j, ctx->h->m.slow.latency_us);
+    json_key(j, "cpu_gweights"), json_double(j, ctx->h->m.cpu_gweights);
+    json_key(j, "gpu_gbps"), json_double(j, ctx->h->m.gpu_gbps);
+    json_obj_end(j);
+}
+
+/* The text output's first lines: the trace, the shape and the machine. */
+static void print_head(const struct sim_ctx *ctx, const char *trace, const char *quant)
+{
+    const struct moetier_routing *r = ctx->r;
+    const struct sim_shape *s = ctx->s;
+    const struct hw_machine *h = ctx->h;
+    char a[32], b[32];
+    printf("trace:    %s (%d layers x %d experts, top-%d, %llu tokens)\n", trace, r->layers, r->experts, r->topk,
+           (unsigned long long)r->tokens);
+    printf("shape:    %s at %s: %d MoE layers x %d experts, top-%d; expert %s, all experts %s\n", s->name, quant,
+           s->moe_layers, s->experts, s->topk, moetier_size_format((uint64_t)s->expert_bytes, a, sizeof a),
+           moetier_size_format((uint64_t)s->total_expert_bytes, b, sizeof b));
+    printf("machine:  DRAM %s (%.1f GB/s read), slow %s (%s, %.1f GB/s read, %g us), GPU %s, CPU %s (%.0fe9 "
+           "weights/s)\n",
+           h->dram, h->m.dram.read_gbps, h->slow, h->m.slow.kind == MOETIER_TIER_BLOCK ? "block" : "byte",
+           h->m.slow.read_gbps, h->m.slow.latency_us, h->gpu, h->cpu, h->m.cpu_gweights);
+}
+
+/* A row's name as a reader knows it: the policy's, with auto resolved. */
+static const char *row_label(const struct row *w, char *buf, size_t cap)
+{
+    if (strcmp(w->name, "auto") == 0)
+        snprintf(buf, cap, "%s (auto)", moetier_policy_auto(0));
+    else
+        snprintf(buf, cap, "%s", w->name);
+    return buf;
+}
+
+/* Panels of slow-tier GB per token and tokens/s against the budget, a line per row. */
+static int sweep_plot(const char *path, const struct sim_ctx *ctx, const char *trace, const char *quant, int nb,
+                      const uint64_t *budget, char ticks[][16], const struct row (*rows)[MAX_ROWS], int n)
+{
+    double x[MAX_BUDGETS], gb[MAX_ROWS * MAX_BUDGETS], tps[MAX_ROWS * MAX_BUDGETS];
+    const char *xt[MAX_BUDGETS], *names[MAX_ROWS];
+    char nm[MAX_ROWS][32], title[200], sub[1200], err[4400];
+    for (int b = 0; b < nb; b++) {
+        x[b] = (double)budget[b] / GB, xt[b] = ticks[b];
+        for (int i = 0; i < n; i++) {
+            gb[i * nb + b] = rows[b][i].cost.slow_read / GB;
+            tps[i * nb + b] = 1 / rows[b][i].cost.t_token;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        names[i] = row_label(&rows[0][i], nm[i], sizeof nm[i]);
+    snprintf(title, sizeof title, "moetier sim: %s at %s on %s+%s%s%s", ctx->s->name, quant, ctx->h->dram,
+             ctx->h->slow, *ctx->h->gpu ? "+" : "", ctx->h->gpu);
+    char all[32];
+    snprintf(sub, sizeof sub, "trace %s (%llu tokens); policy %s; DRAM for experts on x, of %s in all", trace,
+             (unsigned long long)ctx->r->tokens, strcmp(ctx->policy, "auto") ? ctx->policy : moetier_policy_auto(0),
+             moetier_size_format((uint64_t)ctx->s->total_expert_bytes, all, sizeof all));
+    static const char *const ylabels[2] = { "slow-tier GB read per token", "tokens/s" };
+    const double *y[2] = { gb, tps };
+    struct plot_lines p = {
+        .title = title, .subtitle = sub, .xlabel = "DRAM for experts", .nx = nb, .x = x, .xticks = xt,
+        .nseries = n, .names = names, .npanels = 2, .ylabels = ylabels, .y = y,
+    };
+    if (plot_lines_png(path, &p, err, sizeof err))
+        return cli_error(CLI_FAIL, CMD, "--plot: %s", err);
+    return CLI_OK;
+}
+
+/* --sweep: every row at each budget, as a table (tok/s and slow-tier GB per
+ * token) or JSON, and the plot when asked. */
+static int sweep(struct sim_ctx *ctx, const char *trace, const char *quant, int nb, const uint64_t *budget,
+                 char ticks[][16], int json, const char *plot)
+{
+    static struct row rows[MAX_BUDGETS][MAX_ROWS];
+    int n = 0;
+    for (int b = 0; b < nb; b++) {
+        ctx->share = fmin(1.0, (double)budget[b] / ctx->s->total_expert_bytes);
+        ctx->slots = moetier_replay_slots(ctx->r, ctx->share);
+        if (ctx->slots == 0)
+            return cli_error(CLI_USAGE, CMD, "--sweep %s: less than one of the trace's %d pairs", ticks[b],
+                             ctx->r->layers * ctx->r->experts);
+        int code = sim_rows(ctx, rows[b], &n);
+        if (code != CLI_OK)
+            return code;
+    }
+    if (json) {
+        struct json j;
+        json_init(&j, stdout, 0);
+        json_obj_begin(&j);
+        put_head_json(&j, ctx, trace, quant);
+        json_key(&j, "sweep");
+        json_arr_begin(&j);
+        for (int b = 0; b < nb; b++) {
+            double share = fmin(1.0, (double)budget[b] / ctx->s->total_expert_bytes);
+            json_obj_begin(&j);
+            json_key(&j, "dram_bytes"), json_double(&j, (double)budget[b]);
+            json_key(&j, "cache_share"), json_double(&j, share);
+            json_key(&j, "slots"), json_uint(&j, moetier_replay_slots(ctx->r, share));
+            json_key(&j, "rows");
+            json_arr_begin(&j);
+            for (int i = 0; i < n; i++)
+                put_row_json(&j, &rows[b][i]);
+            json_arr_end(&j);
+            json_obj_end(&j);
+        }
+        json_arr_end(&j);
+        json_obj_end(&j);
+        json_finish(&j);
+    } else {
+        char nm[32];
+        print_head(ctx, trace, quant);
+        printf("\ntok/s (slow-tier GB read per token) at each DRAM budget for experts\n%-8s %6s", "DRAM", "share");
+        for (int i = 0; i < n; i++)
+            printf(" %13s", row_label(&rows[0][i], nm, sizeof nm));
+        printf("\n");
+        for (int b = 0; b < nb; b++) {
+            printf("%-8s %5.0f%%", ticks[b], fmin(1.0, (double)budget[b] / ctx->s->total_expert_bytes) * 100);
+            for (int i = 0; i < n; i++) {
+                char cell[32];
+                snprintf(cell, sizeof cell, "%.2f (%.1f)", 1 / rows[b][i].cost.t_token,
+                         rows[b][i].cost.slow_read / GB);
+                printf(" %13s", cell);
+            }
+            printf("\n");
+        }
+        printf("(per token; GB = 1e9 bytes; docs/sim.md)\n");
+    }
+    return plot ? sweep_plot(plot, ctx, trace, quant, nb, budget, ticks, (const struct row(*)[MAX_ROWS])rows, n)
+                : CLI_OK;
+}
+
 int cmd_sim(int argc, char **argv)
 {
-    enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON, O_DENSE, O_STREAMS, O_COLLOID };
+    enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON,
+           O_DENSE, O_STREAMS, O_COLLOID, O_SWEEP, O_PLOT };
     static const struct option opts[] = {
         { "trace", required_argument, 0, O_TRACE },     { "dram", required_argument, 0, O_DRAM },
         { "cache-frac", required_argument, 0, O_FRAC }, { "policy", required_argument, 0, O_POLICY },
@@ -159,13 +430,17 @@ int cmd_sim(int argc, char **argv)
         { "expert-size", required_argument, 0, O_ESIZE }, { "cpu-gweights", required_argument, 0, O_CPU },
         { "mm-layout", required_argument, 0, O_MM },    { "json", no_argument, 0, O_JSON },
         { "dense-bytes", required_argument, 0, O_DENSE }, { "streams", required_argument, 0, O_STREAMS },
-        { "colloid", no_argument, 0, O_COLLOID },
+        { "colloid", no_argument, 0, O_COLLOID },       { "sweep", required_argument, 0, O_SWEEP },
+        { "plot", required_argument, 0, O_PLOT },
         { "help", no_argument, 0, 'h' },                { 0, 0, 0, 0 },
     };
     const char *trace = NULL, *policy = "auto", *hw = NULL, *hw_file = NULL, *shape_name = NULL, *quant = "q4_K";
     uint64_t dram = 0, expert_size = 0, dense[2] = { 0, 0 };
     double frac = 0, cpu_override = -1;
-    int json = 0, mm_random = 0, serial = 0, colloid = 0, c;
+    int json = 0, mm_random = 0, serial = 0, colloid = 0, c, nb = 0;
+    uint64_t budget[MAX_BUDGETS];
+    char ticks[MAX_BUDGETS][16];
+    const char *plot = NULL;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -213,6 +488,30 @@ int cmd_sim(int argc, char **argv)
                 return cli_error(CLI_USAGE, CMD, "bad --cpu-gweights '%s' (>= 0)", optarg);
             break;
         case O_COLLOID: colloid = 1; break;
+        case O_PLOT:
+            if (!*optarg)
+                return cli_error(CLI_USAGE, CMD, "--plot needs a file name");
+            plot = optarg;
+            break;
+        case O_SWEEP:
+            nb = 0;
+            for (const char *p = optarg; *p; nb++) {
+                size_t len = strcspn(p, ",");
+                char buf[16];
+                if (nb == MAX_BUDGETS || len == 0 || len >= sizeof buf)
+                    return cli_error(CLI_USAGE, CMD, "bad --sweep '%s' (1 to %d sizes, as 64G,128G,192G)", optarg,
+                                     MAX_BUDGETS);
+                snprintf(buf, sizeof buf, "%.*s", (int)len, p);
+                if (moetier_size_parse(buf, 0, &sz) || sz.bytes == 0 || (nb && sz.bytes <= budget[nb - 1]))
+                    return cli_error(CLI_USAGE, CMD, "bad --sweep '%s' (increasing sizes, as 64G,128G,192G)",
+                                     optarg);
+                budget[nb] = sz.bytes;
+                snprintf(ticks[nb], sizeof ticks[nb], "%s", buf);
+                p += len + (p[len] == ',');
+            }
+            if (nb == 0)
+                return cli_error(CLI_USAGE, CMD, "bad --sweep '' (sizes, as 64G,128G,192G)");
+            break;
         case O_STREAMS:
             if (strcmp(optarg, "parallel") && strcmp(optarg, "serial"))
                 return cli_error(CLI_USAGE, CMD, "bad --streams '%s' (parallel or serial)", optarg);
@@ -233,8 +532,10 @@ int cmd_sim(int argc, char **argv)
         return cli_error(CLI_USAGE, CMD, "unexpected argument '%s' (the trace goes after --trace)", argv[optind]);
     if (!trace)
         return cli_error(CLI_USAGE, CMD, "missing --trace (see --help)");
-    if (!dram == !(frac > 0))
-        return cli_error(CLI_USAGE, CMD, "give one of --dram SIZE or --cache-frac F");
+    if ((dram != 0) + (frac > 0) + (nb > 0) != 1)
+        return cli_error(CLI_USAGE, CMD, "give one of --dram SIZE, --cache-frac F or --sweep SIZE,...");
+    if (plot && !nb)
+        return cli_error(CLI_USAGE, CMD, "--plot draws a --sweep (give --sweep SIZE,SIZE,...)");
     if (!known_policy(policy))
         return cli_error(CLI_USAGE, CMD, "unknown --policy '%s' (lru, lfu, static, predict, belady, adapt, reuse, auto)",
                          policy);
@@ -285,6 +586,11 @@ int cmd_sim(int argc, char **argv)
         s.dense_serial_weights = s.dense_serial_bytes * qtype->block_size / qtype->type_size;
         s.dense_overlap_weights = s.dense_overlap_bytes * qtype->block_size / qtype->type_size;
     }
+    if (nb) {
+        struct sim_ctx sx = { &r, &s, &h, policy, 0, 0, mm_random, serial, colloid };
+        code = sweep(&sx, trace, quant, nb, budget, ticks, json, plot);
+        goto out;
+    }
     double share = frac > 0 ? frac : fmin(1.0, (double)dram / s.total_expert_bytes);
     double dram_bytes = frac > 0 ? frac * s.total_expert_bytes : (double)dram;
     uint32_t slots = moetier_replay_slots(&r, share);
@@ -293,88 +599,11 @@ int cmd_sim(int argc, char **argv)
                          share * 100, r.layers * r.experts);
         goto out;
     }
-    double per_token = (double)s.moe_layers * s.topk; /* the shape's expert reads per token */
-
+    struct sim_ctx x = { &r, &s, &h, policy, share, slots, mm_random, serial, colloid };
     struct row rows[MAX_ROWS];
     int n = 0;
-    memset(rows, 0, sizeof rows);
-    /* Memory Mode: a hardware cache of the same DRAM over the slow tier */
-    if (h.memory_mode) {
-        struct moetier_mm_result mm;
-        rc = moetier_mm_run(&r, share * r.layers * r.experts, MM_CHUNKS_PER_PAIR, mm_random, &mm);
-        if (rc) {
-            code = cli_error(CLI_FAIL, CMD, "memory mode: %s", strerror(-rc));
-            goto out;
-        }
-        struct row *w = &rows[n++];
-        w->name = "memory-mode", w->what = "DRAM as a direct-mapped cache of PMem";
-        w->hit_rate = mm.hits / (double)mm.accesses;
-        w->load.hits = per_token * w->hit_rate;
-        w->load.mm_misses = per_token - w->load.hits;
-    }
-    if (h.m.slow.kind == MOETIER_TIER_BYTE) {
-        struct row *w = &rows[n++];
-        w->name = "all-slow", w->what = "every expert read in place from the slow tier";
-        w->load.direct = per_token;
-    }
-    const char *names[3] = { "lru", policy, "belady" };
-    const char *whats[3] = { h.m.slow.kind == MOETIER_TIER_BLOCK ? "plain mmap: the page cache's LRU under the cap"
-                                                                 : "an LRU cache of experts in DRAM",
-                             "moetier: the runtime's policy", "clairvoyant demand cache: the fewest misses" };
-    for (int i = 0; i < 3; i++) {
-        if (i == 1 && (!strcmp(policy, names[0]) || !strcmp(policy, names[2])))
-            continue; /* --policy lru or belady: a row of its own already */
-        struct row *w = &rows[n++];
-        w->name = names[i], w->what = whats[i];
-        if ((rc = replay_row(&r, names[i], share, per_token, w))) {
-            code = cli_error(CLI_FAIL, CMD, "replay %s: %s", names[i], strerror(-rc));
-            goto out;
-        }
-    }
-    {
-        /* the clairvoyant static placement: the trace's hottest pairs pinned
-         * from the start, every other read from the slow tier, nothing moved */
-        struct row *w = &rows[n++];
-        w->name = "hot-static", w->what = "the trace's hottest pairs pinned (clairvoyant counts), none moved";
-        w->hit_rate = moetier_routing_hot_share(&r, (double)slots / (r.layers * r.experts));
-        w->load.hits = per_token * w->hit_rate;
-        w->load.direct = per_token - w->load.hits;
-    }
-    if (colloid && h.m.slow.kind == MOETIER_TIER_BYTE) {
-        struct row *w = &rows[n++];
-        *w = *find_row(rows, n - 1, policy);
-        w->name = "colloid", w->what = "the policy's cache, hits moved to the slow tier till both end together";
-        /* the load's constants are set below; the rule needs them now */
-        w->load.expert_bytes = s.expert_bytes, w->load.expert_weights = s.expert_weights;
-        w->load.dense_serial_bytes = s.dense_serial_bytes, w->load.dense_overlap_bytes = s.dense_overlap_bytes;
-        w->load.moe_layers = s.moe_layers;
-        moetier_tier_colloid(&h.m, &w->load);
-        w->hit_rate = w->load.hits / per_token;
-    }
-    /* the bandwidth bound: both tiers stream at once in proportion to their
-     * bandwidth, whatever fits (Colloid's balance at its best) */
-    struct moetier_machine mb = h.m;
-    mb.slow.kind = MOETIER_TIER_BYTE, mb.slow.latency_us = 0;
-    double dr = h.m.dram.read_gbps, sr = h.m.slow.read_gbps;
-    {
-        /* DRAM takes its share of all bytes read (the dense part, on the CPU, is its own) */
-        double x = per_token * s.expert_bytes, dn = h.m.gpu_gbps > 0 ? 0 : s.dense_serial_bytes + s.dense_overlap_bytes;
-        double hit = serial ? 1 : ((x + dn) * dr / (dr + sr) - dn) / x; /* in turns: DRAM only */
-        struct row *w = &rows[n++];
-        w->name = "bandwidth", w->what = serial ? "DRAM's read bandwidth, capacity ignored"
-                                                 : "both tiers' read bandwidth, capacity ignored";
-        w->hit_rate = fmin(1, fmax(0, hit));
-        w->load.hits = per_token * w->hit_rate;
-        w->load.direct = per_token - w->load.hits;
-    }
-    for (int i = 0; i < n; i++) {
-        struct moetier_token_load *l = &rows[i].load;
-        l->expert_bytes = s.expert_bytes, l->expert_weights = s.expert_weights;
-        l->dense_serial_bytes = s.dense_serial_bytes, l->dense_serial_weights = s.dense_serial_weights;
-        l->dense_overlap_bytes = s.dense_overlap_bytes, l->dense_overlap_weights = s.dense_overlap_weights;
-        l->moe_layers = s.moe_layers;
-        moetier_tier_cost(strcmp(rows[i].name, "bandwidth") ? &h.m : &mb, l, &rows[i].cost);
-    }
+    if ((code = sim_rows(&x, rows, &n)) != CLI_OK)
+        goto out;
     const struct row *pol = find_row(rows, n, policy), *bel = find_row(rows, n, "belady"),
                      *bw = find_row(rows, n, "bandwidth");
 
@@ -382,38 +611,7 @@ int cmd_sim(int argc, char **argv)
         struct json j;
         json_init(&j, stdout, 0);
         json_obj_begin(&j);
-        json_key(&j, "schema"), json_int(&j, 1);
-        json_key(&j, "trace"), json_str(&j, trace);
-        json_key(&j, "tokens"), json_uint(&j, r.tokens);
-        json_key(&j, "policy"), json_str(&j, policy);
-        json_key(&j, "policy_runs"), json_str(&j, strcmp(policy, "auto") ? policy : moetier_policy_auto(0));
-        json_key(&j, "shape");
-        json_obj_begin(&j);
-        json_key(&j, "name"), json_str(&j, s.name);
-        json_key(&j, "quant"), json_str(&j, quant);
-        json_key(&j, "moe_layers"), json_int(&j, s.moe_layers);
-        json_key(&j, "experts"), json_int(&j, s.experts);
-        json_key(&j, "topk"), json_int(&j, s.topk);
-        json_key(&j, "expert_bytes"), json_double(&j, s.expert_bytes);
-        json_key(&j, "total_expert_bytes"), json_double(&j, s.total_expert_bytes);
-        json_key(&j, "dense_serial_bytes"), json_double(&j, s.dense_serial_bytes);
-        json_key(&j, "dense_overlap_bytes"), json_double(&j, s.dense_overlap_bytes);
-        json_obj_end(&j);
-        json_key(&j, "machine");
-        json_obj_begin(&j);
-        json_key(&j, "dram"), json_str(&j, h.dram);
-        json_key(&j, "slow"), json_str(&j, h.slow);
-        json_key(&j, "slow_kind"), json_str(&j, h.m.slow.kind == MOETIER_TIER_BLOCK ? "block" : "byte");
-        json_key(&j, "gpu"), json_str(&j, h.gpu);
-        json_key(&j, "cpu"), json_str(&j, h.cpu);
-        json_key(&j, "dram_read_gbps"), json_double(&j, h.m.dram.read_gbps);
-        json_key(&j, "dram_write_gbps"), json_double(&j, h.m.dram.write_gbps);
-        json_key(&j, "slow_read_gbps"), json_double(&j, h.m.slow.read_gbps);
-        json_key(&j, "slow_write_gbps"), json_double(&j, h.m.slow.write_gbps);
-        json_key(&j, "slow_latency_us"), json_double(&j, h.m.slow.latency_us);
-        json_key(&j, "cpu_gweights"), json_double(&j, h.m.cpu_gweights);
-        json_key(&j, "gpu_gbps"), json_double(&j, h.m.gpu_gbps);
-        json_obj_end(&j);
+        put_head_json(&j, &x, trace, quant);
         json_key(&j, "dram_bytes"), json_double(&j, dram_bytes);
         json_key(&j, "cache_share"), json_double(&j, share);
         json_key(&j, "slots"), json_uint(&j, slots);
@@ -442,16 +640,8 @@ int cmd_sim(int argc, char **argv)
         json_finish(&j);
         goto out;
     }
-    char a[32], b[32];
-    printf("trace:    %s (%d layers x %d experts, top-%d, %llu tokens)\n", trace, r.layers, r.experts, r.topk,
-           (unsigned long long)r.tokens);
-    printf("shape:    %s at %s: %d MoE layers x %d experts, top-%d; expert %s, all experts %s\n", s.name, quant,
-           s.moe_layers, s.experts, s.topk, moetier_size_format((uint64_t)s.expert_bytes, a, sizeof a),
-           moetier_size_format((uint64_t)s.total_expert_bytes, b, sizeof b));
-    printf("machine:  DRAM %s (%.1f GB/s read), slow %s (%s, %.1f GB/s read, %g us), GPU %s, CPU %s (%.0fe9 "
-           "weights/s)\n",
-           h.dram, h.m.dram.read_gbps, h.slow, h.m.slow.kind == MOETIER_TIER_BLOCK ? "block" : "byte",
-           h.m.slow.read_gbps, h.m.slow.latency_us, h.gpu, h.cpu, h.m.cpu_gweights);
+    char a[32];
+    print_head(&x, trace, quant);
     printf("DRAM:     %s for experts = %.1f%% of them (%u of the trace's %d pairs)\n\n",
            moetier_size_format((uint64_t)dram_bytes, a, sizeof a), share * 100, slots, r.layers * r.experts);
     printf("%-12s %8s %10s %10s %10s %9s  %-6s %s\n", "scenario", "hit", "DRAM GB/t", "slow GB/t", "promo GB/t",

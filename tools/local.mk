@@ -20,7 +20,8 @@ tools_moetier_SOURCES = \
 	tools/cmd_bench.c tools/bench.c tools/bench.h tools/bench_mem.c tools/bench_tier.c \
 	tools/proc_pick.c tools/proc_pick.h \
 	tools/heatmap.h tools/heatmap_color.c tools/heatmap_ansi.c \
-	tools/heatmap_svg.c tools/heatmap_png.c \
+	tools/heatmap_svg.c tools/heatmap_png.c tools/png_canvas.c tools/png_canvas.h \
+	tools/plot_png.h tools/plot_lines.c tools/plot_residency.c \
 	tools/gguf_writer.c tools/gguf_writer.h \
 	tools/quant.c tools/quant.h \
 	tools/mkmoe_vocab.c tools/mkmoe_vocab.h \

@@ -2,11 +2,13 @@
  * png_read: reads a PNG back with libpng (the tests have no pngcheck) and
  * prints what the heatmap tests check:
  *
- *   png_read FILE [RRGGBB...]
+ *   png_read FILE [RRGGBB | rows=Y0:Y1 | cols=X0:X1]...
  *
  * prints "WIDTHxHEIGHT" and, for each colour given, "RRGGBB N" with the number
- * of pixels of exactly that colour. Exit 0, or 1 when libpng refuses the file
- * (a message on stderr).
+ * of pixels of exactly that colour, in the whole image or, after rows= or
+ * cols=, in those rows or columns only (Y0 included, Y1 not; until the next
+ * rows= or cols=). Exit 0, or 1 when libpng refuses the file (a message on
+ * stderr).
  */
 #include <png.h>
 #include <setjmp.h>
@@ -51,10 +53,20 @@ int main(int argc, char **argv)
     png_read_image(png, rows);
     png_read_end(png, NULL);
     printf("%ux%u\n", (unsigned)w, (unsigned)h);
+    png_uint_32 y0 = 0, y1 = h, x0 = 0, x1 = w;
     for (int i = 2; i < argc; i++) {
+        unsigned long a, b;
+        if (sscanf(argv[i], "rows=%lu:%lu", &a, &b) == 2) {
+            y0 = a < h ? (png_uint_32)a : h, y1 = b < h ? (png_uint_32)b : h;
+            continue;
+        }
+        if (sscanf(argv[i], "cols=%lu:%lu", &a, &b) == 2) {
+            x0 = a < w ? (png_uint_32)a : w, x1 = b < w ? (png_uint_32)b : w;
+            continue;
+        }
         unsigned long want = strtoul(argv[i], NULL, 16), n = 0;
-        for (png_uint_32 y = 0; y < h; y++)
-            for (png_uint_32 x = 0; x < w; x++) {
+        for (png_uint_32 y = y0; y < y1; y++)
+            for (png_uint_32 x = x0; x < x1; x++) {
                 const png_byte *p = rows[y] + x * 3;
                 if (((unsigned long)p[0] << 16 | (unsigned long)p[1] << 8 | p[2]) == want)
                     n++;
