@@ -15,6 +15,8 @@ if HAVE_LLAMA
 noinst_PROGRAMS += tests/bin/llama_driver
 check_PROGRAMS += tests/bin/llama_driver
 tests_bin_llama_driver_SOURCES = tests/driver/llama_driver.c
-tests_bin_llama_driver_CFLAGS = $(AM_CFLAGS) $(LLAMA_CFLAGS)
+# it runs under the preload: PRELOAD_CFLAGS (Makefile.am)
+tests_bin_llama_driver_CFLAGS = $(PRELOAD_CFLAGS) $(LLAMA_CFLAGS)
+tests_bin_llama_driver_LDFLAGS = $(PRELOAD_LDFLAGS)
 tests_bin_llama_driver_LDADD = $(LLAMA_LIBS)
 endif
