@@ -26,3 +26,9 @@ TESTS += $(SHIM_TESTS)
 QEMU_TESTS += tests/shim/guest_preload.sh
 EXTRA_DIST += tests/shim/guest_preload.sh
 EXTRA_DIST += $(SHIM_TESTS) tests/node/generate.mjs
+# make check-valgrind: the preload in llama.cpp under valgrind memcheck
+# (minutes; not in `make check`: docs/sanitizers.md)
+EXTRA_DIST += tests/shim/valgrind.sh tests/shim/valgrind.supp
+check-valgrind:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/shim/valgrind.sh
+.PHONY: check-valgrind
