@@ -1,6 +1,7 @@
 # tests/: `make check` runs every test here (exit 77 = skipped, with a reason).
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
+# UBSAN_OPTIONS: a stack trace with each finding of a --enable-sanitizers build
 AM_TESTS_ENVIRONMENT = \
 	MOETIER='$(abs_top_builddir)/tools/moetier'; export MOETIER; \
 	TOP_SRCDIR='$(abs_top_srcdir)'; export TOP_SRCDIR; \
@@ -9,7 +10,8 @@ AM_TESTS_ENVIRONMENT = \
 	LLAMA_DRIVER='$(abs_top_builddir)/tests/bin/llama_driver'; export LLAMA_DRIVER; \
 	LLAMA_BINDIR='$(LLAMA_BINDIR)'; export LLAMA_BINDIR; \
 	MOETIER_LIB='$(abs_top_builddir)/shim/.libs/libmoetier.so'; export MOETIER_LIB; \
-	TESTS_BIN='$(abs_top_builddir)/tests/bin'; export TESTS_BIN;
+	TESTS_BIN='$(abs_top_builddir)/tests/bin'; export TESTS_BIN; \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS-print_stacktrace=1}; export UBSAN_OPTIONS;
 
 # the qemu guest tests (tests/qemu.mk): every area adds its own with +=
 QEMU_TESTS =
