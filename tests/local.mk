@@ -34,7 +34,11 @@ include tests/install.mk
 # make check-long: the runs too long for `make check` (fuzzing every parser
 # under ASan/UBSan for FUZZ_SECONDS each, default 600: tests/fuzz.mk).
 check-long: fuzz-run
+# make check-bin: only the C unit tests (tests/bin/*; scripts/test runs them
+# in the sanitizer build)
+check-bin:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(filter tests/bin/%,$(TESTS))'
 clean-local:
 	-rm -rf tests/fuzz/run-* tests/fuzz/*.log
-.PHONY: check-long
+.PHONY: check-long check-bin
 include tests/bench.mk
