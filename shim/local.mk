@@ -13,19 +13,30 @@ shim_libmoetier_la_SOURCES = \
 	shim/staged.c \
 	shim/runtime.c
 # -fno-builtin: the malloc family here must be compiled as plain functions
-shim_libmoetier_la_CFLAGS = $(AM_CFLAGS) -fno-builtin -fvisibility=default
+shim_libmoetier_la_CFLAGS = $(PRELOAD_CFLAGS) -fno-builtin -fvisibility=default
 # $ORIGIN: libmoetier-jemalloc.so lies beside it, built (.libs) and installed
-shim_libmoetier_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete \
+shim_libmoetier_la_LDFLAGS = $(PRELOAD_LDFLAGS) -module -avoid-version -shared -Wl,-z,nodelete \
 	-Wl,--version-script=$(srcdir)/shim/exports.map -Wl,-rpath,'$$ORIGIN'
 EXTRA_DIST += shim/exports.map shim/jemalloc.map
-shim_libmoetier_la_LIBADD = shim/libmoetier-jemalloc.la tiering/libtiering.la profiler/libprofiler.la \
-	common/libcommon.la -ldl -lpthread -lm
+# PRELOAD_LIBS: the libraries for what is built with PRELOAD_CFLAGS (Makefile.am)
+if SANITIZERS
+# the libraries again, UBSan only (configure.ac: sanitizers)
+noinst_LTLIBRARIES += shim/libpreload.la
+shim_libpreload_la_SOURCES = $(tiering_libtiering_la_SOURCES) $(profiler_libprofiler_la_SOURCES) \
+	$(common_libcommon_la_SOURCES)
+shim_libpreload_la_CFLAGS = $(PRELOAD_CFLAGS)
+PRELOAD_LIBS = shim/libpreload.la
+else
+PRELOAD_LIBS = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la
+endif
+shim_libmoetier_la_LIBADD = shim/libmoetier-jemalloc.la $(PRELOAD_LIBS) -ldl -lpthread -lm
 
 # libmoetier-jemalloc.so: the numa:N slow arena's jemalloc, needed by
 # libmoetier.so so that a plain LD_PRELOAD loads it at start-up (static TLS);
 # jemalloc's PIC archive inside, every jemalloc symbol hidden (shim/jemalloc.c).
 pkglib_LTLIBRARIES += shim/libmoetier-jemalloc.la
 shim_libmoetier_jemalloc_la_SOURCES = shim/jemalloc.c
-shim_libmoetier_jemalloc_la_LDFLAGS = -avoid-version -shared -Wl,-z,nodelete \
+shim_libmoetier_jemalloc_la_CFLAGS = $(PRELOAD_CFLAGS)
+shim_libmoetier_jemalloc_la_LDFLAGS = $(PRELOAD_LDFLAGS) -avoid-version -shared -Wl,-z,nodelete \
 	-Wl,--version-script=$(srcdir)/shim/jemalloc.map
 shim_libmoetier_jemalloc_la_LIBADD = $(JEMALLOC_PIC) -lpthread -ldl -lm

@@ -20,6 +20,8 @@ tests_bin_llama_driver_SOURCES = tests/driver/llama_driver.c \
 	tests/driver/node_layer.c tests/driver/node_layer.h \
 	tests/driver/route.c tests/driver/route.h \
 	profiler/routing_file.c profiler/routing_file.h
-tests_bin_llama_driver_CFLAGS = $(AM_CFLAGS) $(LLAMA_CFLAGS)
+# it runs under the preload: PRELOAD_CFLAGS (Makefile.am)
+tests_bin_llama_driver_CFLAGS = $(PRELOAD_CFLAGS) $(LLAMA_CFLAGS)
+tests_bin_llama_driver_LDFLAGS = $(PRELOAD_LDFLAGS)
 tests_bin_llama_driver_LDADD = $(LLAMA_LIBS)
 endif

@@ -1,6 +1,7 @@
 # tests/: `make check` runs every test here (exit 77 = skipped, with a reason).
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
+# UBSAN_OPTIONS: a stack trace with each finding of a --enable-sanitizers build
 AM_TESTS_ENVIRONMENT = \
 	MOETIER='$(abs_top_builddir)/tools/moetier'; export MOETIER; \
 	TOP_SRCDIR='$(abs_top_srcdir)'; export TOP_SRCDIR; \
@@ -9,7 +10,8 @@ AM_TESTS_ENVIRONMENT = \
 	LLAMA_DRIVER='$(abs_top_builddir)/tests/bin/llama_driver'; export LLAMA_DRIVER; \
 	LLAMA_BINDIR='$(LLAMA_BINDIR)'; export LLAMA_BINDIR; \
 	MOETIER_LIB='$(abs_top_builddir)/shim/.libs/libmoetier.so'; export MOETIER_LIB; \
-	TESTS_BIN='$(abs_top_builddir)/tests/bin'; export TESTS_BIN;
+	TESTS_BIN='$(abs_top_builddir)/tests/bin'; export TESTS_BIN; \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS-print_stacktrace=1}; export UBSAN_OPTIONS;
 
 # the qemu guest tests (tests/qemu.mk): every area adds its own with +=
 QEMU_TESTS =
@@ -32,7 +34,11 @@ include tests/install.mk
 # make check-long: the runs too long for `make check` (fuzzing every parser
 # under ASan/UBSan for FUZZ_SECONDS each, default 600: tests/fuzz.mk).
 check-long: fuzz-run
+# make check-bin: only the C unit tests (tests/bin/*; scripts/test runs them
+# in the sanitizer build)
+check-bin:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(filter tests/bin/%,$(TESTS))'
 clean-local:
 	-rm -rf tests/fuzz/run-* tests/fuzz/*.log
-.PHONY: check-long
+.PHONY: check-long check-bin
 include tests/bench.mk

@@ -30,6 +30,9 @@ tests_bin_test_slow_arena_SOURCES = tests/numa/test_slow_arena.c
 tests_bin_test_slow_arena_CPPFLAGS = $(AM_CPPFLAGS) $(JEMALLOC_CFLAGS)
 tests_bin_test_slow_arena_LDADD = $(NUMA_TEST_LIBS)
 tests_bin_test_slow_arena_malloc_SOURCES = tests/numa/test_slow_arena_malloc.c
-tests_bin_test_slow_arena_malloc_LDADD = $(NUMA_TEST_LIBS)
+# it checks that malloc stays glibc's: without ASan's (PRELOAD_CFLAGS, Makefile.am)
+tests_bin_test_slow_arena_malloc_CFLAGS = $(PRELOAD_CFLAGS)
+tests_bin_test_slow_arena_malloc_LDFLAGS = $(PRELOAD_LDFLAGS)
+tests_bin_test_slow_arena_malloc_LDADD = $(PRELOAD_LIBS)
 tests_bin_guest_numa_SOURCES = tests/numa/guest_numa.c
 tests_bin_guest_numa_LDADD = $(NUMA_TEST_LIBS)

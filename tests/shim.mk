@@ -1,8 +1,13 @@
 # tests/shim.mk: the preload library under real binaries (llama.cpp through the
 # driver, node with node-llama-cpp, shells), and the profiler's accuracy.
 check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child tests/bin/preload_probe
+# these two run under the preload: PRELOAD_CFLAGS (Makefile.am)
 tests_bin_preload_probe_SOURCES = tests/shim/preload_probe.c
+tests_bin_preload_probe_CFLAGS = $(PRELOAD_CFLAGS)
+tests_bin_preload_probe_LDFLAGS = $(PRELOAD_LDFLAGS)
 tests_bin_fork_child_SOURCES = tests/shim/fork_child.c
+tests_bin_fork_child_CFLAGS = $(PRELOAD_CFLAGS)
+tests_bin_fork_child_LDFLAGS = $(PRELOAD_LDFLAGS)
 tests_bin_accuracy_SOURCES = tests/shim/accuracy.c
 tests_bin_accuracy_LDADD = profiler/libprofiler.la common/libcommon.la -lm
 SHIM_TESTS = \
@@ -21,3 +26,9 @@ TESTS += $(SHIM_TESTS)
 QEMU_TESTS += tests/shim/guest_preload.sh
 EXTRA_DIST += tests/shim/guest_preload.sh
 EXTRA_DIST += $(SHIM_TESTS) tests/node/generate.mjs
+# make check-valgrind: the preload in llama.cpp under valgrind memcheck
+# (minutes; not in `make check`: docs/sanitizers.md)
+EXTRA_DIST += tests/shim/valgrind.sh tests/shim/valgrind.supp
+check-valgrind:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/shim/valgrind.sh
+.PHONY: check-valgrind

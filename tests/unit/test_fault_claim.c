@@ -208,7 +208,7 @@ int main(void)
     static const struct {
         const char *what;
         int kind;
-        struct act a[6];
+        struct act a[7]; /* room for the END the longest case needs */
         char want;
     } cases[] = {
         { "fault, built, never armed: a stray write", MOETIER_SAMPLE_FAULT, { { WRITE, 0, 2 } }, 'S' },
