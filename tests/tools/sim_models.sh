@@ -117,11 +117,13 @@ check "belady slow_read" "$(field belady slow_read < out.json)" 1333333333
 check "belady dram_write" "$(field belady dram_write < out.json)" 666666667
 
 # --- block tier (the bench profile's file tier): DRAM 10 GB/s read, 5 write;
-# files 1 GB/s, 1000 us a fetch; CPU 2.125 GB/s of q8_0 = 2e9 weights/s.
+# files 1 GB/s, 1000 us a fetch (the 4 KiB read's latency: file_read_latency_us
+# is a whole 4 MiB read, transfer included, and must not be charged again);
+# CPU 2.125 GB/s of q8_0 = 2e9 weights/s.
 cat > machine.json <<'J'
 {"schema":1,"host":"t","cores":2,"dram_read_gbps":10,"dram_write_gbps":5,"file_read_gbps":1,
- "file_read_latency_us":1000,"promote_gbps":{"copy":3,"lock":4,"move_pages":2},"fault_us":1,"mprotect_us":2,
- "cpu_dot_gbps":2.125}
+ "file_read_latency_us":9999,"file_read_4k_latency_us":1000,"promote_gbps":{"copy":3,"lock":4,"move_pages":2},
+ "fault_us":1,"mprotect_us":2,"cpu_dot_gbps":2.125}
 J
 # LRU on a, 2 slots: .75 hits, .25 fetched per token. A fetch reads the file
 # (.25 GB) into DRAM (.25 GB written), then the CPU reads it there: DRAM read
@@ -140,6 +142,16 @@ grep -q '"name":"memory-mode"' out.json && fail "only Optane has Memory Mode"
 # without the ceiling the slow tier waits: 1/.25025 = 3.996 tok/s
 sim --trace a.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0
 check "block lru tok/s" "$(field top tokens_per_s < out.json)" 3.996
+grep -q '"slow_latency_us":1000[,}]' out.json || fail "the fetch latency is not the 4 KiB read's"
+# an older profile without the 4 KiB figure: its 4 MiB read less the transfer
+# at 1 GB/s (4194.304 us) is the fixed cost: 5194.304 - 4194.304 = 1000 us
+sed 's/"file_read_latency_us":9999,"file_read_4k_latency_us":1000/"file_read_latency_us":5194.304/' machine.json > m2.json
+sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m2.json --quant q8_0 --policy lru --cpu-gweights 0
+check "4 MiB latency less transfer tok/s" "$(field top tokens_per_s < out.json)" 3.996
+# and one whose 4 MiB read took no longer than its transfer: no fixed cost
+sed 's/"file_read_latency_us":9999,"file_read_4k_latency_us":1000/"file_read_latency_us":2000/' machine.json > m3.json
+sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m3.json --quant q8_0 --policy lru --cpu-gweights 0
+check "no fixed cost tok/s" "$(field top tokens_per_s < out.json)" 4
 
 # --- GPU: dense 3.06 GB serial (attention), 30.6 GB shared experts beside the
 # CPU's experts, at 306 GB/s: .01 s and .1 s; one MoE layer: 20 us of hand-off.
