@@ -92,7 +92,8 @@ cleanup() {
         rmdir "$cg" 2> /dev/null || echo "capped.sh: could not remove $cg" >&2
     fi
     if [ -n "${CAPPED_KEEP:-}" ]; then
-        mkdir -p "$CAPPED_KEEP" && cp "$tmp"/*.err "$tmp"/*.log "$tmp"/*.prof "$tmp"/*.time "$tmp"/*.rates "$tmp"/*.peak "$CAPPED_KEEP"/ 2> /dev/null
+        mkdir -p "$CAPPED_KEEP" && cp "$tmp"/*.err "$tmp"/*.log "$tmp"/*.prof "$tmp"/*.time "$tmp"/*.rates "$tmp"/*.peak \
+            "$tmp"/*.cache "$CAPPED_KEEP"/ 2> /dev/null
     fi
     rm -rf "$tmp"
 }
@@ -186,6 +187,10 @@ run() { # run NAME CAPPED ENV...: one run, results appended to NAME.*
     sed -n 's/^gen_tok_per_s: //p' "$e.tmp" >> "$tmp/$name.gen"
     cat "$tmp/$name.time.tmp" >> "$tmp/$name.time"
     [ "$capped" = 1 ] && cat "$cg/memory.max_usage_in_bytes" >> "$tmp/$name.peak"
+    # the page cache the run left charged to the cgroup (it outlives the
+    # process): what the cap left the model's pages once llama.cpp's own
+    # memory was taken, the cache a replay of the run should be given
+    [ "$capped" = 1 ] && sed -n 's/^cache //p' "$cg/memory.stat" >> "$tmp/$name.cache"
     sed -n 's/.*info: tiering: \([0-9]*\) promotions (\([^)]*\)), \([0-9]*\) demotions.*/\1 \3 \2/p' "$e.tmp" \
         | sed 's/ /\t/; s/ /\t/' >> "$tmp/$name.mig"
     grep '^tokens:' "$tmp/$name.out.tmp" >> "$tmp/$name.tokens"

@@ -153,6 +153,36 @@ sed 's/"file_read_latency_us":9999,"file_read_4k_latency_us":1000/"file_read_lat
 sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m3.json --quant q8_0 --policy lru --cpu-gweights 0
 check "no fixed cost tok/s" "$(field top tokens_per_s < out.json)" 4
 
+# --- read-around (plain mmap on the block tier): one layer of 4 experts, each
+# 3 parts of 1e9/3 B (gate, up, down: units u = part x 4 + expert, 12 in all),
+# a window of 1.4e9 B = 4 whole parts from the faulting one less 2. Tokens use
+# expert 0, then 2. With room for all 12: expert 0's u=0 reads 0-3 (4 parts),
+# u=4 reads 2-5 of which 4, 5 are new (2), u=8 reads 6-9 (4); expert 2's u=2
+# and u=6 hit, u=10 reads 8-11 of which 10, 11 are new (2). 6 uses, 2 hits, 4
+# faults, 12 parts read: per token (3 parts) 6 parts = 2e9 B and 2 faults;
+# hit rate 1/3. t_slow = 2 + 2 x 1e-3 s (DRAM: 1/10 + 2/5 s): 0.4995 tok/s.
+printf '# model=tiny layers=1 experts=4 topk=1\n0\n2\n' > ra.trace
+sim --trace ra.trace --cache-frac 1 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0 \
+    --read-around 1400000000
+check "read-around hit" "$(field lru hit_rate < out.json)" 0.333333
+check "read-around slow_read" "$(field lru slow_read < out.json)" 2000000000
+check "read-around dram_write" "$(field lru dram_write < out.json)" 2000000000
+check "read-around dram_read" "$(field lru dram_read < out.json)" 1000000000
+check "read-around tok/s" "$(field lru tokens_per_s < out.json)" 0.4995005
+# room for 6 parts: expert 0 as above, then LRU evicts 1, 0, 2, 3 for 6, 7, 9
+# and 8 (the cache, newest first: 8 9 7 6 4 5); expert 2 misses all three, u=2
+# reads 0-3, u=6 reads 4-7, u=10 reads 8-11, all evicted by then: 12 parts.
+# 22 parts over 2 tokens: 11 parts = 3.6667e9 B a token, no hit
+sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0 \
+    --read-around 1400000000
+check "read-around thrash hit" "$(field lru hit_rate < out.json)" 0
+check "read-around thrash slow_read" "$(field lru slow_read < out.json)" 3666666667
+# without it the lru row reads whole experts only (2 misses of 1e9)
+sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0
+check "no read-around slow_read" "$(field lru slow_read < out.json)" 1000000000
+"$MOETIER" sim --trace ra.trace --cache-frac 0.5 --hw optane-6dimm --expert-size 1G --read-around 16M > /dev/null 2>&1
+[ $? = 2 ] || fail "--read-around on a byte tier is not a usage error"
+
 # --- GPU: dense 3.06 GB serial (attention), 30.6 GB shared experts beside the
 # CPU's experts, at 306 GB/s: .01 s and .1 s; one MoE layer: 20 us of hand-off.
 # all-slow: .01 + max(.0253810, .1) + .00002 = .11002 s: 9.0893 tok/s, GPU-bound.
