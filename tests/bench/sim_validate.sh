@@ -23,10 +23,19 @@
 #  4. `moetier sim` on the trace's first TOKENS + 8 rows (the rows the runs
 #     decoded), --hw this with that profile, --expert-size and --dense-bytes of
 #     the model, for two caches: moetier's DRAM budget (its log) and the page
-#     cache the cap left (the cgroup's cache after each capped run, median).
-#     VAL_READAROUND=BYTES (default: 2 x read_ahead_kb of the model's disk,
-#     the window of an mmap fault under llama.cpp's FADV_SEQUENTIAL) is passed
-#     as --read-around to the plain rows.
+#     cache the cap left each configuration (the cgroup's cache after each
+#     capped run, median). VAL_READAROUND=BYTES (default: 2 x read_ahead_kb of
+#     the model's disk, the window of an mmap fault under llama.cpp's
+#     FADV_SEQUENTIAL) is passed as --read-around for plain.
+# Which row is which run, by mechanism (docs/sim.md, chosen before measuring):
+#   plain    = lru with --read-around at the page cache the cap left: every
+#              fault reads the kernel's window, one LRU page cache
+#   moetier  = lru without read-around at the page cache the cap left: the
+#              fetch sampler reads each expert whole and nothing else, the
+#              page cache keeps what the cap allows (the `hot` set locked in it,
+#              86 MiB here, is part of that cache, not a second one)
+# The rows issue 13 names are printed too: the policy (auto) and hot-static
+# (the ideal of the runtime's `hot`) at moetier's budget, lru at the budget.
 # Prints measured (median, range over rounds) beside predicted, with the
 # ratio predicted / measured, for tok/s (the feed's, one token per decode)
 # and disk bytes per decoded token. Logs stay in VAL_KEEP if set.
@@ -94,6 +103,8 @@ echo "load after the runs: $(uptime)"
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.4g-%.4g", lo, hi }'; }
+# lo,hi (the bytes may come out negative when a run read less than the load)
+lohi() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f,%.0f", lo, hi }'; }
 # routed (decoded) tokens of a run, from the driver's route: line
 routed() { sed -n 's/^route: .* \([0-9]*\) tokens of .*/\1/p' "$1" | head -n 1; }
 n_long=$(routed "$tmp/long/capped.err")
@@ -105,7 +116,8 @@ budget=$(sed -n 's/.*info: tiering: file tier, DRAM budget \([0-9.]*\) \([KMG]\)
     head -n 1 | awk '{ m = $2 == "K" ? 1024 : $2 == "M" ? 1048576 : 1073741824; printf "%.0f\n", $1 * m }')
 [ -n "$budget" ] || die "moetier logged no DRAM budget"
 room=$(median < "$tmp/long/capped.cache")
-[ "${room:-0}" -gt 0 ] || die "no page cache recorded for the capped runs"
+mroom=$(median < "$tmp/long/moetier.cache")
+[ "${room:-0}" -gt 0 ] && [ "${mroom:-0}" -gt 0 ] || die "no page cache recorded for the capped runs"
 
 # the rows the runs decoded: the header, then the first n_long routes
 { head -n 1 "$trace"; grep -v '^#' "$trace" | head -n "$n_long"; } > "$tmp/run.trace"
@@ -126,6 +138,7 @@ field() { # field ROW KEY < json
 }
 sim "$budget" > "$tmp/sim_budget.json" 2> "$tmp/sim.err" || die "sim failed: $(cat "$tmp/sim.err")"
 sim "$room" > "$tmp/sim_room.json" 2>> "$tmp/sim.err" || die "sim failed: $(cat "$tmp/sim.err")"
+sim "$mroom" > "$tmp/sim_mroom.json" 2>> "$tmp/sim.err" || die "sim failed: $(cat "$tmp/sim.err")"
 policy=$(sed -n 's/.*"policy_runs":"\([^"]*\)".*/\1/p' "$tmp/sim_budget.json")
 has_ra=no
 if "$moetier" sim --help 2>&1 | grep -q -- --read-around; then
@@ -139,7 +152,7 @@ measured() { # measured CONFIG -> "tok_med tok_range bpt_med bpt_range"
     awk '{ print $5 * 512 }' "$tmp/short/$1.time" | median > "$tmp/load.tmp"
     load=$(cat "$tmp/load.tmp")
     awk -v l="$load" -v n=$((n_long - n_short)) '{ print ($5 * 512 - l) / n }' "$tmp/long/$1.time" > "$tmp/bpt.tmp"
-    echo "$(median < "$tmp/long/$1.rates") $(range < "$tmp/long/$1.rates") $(median < "$tmp/bpt.tmp") $(range < "$tmp/bpt.tmp")"
+    echo "$(median < "$tmp/long/$1.rates") $(range < "$tmp/long/$1.rates") $(median < "$tmp/bpt.tmp") $(lohi < "$tmp/bpt.tmp")"
 }
 set -- $(measured capped)
 p_tok=$1 p_tokr=$2 p_bpt=$3 p_bptr=$4
@@ -150,7 +163,7 @@ echo
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
 echo "trace: $(basename "$trace"), rows 1-$n_long decoded per run ($((n_long - gen)) fed + $gen generated);" \
     "bytes per token over the $((n_long - n_short)) tokens beyond the 2-token runs"
-echo "moetier's budget: $budget B; the page cache the cap left the plain runs (median): $room B;" \
+echo "moetier's budget: $budget B; the page cache the cap left (median): plain $room B, moetier $mroom B;" \
     "read-around window: $ra B"
 echo "sim: --hw this --hw-file (this run's bench) --expert-size $expert --dense-bytes $dense --quant q8_0; policy $policy"
 echo
@@ -160,15 +173,32 @@ row() { # row LABEL TOK TOKR BPT BPTR JSON ROW
     st=$(field "$7" tokens_per_s < "$6")
     sb=$(field "$7" slow_read < "$6")
     awk -v l="$1" -v t="$2" -v tr="$3" -v b="$4" -v br="$5" -v st="$st" -v sb="$sb" 'BEGIN {
-        split(br, r, "-")
+        split(br, r, ",")
         printf "%-34s %10.3f %-17s %9.3f %7.2f   %9.1f %-17s %9.1f %7.2f\n", l, t, "(" tr ")", st, (t > 0 ? st / t : 0),
             b / 1e6, sprintf("(%.1f-%.1f)", r[1] / 1e6, r[2] / 1e6), sb / 1e6, (b > 0 ? sb / b : 0) }'
 }
-row "plain: lru (room)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room.json" lru
-[ $has_ra = yes ] && row "plain: lru + read-around (room)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room_ra.json" lru
+echo "by mechanism:"
+[ $has_ra = yes ] && row "plain: lru + read-around (cache)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room_ra.json" lru
+row "moetier: lru (cache)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_mroom.json" lru
+echo "the rows issue 13 names, and others:"
+row "plain: lru (cache)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room.json" lru
 row "plain: lru (budget)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_budget.json" lru
 row "moetier: $policy (budget)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_budget.json" auto
 row "moetier: hot-static (budget)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_budget.json" hot-static
-row "moetier: $policy (room)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_room.json" auto
-row "moetier: hot-static (room)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_room.json" hot-static
-echo "(ratio: predicted / measured; within 25%: 0.75-1.25. MB = 1e6 bytes of disk reads; tok/s: the feed's)"
+row "moetier: $policy (cache)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_mroom.json" auto
+row "moetier: hot-static (cache)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_mroom.json" hot-static
+# the same model with everything cached: uncapped against sim's CPU and DRAM
+# times for a token whose experts all hit (what no tier model can fix)
+u_tok=$(median < "$tmp/long/uncapped.rates")
+u_tokr=$(range < "$tmp/long/uncapped.rates")
+t_cpu=$(sed 's/{"name":/\n{"name":/g' "$tmp/sim_budget.json" | grep '^{"name":"lru"' | sed -n 's/.*"cpu":\([^,}]*\).*/\1/p')
+dram_bw=$(sed -n 's/.*"dram_read_gbps":\([^,}]*\).*/\1/p' "$tmp/sim_budget.json")
+topk=$(sed -n 's/.*"topk":\([0-9]*\).*/\1/p' "$tmp/sim_budget.json")
+layers=$(sed -n 's/.*"moe_layers":\([0-9]*\).*/\1/p' "$tmp/sim_budget.json")
+awk -v u="$u_tok" -v ur="$u_tokr" -v c="$t_cpu" -v bw="$dram_bw" -v e="$expert" -v d="$dense" -v k="$topk" -v l="$layers" 'BEGIN {
+    t_dram = (l * k * e + d) / (bw * 1e9)
+    t = c > t_dram ? c : t_dram
+    printf "%-34s %10.3f %-17s %9.3f %7.2f   (sim: all hits, CPU %.1f ms, DRAM %.1f ms a token)\n", "uncapped: everything cached", u,
+        "(" ur ")", 1 / t, (u > 0 ? 1 / t / u : 0), c * 1e3, t_dram * 1e3 }'
+echo "(ratio: predicted / measured; within 25%: 0.75-1.25. MB = 1e6 bytes of disk reads; tok/s: the feed's;"
+echo " cache: the page cache the cap left that configuration; budget: moetier's DRAM budget)"
