@@ -119,31 +119,38 @@ room=$(median < "$tmp/long/capped.cache")
 mroom=$(median < "$tmp/long/moetier.cache")
 [ "${room:-0}" -gt 0 ] && [ "${mroom:-0}" -gt 0 ] || die "no page cache recorded for the capped runs"
 
-# the rows the runs decoded: the header, then the first n_long routes
+# the rows the runs decoded: the header, then the first n_long routes (and
+# the first n_short: the sim's bytes are taken over the same tokens as the
+# runs', those beyond the short runs, the same difference)
 { head -n 1 "$trace"; grep -v '^#' "$trace" | head -n "$n_long"; } > "$tmp/run.trace"
+{ head -n 1 "$trace"; grep -v '^#' "$trace" | head -n "$n_short"; } > "$tmp/run_short.trace"
 ra=${VAL_READAROUND:-}
 if [ -z "$ra" ]; then
     dev=$(df --output=source "$model" | tail -n 1 | sed 's|^/dev/||; s|[0-9]*$||')
     kb=$(cat "/sys/block/$dev/queue/read_ahead_kb" 2> /dev/null || echo 128)
     ra=$((2 * kb * 1024))
 fi
-sim() { # sim DRAM [OPTION...]: the JSON
-    d=$1
-    shift
-    "$moetier" sim --trace "$tmp/run.trace" --hw this --hw-file "$tmp/machine.json" --expert-size "$expert" \
-        --dense-bytes "$dense" --quant q8_0 --dram "$d" --json "$@"
+sim() { # sim NAME DRAM [OPTION...]: NAME.json over the long runs' rows, NAME.s.json the short ones'
+    nm=$1 d=$2
+    shift 2
+    for t in run run_short; do
+        "$moetier" sim --trace "$tmp/$t.trace" --hw this --hw-file "$tmp/machine.json" --expert-size "$expert" \
+            --dense-bytes "$dense" --quant q8_0 --dram "$d" --json "$@" > "$tmp/$nm${t#run}.json" 2>> "$tmp/sim.err" ||
+            die "sim failed: $(cat "$tmp/sim.err")"
+    done
+    mv "$tmp/${nm}_short.json" "$tmp/$nm.s.json"
 }
 field() { # field ROW KEY < json
     sed 's/{"name":/\n{"name":/g' | grep "^{\"name\":\"$1\"" | sed -n "s/.*\"$2\":\"*\([^,\"}]*\).*/\1/p" | head -n 1
 }
-sim "$budget" > "$tmp/sim_budget.json" 2> "$tmp/sim.err" || die "sim failed: $(cat "$tmp/sim.err")"
-sim "$room" > "$tmp/sim_room.json" 2>> "$tmp/sim.err" || die "sim failed: $(cat "$tmp/sim.err")"
-sim "$mroom" > "$tmp/sim_mroom.json" 2>> "$tmp/sim.err" || die "sim failed: $(cat "$tmp/sim.err")"
+sim sim_budget "$budget"
+sim sim_room "$room"
+sim sim_mroom "$mroom"
 policy=$(sed -n 's/.*"policy_runs":"\([^"]*\)".*/\1/p' "$tmp/sim_budget.json")
 has_ra=no
 if "$moetier" sim --help 2>&1 | grep -q -- --read-around; then
     has_ra=yes
-    sim "$room" --read-around "$ra" > "$tmp/sim_room_ra.json" 2>> "$tmp/sim.err" || die "sim --read-around failed"
+    sim sim_room_ra "$room" --read-around "$ra"
 fi
 
 # measured, per configuration: tok/s over rounds; bytes per decoded token per
@@ -171,8 +178,11 @@ printf '%-34s %10s %-17s %9s %7s   %9s %-17s %9s %7s\n' "run / sim row (--dram)"
     "MB/token" "(range)" "sim" "ratio"
 row() { # row LABEL TOK TOKR BPT BPTR JSON ROW
     st=$(field "$7" tokens_per_s < "$6")
-    sb=$(field "$7" slow_read < "$6")
-    awk -v l="$1" -v t="$2" -v tr="$3" -v b="$4" -v br="$5" -v st="$st" -v sb="$sb" 'BEGIN {
+    sl=$(field "$7" slow_read < "$6")
+    ss=$(field "$7" slow_read < "${6%.json}.s.json")
+    awk -v l="$1" -v t="$2" -v tr="$3" -v b="$4" -v br="$5" -v st="$st" -v sl="$sl" -v ss="$ss" -v nl="$n_long" \
+        -v ns="$n_short" 'BEGIN {
+        sb = (sl * nl - ss * ns) / (nl - ns) # the tokens beyond the short runs, as measured
         split(br, r, ",")
         printf "%-34s %10.3f %-17s %9.3f %7.2f   %9.1f %-17s %9.1f %7.2f\n", l, t, "(" tr ")", st, (t > 0 ? st / t : 0),
             b / 1e6, sprintf("(%.1f-%.1f)", r[1] / 1e6, r[2] / 1e6), sb / 1e6, (b > 0 ? sb / b : 0) }'
@@ -200,5 +210,6 @@ awk -v u="$u_tok" -v ur="$u_tokr" -v c="$t_cpu" -v bw="$dram_bw" -v e="$expert" 
     t = c > t_dram ? c : t_dram
     printf "%-34s %10.3f %-17s %9.3f %7.2f   (sim: all hits, CPU %.1f ms, DRAM %.1f ms a token)\n", "uncapped: everything cached", u,
         "(" ur ")", 1 / t, (u > 0 ? 1 / t / u : 0), c * 1e3, t_dram * 1e3 }'
-echo "(ratio: predicted / measured; within 25%: 0.75-1.25. MB = 1e6 bytes of disk reads; tok/s: the feed's;"
+echo "(ratio: predicted / measured; within 25%: 0.75-1.25. MB = 1e6 bytes of disk reads per token beyond the"
+echo " short runs' (sim: the same difference of its replays); tok/s: the feed's (sim: over all $n_long rows);"
 echo " cache: the page cache the cap left that configuration; budget: moetier's DRAM budget)"
