@@ -5,7 +5,8 @@
 #
 #   tests/bench/sim_validate.sh [BUILD_DIR] [TRACE] [SIZE] [CAP] [TOKENS] [REPS]
 #
-# Defaults: build, data/traces/deepseekv2lite_esft_law.trace, 700M, 350M, 80, 3.
+# Defaults: build, data/traces/deepseekv2lite_esft_law.trace, 800M (a 674 MiB file,
+# 663 MiB of experts), 350M, 80, 3.
 # Needs what tests/bench/capped.sh needs (root, the cgroup v1 memory
 # controller, fincore, GNU time), which runs the measured part:
 #  1. `moetier mkmoe --routing TRACE --size SIZE --type q8_0`: a model of the
@@ -43,7 +44,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 trace=${2:-$top/data/traces/deepseekv2lite_esft_law.trace}
-size=${3:-700M}
+size=${3:-800M}
 cap=${4:-350M}
 tokens=${5:-80}
 reps=${6:-3}
