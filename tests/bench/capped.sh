@@ -30,7 +30,7 @@
 #   CAPPED_EXTRA="ra8m:LD_PRELOAD=@pin,PIN_HOT_FADVISE=normal"  (plain, 8 MiB read-around)
 # CAPPED_ROUTE=FILE.trace passes --route FILE.trace to every driver run: the
 # real llama.cpp computes that trace's experts (docs/driver.md) instead of the
-# generated router's.
+# generated router's. CAPPED_THREADS=N passes -t N (default: every core).
 # CAPPED_CONFIGS replaces the list of the five above (uncapped and capped must
 # stay: the ratios need them). REPS=0 skips the capped rounds (the overhead
 # part still runs).
@@ -146,6 +146,14 @@ if [ -n "${CAPPED_ROUTE:-}" ]; then
     case $CAPPED_ROUTE in *[[:space:]]*) die "CAPPED_ROUTE must not contain blanks" ;; esac
     drv_opts="$drv_opts --route $CAPPED_ROUTE"
     echo "routing: injected from $CAPPED_ROUTE"
+fi
+# CAPPED_THREADS=N: the driver's -t for every run (default: every online core).
+# On a machine another job shares, ggml's spinning barriers with a thread per
+# core make every decode wait for a descheduled thread: fewer threads keep
+# the runs' speed the machine's and not the scheduler's
+if [ -n "${CAPPED_THREADS:-}" ]; then
+    drv_opts="$drv_opts -t $CAPPED_THREADS"
+    echo "threads: $CAPPED_THREADS"
 fi
 
 # the profile: an uncapped moetier run on held-out text

@@ -17,7 +17,8 @@
 #  3. capped.sh with CAPPED_ROUTE=TRACE (the driver's --route: the real
 #     llama.cpp computes the trace's experts), configurations uncapped, capped
 #     (plain) and moetier (defaults), REPS rounds rotated, page cache dropped
-#     before each run, the driver's default threads (every core). Twice: with
+#     before each run, the driver's default threads (every core; CAPPED_THREADS
+#     =N passes -t N, and sim's CPU ceiling takes N/cores of the profile's). Twice: with
 #     TOKENS fed tokens and with 2, so the load's reads (llama.cpp's prefetch
 #     of the mapping) cancel: bytes per decoded token = (reads(TOKENS) -
 #     reads(2)) / (TOKENS - 2).
@@ -131,9 +132,18 @@ if [ -z "$ra" ]; then
     kb=$(cat "/sys/block/$dev/queue/read_ahead_kb" 2> /dev/null || echo 128)
     ra=$((2 * kb * 1024))
 fi
+# CAPPED_THREADS=N (capped.sh: the runs' -t): the profile's dot rate is all
+# cores', so the CPU ceiling is that share of it
+cpu_opt=
+if [ -n "${CAPPED_THREADS:-}" ]; then
+    dot=$(sed -n 's/.*"cpu_dot_gbps":\([^,}]*\).*/\1/p' "$tmp/machine.json" | head -n 1)
+    cores=$(sed -n 's/.*"cores":\([0-9]*\).*/\1/p' "$tmp/machine.json" | head -n 1)
+    cpu_opt="--cpu-gweights $(awk -v d="$dot" -v c="$cores" -v t="$CAPPED_THREADS" 'BEGIN { print d / 34 * 32 * t / c }')"
+fi
 sim() { # sim NAME DRAM [OPTION...]: NAME.json over the long runs' rows, NAME.s.json the short ones'
     nm=$1 d=$2
     shift 2
+    set -- $cpu_opt "$@"
     for t in run run_short; do
         "$moetier" sim --trace "$tmp/$t.trace" --hw this --hw-file "$tmp/machine.json" --expert-size "$expert" \
             --dense-bytes "$dense" --quant q8_0 --dram "$d" --json "$@" > "$tmp/$nm${t#run}.json" 2>> "$tmp/sim.err" ||
@@ -173,7 +183,7 @@ echo "trace: $(basename "$trace"), rows 1-$n_long decoded per run ($((n_long - g
     "bytes per token over the $((n_long - n_short)) tokens beyond the 2-token runs"
 echo "moetier's budget: $budget B; the page cache the cap left (median): plain $room B, moetier $mroom B;" \
     "read-around window: $ra B"
-echo "sim: --hw this --hw-file (this run's bench) --expert-size $expert --dense-bytes $dense --quant q8_0; policy $policy"
+echo "sim: --hw this --hw-file (this run's bench) --expert-size $expert --dense-bytes $dense --quant q8_0; policy $policy${cpu_opt:+; $cpu_opt (threads $CAPPED_THREADS)}"
 echo
 printf '%-34s %10s %-17s %9s %7s   %9s %-17s %9s %7s\n' "run / sim row (--dram)" "tok/s" "(range)" "sim" "ratio" \
     "MB/token" "(range)" "sim" "ratio"
