@@ -136,8 +136,9 @@ fi
 # cores', so the CPU ceiling is that share of it
 cpu_opt=
 if [ -n "${CAPPED_THREADS:-}" ]; then
-    dot=$(sed -n 's/.*"cpu_dot_gbps":\([^,}]*\).*/\1/p' "$tmp/machine.json" | head -n 1)
-    cores=$(sed -n 's/.*"cores":\([0-9]*\).*/\1/p' "$tmp/machine.json" | head -n 1)
+    dot=$(grep -o '"cpu_dot_gbps": *[0-9.e+-]*' "$tmp/machine.json" | head -n 1 | sed 's/.*: *//')
+    cores=$(grep -o '"cores": *[0-9]*' "$tmp/machine.json" | head -n 1 | sed 's/.*: *//')
+    [ -n "$dot" ] && [ "${cores:-0}" -gt 0 ] || die "no cpu_dot_gbps or cores in the profile"
     cpu_opt="--cpu-gweights $(awk -v d="$dot" -v c="$cores" -v t="$CAPPED_THREADS" 'BEGIN { print d / 34 * 32 * t / c }')"
 fi
 sim() { # sim NAME DRAM [OPTION...]: NAME.json over the long runs' rows, NAME.s.json the short ones'
