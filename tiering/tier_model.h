@@ -61,6 +61,11 @@ struct moetier_token_load {
     double dense_serial_bytes, dense_overlap_bytes;    /* attention etc.; shared experts */
     double dense_serial_weights, dense_overlap_weights;
     double moe_layers;      /* GPU hand-offs per token */
+    /* block tier with the kernel's read-around (moetier_tier_readaround):
+     * bytes read beyond the missed experts themselves (slow read + DRAM write,
+     * never computed) and the device reads per token, which then replace the
+     * misses as the latency-bearing fetches; 0 and 0 without */
+    double readaround_bytes, windows;
 };
 
 struct moetier_token_cost {
@@ -82,6 +87,28 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
  * above (what moetier_tier_cost times). */
 void moetier_tier_bytes(const struct moetier_machine *m, const struct moetier_token_load *load,
                         struct moetier_token_cost *out);
+
+/*
+ * Plain mmap on a block tier, as the kernel reads it: every expert is `parts`
+ * ranges of part_bytes (gate, up, down), each of the three tensors of a layer
+ * holding its experts' parts back to back, the layers in order (GGUF's
+ * layout). A read of a part not in the page cache faults, and the fault reads
+ * the window of window_bytes around it (the kernel's mmap read-around: from
+ * the part less half the window; 2 x read_ahead_kb under llama.cpp's
+ * FADV_SEQUENTIAL), every part in it not cached, neighbours included. The
+ * page cache holds cache_bytes of parts, one LRU list: a part read or used
+ * goes to its head, the tail is evicted (the kernel's active/inactive lists
+ * and its readahead heuristics, which may shrink or drop a window after many
+ * misses, are not modelled). Replays r's tokens from a cold cache.
+ */
+struct moetier_readaround_result {
+    uint64_t accesses, hits; /* expert parts used, and found cached */
+    uint64_t windows;        /* faults that read a window */
+    double bytes_read;       /* bytes the windows read */
+};
+struct moetier_routing;
+int moetier_tier_readaround(const struct moetier_routing *r, double cache_bytes, double part_bytes, int parts,
+                            double window_bytes, struct moetier_readaround_result *out);
 
 /*
  * Colloid's rule (SOSP'24) on a byte tier: when the DRAM stream is the longer,

@@ -32,6 +32,7 @@
 #define CMD "sim"
 #define MM_CHUNKS_PER_PAIR 64
 #define MAX_ROWS 8
+#define READAROUND_PARTS 3 /* an expert's ranges: gate, up, down */
 #define MAX_BUDGETS 16
 #define GB 1e9
 
@@ -50,7 +51,8 @@ static void usage(FILE *f)
             "                   [--hw PRESET[+PRESET...] | --hw-file F] [--shape NAME]\n"
             "                   [--quant Q] [--expert-size SIZE] [--cpu-gweights X]\n"
             "                   [--dense-bytes SERIAL[,SHARED]] [--mm-layout contiguous|random]\n"
-            "                   [--streams parallel|serial] [--colloid] [--json]\n"
+            "                   [--streams parallel|serial] [--colloid] [--read-around SIZE]\n"
+            "                   [--json]\n"
             "\n"
             "Predicts decode tokens/s on a machine: the trace runs through the runtime's\n"
             "cache policy (replay's engine), its hits and misses are scaled to a model's\n"
@@ -82,6 +84,9 @@ static void usage(FILE *f)
             "                turns (serial: llama.cpp's threads share each expert in turn)\n"
             "  --colloid     a row for the policy's cache run by Colloid's rule: hits moved\n"
             "                to in-place slow reads until both tiers end together (byte tiers)\n"
+            "  --read-around on a block tier, the lru row as plain mmap reads: each fault on an\n"
+            "                expert's part (a third) reads SIZE of the file around it, neighbours\n"
+            "                included (the kernel's window: 2 x read_ahead_kb under llama.cpp)\n"
             "  --json        one JSON object (schema 1): hit_rate, bytes_per_token, bytes_promoted,\n"
             "                tokens_per_s of the policy, bounds, rows, machine, shape\n",
             moetier_policy_auto(0), hw_preset_names(), "$XDG_STATE_HOME/moetier/machine.json", mkmoe_preset_names());
@@ -164,6 +169,7 @@ struct sim_ctx {
     double share;
     uint32_t slots;
     int mm_random, serial, colloid;
+    double read_around; /* bytes of the kernel's read-around window; 0: none */
 };
 
 /* The scenarios' rows at one DRAM budget (ctx->share of the experts). */
@@ -176,6 +182,7 @@ static int sim_rows(const struct sim_ctx *ctx, struct row *rows, int *n_out)
     double share = ctx->share;
     uint32_t slots = ctx->slots;
     int mm_random = ctx->mm_random, serial = ctx->serial, colloid = ctx->colloid;
+    int read_around = ctx->read_around > 0 && h->m.slow.kind == MOETIER_TIER_BLOCK;
     double per_token = (double)s->moe_layers * s->topk; /* the shape's expert reads per token */
     int n = 0, rc;
     memset(rows, 0, MAX_ROWS * sizeof *rows);
@@ -205,6 +212,24 @@ static int sim_rows(const struct sim_ctx *ctx, struct row *rows, int *n_out)
             continue; /* --policy lru or belady: a row of its own already */
         struct row *w = &rows[n++];
         w->name = names[i], w->what = whats[i];
+        if (i == 0 && read_around) {
+            /* plain mmap: the page cache's LRU over expert parts, each fault
+             * reading the kernel's window (tier_model.h) */
+            struct moetier_readaround_result ra;
+            double part = s->expert_bytes / READAROUND_PARTS;
+            rc = moetier_tier_readaround(r, share * r->layers * r->experts * s->expert_bytes, part,
+                                         READAROUND_PARTS, ctx->read_around, &ra);
+            if (rc)
+                return cli_error(CLI_FAIL, CMD, "read-around: %s", strerror(-rc));
+            double a = (double)ra.accesses, parts_per_token = per_token * READAROUND_PARTS;
+            w->what = "plain mmap: the page cache's LRU under the cap, the kernel's read-around";
+            w->hit_rate = ra.hits / a;
+            w->load.hits = per_token * w->hit_rate;
+            w->load.promoted = per_token - w->load.hits;
+            w->load.readaround_bytes = parts_per_token * ra.bytes_read / a - w->load.promoted * s->expert_bytes;
+            w->load.windows = parts_per_token * ra.windows / a;
+            continue;
+        }
         if ((rc = replay_row(r, names[i], share, per_token, w)))
             return cli_error(CLI_FAIL, CMD, "replay %s: %s", names[i], strerror(-rc));
     }
@@ -291,6 +316,7 @@ static void put_head_json(struct json *j, const struct sim_ctx *ctx, const char 
     json_key(j, "slow_latency_us"), json_double(j, ctx->h->m.slow.latency_us);
     json_key(j, "cpu_gweights"), json_double(j, ctx->h->m.cpu_gweights);
     json_key(j, "gpu_gbps"), json_double(j, ctx->h->m.gpu_gbps);
+    json_key(j, "read_around_bytes"), json_double(j, ctx->read_around);
     json_obj_end(j);
 }
 
@@ -310,6 +336,9 @@ static void print_head(const struct sim_ctx *ctx, const char *trace, const char 
            "weights/s)\n",
            h->dram, h->m.dram.read_gbps, h->slow, h->m.slow.kind == MOETIER_TIER_BLOCK ? "block" : "byte",
            h->m.slow.read_gbps, h->m.slow.latency_us, h->gpu, h->cpu, h->m.cpu_gweights);
+    if (ctx->read_around > 0)
+        printf("lru:      the kernel's read-around, %s per fault on a third of an expert\n",
+               moetier_size_format((uint64_t)ctx->read_around, a, sizeof a));
 }
 
 /* A row's name as a reader knows it: the policy's, with auto resolved. */
@@ -421,7 +450,7 @@ static int sweep(struct sim_ctx *ctx, const char *trace, const char *quant, int 
 int cmd_sim(int argc, char **argv)
 {
     enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON,
-           O_DENSE, O_STREAMS, O_COLLOID, O_SWEEP, O_PLOT };
+           O_DENSE, O_STREAMS, O_COLLOID, O_SWEEP, O_PLOT, O_RA };
     static const struct option opts[] = {
         { "trace", required_argument, 0, O_TRACE },     { "dram", required_argument, 0, O_DRAM },
         { "cache-frac", required_argument, 0, O_FRAC }, { "policy", required_argument, 0, O_POLICY },
@@ -431,11 +460,11 @@ int cmd_sim(int argc, char **argv)
         { "mm-layout", required_argument, 0, O_MM },    { "json", no_argument, 0, O_JSON },
         { "dense-bytes", required_argument, 0, O_DENSE }, { "streams", required_argument, 0, O_STREAMS },
         { "colloid", no_argument, 0, O_COLLOID },       { "sweep", required_argument, 0, O_SWEEP },
-        { "plot", required_argument, 0, O_PLOT },
+        { "plot", required_argument, 0, O_PLOT },       { "read-around", required_argument, 0, O_RA },
         { "help", no_argument, 0, 'h' },                { 0, 0, 0, 0 },
     };
     const char *trace = NULL, *policy = "auto", *hw = NULL, *hw_file = NULL, *shape_name = NULL, *quant = "q4_K";
-    uint64_t dram = 0, expert_size = 0, dense[2] = { 0, 0 };
+    uint64_t dram = 0, expert_size = 0, dense[2] = { 0, 0 }, read_around = 0;
     double frac = 0, cpu_override = -1;
     int json = 0, mm_random = 0, serial = 0, colloid = 0, c, nb = 0;
     uint64_t budget[MAX_BUDGETS];
@@ -488,6 +517,11 @@ int cmd_sim(int argc, char **argv)
                 return cli_error(CLI_USAGE, CMD, "bad --cpu-gweights '%s' (>= 0)", optarg);
             break;
         case O_COLLOID: colloid = 1; break;
+        case O_RA:
+            if (moetier_size_parse(optarg, 0, &sz) || sz.bytes == 0)
+                return cli_error(CLI_USAGE, CMD, "bad --read-around '%s' (a size, as 16M)", optarg);
+            read_around = sz.bytes;
+            break;
         case O_PLOT:
             if (!*optarg)
                 return cli_error(CLI_USAGE, CMD, "--plot needs a file name");
@@ -556,6 +590,8 @@ int cmd_sim(int argc, char **argv)
         return cli_error(CLI_USAGE, CMD, "%s", err);
     if (cpu_override >= 0)
         h.m.cpu_gweights = cpu_override;
+    if (read_around && h.m.slow.kind != MOETIER_TIER_BLOCK)
+        return cli_error(CLI_USAGE, CMD, "--read-around is for a block slow tier (this, nvme-gen4)");
     h.m.serial_streams = serial;
 
     struct moetier_routing r;
@@ -587,7 +623,7 @@ int cmd_sim(int argc, char **argv)
         s.dense_overlap_weights = s.dense_overlap_bytes * qtype->block_size / qtype->type_size;
     }
     if (nb) {
-        struct sim_ctx sx = { &r, &s, &h, policy, 0, 0, mm_random, serial, colloid };
+        struct sim_ctx sx = { &r, &s, &h, policy, 0, 0, mm_random, serial, colloid, (double)read_around };
         code = sweep(&sx, trace, quant, nb, budget, ticks, json, plot);
         goto out;
     }
@@ -599,7 +635,7 @@ int cmd_sim(int argc, char **argv)
                          share * 100, r.layers * r.experts);
         goto out;
     }
-    struct sim_ctx x = { &r, &s, &h, policy, share, slots, mm_random, serial, colloid };
+    struct sim_ctx x = { &r, &s, &h, policy, share, slots, mm_random, serial, colloid, (double)read_around };
     struct row rows[MAX_ROWS];
     int n = 0;
     if ((code = sim_rows(&x, rows, &n)) != CLI_OK)

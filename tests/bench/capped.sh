@@ -12,7 +12,8 @@
 # records a profile with an uncapped moetier run on held-out text (the part of
 # data/text/varied.txt after its first 4 KiB; MOETIER_SAMPLE_BUDGET=10%), then
 # runs REPS rounds (default 3), each configuration once per round in a rotating
-# order, of the real llama.cpp driver (1 thread) fed TOKENS tokens (default 60)
+# order, of the real llama.cpp driver (its default threads: every online core)
+# fed TOKENS tokens (default 60)
 # of data/text/varied.txt one at a time, then 8 generated:
 #   uncapped  plain, no cgroup, page cache warm (the ceiling)
 #   capped    plain, in the cgroup
@@ -27,6 +28,9 @@
 # @pin: moetier's and pin_hot's preloads, for LD_PRELOAD), e.g.
 #   CAPPED_EXTRA="lfu:MOETIER_POLICY=lfu static:MOETIER_POLICY=static,MOETIER_PROFILE=@prof"
 #   CAPPED_EXTRA="ra8m:LD_PRELOAD=@pin,PIN_HOT_FADVISE=normal"  (plain, 8 MiB read-around)
+# CAPPED_ROUTE=FILE.trace passes --route FILE.trace to every driver run: the
+# real llama.cpp computes that trace's experts (docs/driver.md) instead of the
+# generated router's. CAPPED_THREADS=N passes -t N (default: every core).
 # CAPPED_CONFIGS replaces the list of the five above (uncapped and capped must
 # stay: the ratios need them). REPS=0 skips the capped rounds (the overhead
 # part still runs).
@@ -88,7 +92,8 @@ cleanup() {
         rmdir "$cg" 2> /dev/null || echo "capped.sh: could not remove $cg" >&2
     fi
     if [ -n "${CAPPED_KEEP:-}" ]; then
-        mkdir -p "$CAPPED_KEEP" && cp "$tmp"/*.err "$tmp"/*.log "$tmp"/*.prof "$CAPPED_KEEP"/ 2> /dev/null
+        mkdir -p "$CAPPED_KEEP" && cp "$tmp"/*.err "$tmp"/*.log "$tmp"/*.prof "$tmp"/*.time "$tmp"/*.rates "$tmp"/*.peak \
+            "$tmp"/*.cache "$CAPPED_KEEP"/ 2> /dev/null
     fi
     rm -rf "$tmp"
 }
@@ -133,6 +138,23 @@ if ! grep -q '^expert_buffers: q8_0=CPU_Mapped$' "$tmp/buffers.out"; then
         die "experts are not in the file mapping: $(grep expert_buffers "$tmp/buffers.out")"
 fi
 echo "experts: $(sed -n 's/^expert_buffers: //p' "$tmp/buffers.out") ${drv_opts:+($drv_opts)}"
+# CAPPED_ROUTE: every later run computes a real model's routing (the driver's
+# --route) instead of the generated router's, so runs can be set against a
+# replay of the same trace (tests/bench/sim_validate.sh)
+if [ -n "${CAPPED_ROUTE:-}" ]; then
+    [ -r "$CAPPED_ROUTE" ] || die "cannot read CAPPED_ROUTE $CAPPED_ROUTE"
+    case $CAPPED_ROUTE in *[[:space:]]*) die "CAPPED_ROUTE must not contain blanks" ;; esac
+    drv_opts="$drv_opts --route $CAPPED_ROUTE"
+    echo "routing: injected from $CAPPED_ROUTE"
+fi
+# CAPPED_THREADS=N: the driver's -t for every run (default: every online core).
+# On a machine another job shares, ggml's spinning barriers with a thread per
+# core make every decode wait for a descheduled thread: fewer threads keep
+# the runs' speed the machine's and not the scheduler's
+if [ -n "${CAPPED_THREADS:-}" ]; then
+    drv_opts="$drv_opts -t $CAPPED_THREADS"
+    echo "threads: $CAPPED_THREADS"
+fi
 
 # the profile: an uncapped moetier run on held-out text
 drop
@@ -173,6 +195,10 @@ run() { # run NAME CAPPED ENV...: one run, results appended to NAME.*
     sed -n 's/^gen_tok_per_s: //p' "$e.tmp" >> "$tmp/$name.gen"
     cat "$tmp/$name.time.tmp" >> "$tmp/$name.time"
     [ "$capped" = 1 ] && cat "$cg/memory.max_usage_in_bytes" >> "$tmp/$name.peak"
+    # the page cache the run left charged to the cgroup (it outlives the
+    # process): what the cap left the model's pages once llama.cpp's own
+    # memory was taken, the cache a replay of the run should be given
+    [ "$capped" = 1 ] && sed -n 's/^cache //p' "$cg/memory.stat" >> "$tmp/$name.cache"
     sed -n 's/.*info: tiering: \([0-9]*\) promotions (\([^)]*\)), \([0-9]*\) demotions.*/\1 \3 \2/p' "$e.tmp" \
         | sed 's/ /\t/; s/ /\t/' >> "$tmp/$name.mig"
     grep '^tokens:' "$tmp/$name.out.tmp" >> "$tmp/$name.tokens"

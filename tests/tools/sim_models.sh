@@ -117,11 +117,13 @@ check "belady slow_read" "$(field belady slow_read < out.json)" 1333333333
 check "belady dram_write" "$(field belady dram_write < out.json)" 666666667
 
 # --- block tier (the bench profile's file tier): DRAM 10 GB/s read, 5 write;
-# files 1 GB/s, 1000 us a fetch; CPU 2.125 GB/s of q8_0 = 2e9 weights/s.
+# files 1 GB/s, 1000 us a fetch (the 4 KiB read's latency: file_read_latency_us
+# is a whole 4 MiB read, transfer included, and must not be charged again);
+# CPU 2.125 GB/s of q8_0 = 2e9 weights/s.
 cat > machine.json <<'J'
 {"schema":1,"host":"t","cores":2,"dram_read_gbps":10,"dram_write_gbps":5,"file_read_gbps":1,
- "file_read_latency_us":1000,"promote_gbps":{"copy":3,"lock":4,"move_pages":2},"fault_us":1,"mprotect_us":2,
- "cpu_dot_gbps":2.125}
+ "file_read_latency_us":9999,"file_read_4k_latency_us":1000,"promote_gbps":{"copy":3,"lock":4,"move_pages":2},
+ "fault_us":1,"mprotect_us":2,"cpu_dot_gbps":2.125}
 J
 # LRU on a, 2 slots: .75 hits, .25 fetched per token. A fetch reads the file
 # (.25 GB) into DRAM (.25 GB written), then the CPU reads it there: DRAM read
@@ -140,6 +142,46 @@ grep -q '"name":"memory-mode"' out.json && fail "only Optane has Memory Mode"
 # without the ceiling the slow tier waits: 1/.25025 = 3.996 tok/s
 sim --trace a.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0
 check "block lru tok/s" "$(field top tokens_per_s < out.json)" 3.996
+grep -q '"slow_latency_us":1000[,}]' out.json || fail "the fetch latency is not the 4 KiB read's"
+# an older profile without the 4 KiB figure: its 4 MiB read less the transfer
+# at 1 GB/s (4194.304 us) is the fixed cost: 5194.304 - 4194.304 = 1000 us
+sed 's/"file_read_latency_us":9999,"file_read_4k_latency_us":1000/"file_read_latency_us":5194.304/' machine.json > m2.json
+sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m2.json --quant q8_0 --policy lru --cpu-gweights 0
+check "4 MiB latency less transfer tok/s" "$(field top tokens_per_s < out.json)" 3.996
+# and one whose 4 MiB read took no longer than its transfer: no fixed cost
+sed 's/"file_read_latency_us":9999,"file_read_4k_latency_us":1000/"file_read_latency_us":2000/' machine.json > m3.json
+sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m3.json --quant q8_0 --policy lru --cpu-gweights 0
+check "no fixed cost tok/s" "$(field top tokens_per_s < out.json)" 4
+
+# --- read-around (plain mmap on the block tier): one layer of 4 experts, each
+# 3 parts of 1e9/3 B (gate, up, down: units u = part x 4 + expert, 12 in all),
+# a window of 1.4e9 B = 4 whole parts from the faulting one less 2. Tokens use
+# expert 0, then 2. With room for all 12: expert 0's u=0 reads 0-3 (4 parts),
+# u=4 reads 2-5 of which 4, 5 are new (2), u=8 reads 6-9 (4); expert 2's u=2
+# and u=6 hit, u=10 reads 8-11 of which 10, 11 are new (2). 6 uses, 2 hits, 4
+# faults, 12 parts read: per token (3 parts) 6 parts = 2e9 B and 2 faults;
+# hit rate 1/3. t_slow = 2 + 2 x 1e-3 s (DRAM: 1/10 + 2/5 s): 0.4995 tok/s.
+printf '# model=tiny layers=1 experts=4 topk=1\n0\n2\n' > ra.trace
+sim --trace ra.trace --cache-frac 1 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0 \
+    --read-around 1400000000
+check "read-around hit" "$(field lru hit_rate < out.json)" 0.333333
+check "read-around slow_read" "$(field lru slow_read < out.json)" 2000000000
+check "read-around dram_write" "$(field lru dram_write < out.json)" 2000000000
+check "read-around dram_read" "$(field lru dram_read < out.json)" 1000000000
+check "read-around tok/s" "$(field lru tokens_per_s < out.json)" 0.4995005
+# room for 6 parts: expert 0 as above, then LRU evicts 1, 0, 2, 3 for 6, 7, 9
+# and 8 (the cache, newest first: 8 9 7 6 4 5); expert 2 misses all three, u=2
+# reads 0-3, u=6 reads 4-7, u=10 reads 8-11, all evicted by then: 12 parts.
+# 22 parts over 2 tokens: 11 parts = 3.6667e9 B a token, no hit
+sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0 \
+    --read-around 1400000000
+check "read-around thrash hit" "$(field lru hit_rate < out.json)" 0
+check "read-around thrash slow_read" "$(field lru slow_read < out.json)" 3666666667
+# without it the lru row reads whole experts only (2 misses of 1e9)
+sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0
+check "no read-around slow_read" "$(field lru slow_read < out.json)" 1000000000
+"$MOETIER" sim --trace ra.trace --cache-frac 0.5 --hw optane-6dimm --expert-size 1G --read-around 16M > /dev/null 2>&1
+[ $? = 2 ] || fail "--read-around on a byte tier is not a usage error"
 
 # --- GPU: dense 3.06 GB serial (attention), 30.6 GB shared experts beside the
 # CPU's experts, at 306 GB/s: .01 s and .1 s; one MoE layer: 20 us of hand-off.
