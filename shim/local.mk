@@ -11,7 +11,8 @@ shim_libmoetier_la_SOURCES = \
 	shim/hooks_signal.c \
 	shim/tiering.c \
 	shim/staged.c \
-	shim/runtime.c
+	shim/runtime.c \
+	shim/plan.c
 # -fno-builtin: the malloc family here must be compiled as plain functions
 shim_libmoetier_la_CFLAGS = $(PRELOAD_CFLAGS) -fno-builtin -fvisibility=default
 # $ORIGIN: libmoetier-jemalloc.so lies beside it, built (.libs) and installed

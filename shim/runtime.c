@@ -72,17 +72,6 @@ static int model_file_index(const char *path)
 
 static void publish_locked(void);
 
-static void budget_resolve(void)
-{
-    struct moetier_meminfo mi;
-    if (shim.cfg.dram.percent > 0) {
-        if (moetier_meminfo_read(&mi) == 0)
-            shim.dram_budget = (uint64_t)((double)moetier_meminfo_base(&mi) * shim.cfg.dram.percent / 100);
-    } else {
-        shim.dram_budget = shim.cfg.dram.bytes;
-    }
-}
-
 /* "MOETIER_PROFILE=PATH" where the user named the file, else "profile PATH":
  * a message about a bad setting names the variable. */
 static const char *profile_name(char *buf, size_t cap)
@@ -166,9 +155,13 @@ static int model_start(const char *path)
         shim_give_up("out of memory setting up the profiler");
         return -ENOMEM;
     }
-    budget_resolve();
-    shim_tiering_resolve_auto();
     profile_start();
+    /* the plan's first stage: MOETIER_SLOW=auto resolved, the budget in bytes */
+    const struct moetier_plan *plan = shim_plan_open();
+    shim.dram_budget = plan->budget_asked;
+    shim.cfg.slow = plan->slow;
+    shim.cfg.slow_node = plan->slow_node;
+    shim_plan_facts()->cfg = shim.cfg;
     if (!shim.child) {
         rc = moetier_stats_create(&shim.stats, shim.cfg.stats_dir, shim.model.n_layers, shim.model.n_experts,
                                   shim.model.blocks);
@@ -390,34 +383,23 @@ static void sampler_rebuild_locked(void)
 
 static void sampler_build_locked(void)
 {
-    static const int want[] = { [MOETIER_SAMPLER_AUTO] = MOETIER_SAMPLE_NONE,
-                                [MOETIER_SAMPLER_PAGEMAP] = MOETIER_SAMPLE_PAGEMAP,
-                                [MOETIER_SAMPLER_FAULT] = MOETIER_SAMPLE_FAULT,
-                                [MOETIER_SAMPLER_ROUTING] = MOETIER_SAMPLE_NONE,
-                                [MOETIER_SAMPLER_OFF] = MOETIER_SAMPLE_NONE };
+    static const int kinds[] = { [MOETIER_PLAN_SAMPLER_FETCH] = MOETIER_SAMPLE_FETCH,
+                                 [MOETIER_PLAN_SAMPLER_PAGEMAP] = MOETIER_SAMPLE_PAGEMAP,
+                                 [MOETIER_PLAN_SAMPLER_FAULT] = MOETIER_SAMPLE_FAULT,
+                                 [MOETIER_PLAN_SAMPLER_CHOOSE] = MOETIER_SAMPLE_NONE };
     char why[200] = "";
     shim.sampler_built = -1;
-    if (shim.cfg.sampler == MOETIER_SAMPLER_OFF)
+    /* the plan's sampler (it tries llama.cpp's routing callback when that is the one) */
+    enum moetier_plan_sampler choice = shim_plan_sampler();
+    if (choice == MOETIER_PLAN_SAMPLER_OFF)
         return;
-    /* routing (llama.cpp's eval callback) where it can be; the fetch sampler
-     * reads experts in, so the file tier's locking keeps it */
-    if (!shim.sampler_fetch && !shim.routing_failed &&
-        (shim.cfg.sampler == MOETIER_SAMPLER_AUTO || shim.cfg.sampler == MOETIER_SAMPLER_ROUTING)) {
-        if (shim_routing_usable(why, sizeof why) == 0) {
-            shim.sampler_routing = 1;
-            shim.sampler_built = 1;
-            log_info("sampler: routing, llama.cpp's ffn_moe_topk tensors through its eval callback, on sampled "
-                     "decode steps");
-            return;
-        }
-        if (shim.cfg.sampler == MOETIER_SAMPLER_ROUTING)
-            log_warn("MOETIER_SAMPLER=routing: %s; using the other samplers", why);
-        else
-            log_info("sampler: no routing: %s", why);
-        why[0] = '\0';
+    if (choice == MOETIER_PLAN_SAMPLER_ROUTING) {
+        shim.sampler_routing = 1;
+        shim.sampler_built = 1;
+        return;
     }
     shim.sampler_routing = 0;
-    int kind = shim.sampler_fetch ? MOETIER_SAMPLE_FETCH : want[shim.cfg.sampler];
+    int kind = kinds[choice];
     int rc = moetier_sampler_build(&shim.sampler, kind, &shim.placements, shim.model.n_layers, shim.model.n_experts,
                                    why, sizeof why);
     if (rc) {

@@ -45,6 +45,7 @@
 #include "profiler/placement.h"
 #include "profiler/sampler.h"
 #include "profiler/stats.h"
+#include "tiering/plan.h"
 
 #define SHIM_MAX_FD 65536
 #define SHIM_MAX_PINNED 256
@@ -169,8 +170,6 @@ int shim_tiering_set_budget(uint64_t budget);
 int shim_tiering_set_policy(const char *name);
 void shim_tiering_set_rate(uint64_t bytes_per_s);
 int shim_tiering_active(void);
-/* At model open: MOETIER_SLOW=auto becomes numa:N (a CPU-less node) or file. */
-void shim_tiering_resolve_auto(void);
 /* At exit: one line with what the engine did. */
 void shim_tiering_finish(void);
 /* In a forked child, all locks held: promoted ranges read the model's own
@@ -185,6 +184,27 @@ int shim_tiering_map_begin(int fd, struct moetier_numa_policy *saved);
 void shim_tiering_map_end(const struct moetier_numa_policy *saved);
 /* The binary locks [addr, addr+len) (0, SIZE_MAX: mlockall). Takes the lock itself. */
 void shim_locked(uintptr_t addr, size_t len);
+
+/* ---- the plan (plan.c): every decision from tiering/plan.h, under shim.lock ---- */
+struct moetier_plan_facts;
+/* The facts as the shim knows them (tiering.c and runtime.c add theirs). */
+struct moetier_plan_facts *shim_plan_facts(void);
+/* The plan with the facts as they are; logs the lines of stage (-1: none). */
+const struct moetier_plan *shim_plan_make(int stage);
+/* At model open: gathers the machine's, the configuration's and the model's facts. */
+const struct moetier_plan *shim_plan_open(void);
+/* At the first decode: the same gathered again (memory now, memlock), the binary's locks. */
+const struct moetier_plan *shim_plan_start(int locked_all);
+/* Once the engine counted what it can tier. */
+const struct moetier_plan *shim_plan_counted(uint32_t tierable_slots, size_t n_copied, uint64_t small_stride,
+                                             uint64_t page_unit);
+/* Tiering went off after it started (tiering_off). */
+void shim_plan_stopped(void);
+/* Before tiering starts: place the model's mapping for huge pages (the mmap
+ * hook, shim_busy set: takes shim.lock itself). */
+int shim_plan_map_hint(void);
+/* A sampler build: tries the routing callback when the plan says so; the plan's sampler. */
+enum moetier_plan_sampler shim_plan_sampler(void);
 
 /* ---- staged PMem copies (staged.c) ---- */
 /* Under shim.lock: model file `file` was opened; look for its staged copy once. */

@@ -84,6 +84,7 @@ static void add_placement(const struct moetier_placement *p)
 static void tiering_off(int release)
 {
     state = -1;
+    shim_plan_stopped();
     if (shim.sampler_fetch) {
         shim.sampler_fetch = 0;
         shim.sampler_stale = 1;
@@ -156,48 +157,31 @@ void shim_tiering_forget(uintptr_t addr, size_t len)
     moetier_engine_forget(&engine, addr, addr + len);
 }
 
-static const char *choose_policy(double **rank)
+/* policy static: the ranking earlier runs saw (the profile); NULL when out of memory */
+static double *profile_rank(void)
 {
-    const char *p = shim.cfg.policy;
-    *rank = NULL;
-    if (!p[0] || strcmp(p, "auto") == 0)
-        return moetier_policy_auto(lock_mode); /* the one place the default is chosen */
-    if (strcmp(p, "static") == 0) {
-        /* a fixed ranking: what earlier runs saw (the profile), else nothing to rank by */
-        int any = 0;
-        for (uint32_t s = 0; shim.hot.prior_hits && s < shim.hot.n_slots; s++)
-            any |= shim.hot.prior_hits[s] != 0;
-        if (!any) {
-            log_warn("MOETIER_POLICY=static needs a profile from an earlier run; using lfu");
-            return "lfu";
-        }
-        *rank = malloc(shim.hot.n_slots * sizeof **rank);
-        if (!*rank)
-            return "lfu";
-        for (uint32_t s = 0; s < shim.hot.n_slots; s++)
-            (*rank)[s] = (double)shim.hot.prior_hits[s];
-    }
-    return p;
+    double *rank = malloc(shim.hot.n_slots * sizeof *rank);
+    for (uint32_t s = 0; rank && s < shim.hot.n_slots; s++)
+        rank[s] = (double)shim.hot.prior_hits[s];
+    return rank;
 }
 
-/* Huge pages for the cache: asked for (on), or (auto) when the hugetlb pool
- * holds the whole budget and expert slices are big enough that 2 MiB-aligned
- * ranges inside them cover most of their bytes (at least 8 MiB per part). */
-static int want_huge_pages(uint64_t budget)
+/* The policy the plan names, with its ranking (static); lfu when the ranking
+ * cannot be had. */
+static const char *plan_policy(const struct moetier_plan *p, double **rank)
 {
-    if (numa_mode || (shim.cfg.slow != MOETIER_SLOW_FILE && shim.cfg.slow != MOETIER_SLOW_AUTO))
-        return 0;
-    if (shim.cfg.hugepages == MOETIER_ON)
-        return 1;
-    return shim.cfg.hugepages == MOETIER_AUTO && moetier_dram_cache_huge_free() >= budget && shim.model.map &&
-           shim.model.map->expert_bytes_min / 3 >= (8u << 20);
+    *rank = NULL;
+    if (!p->policy_ranked)
+        return p->policy;
+    *rank = profile_rank();
+    return *rank ? p->policy : "lfu";
 }
 
 void *shim_tiering_map_hint(size_t len, off_t off, int flags)
 {
     /* a 2 MiB huge page can back a range only where address and file offset
      * agree modulo 2 MiB: place the model's mapping so that they do */
-    if ((flags & MAP_FIXED) || !shim.model_open || !want_huge_pages(shim.dram_budget))
+    if ((flags & MAP_FIXED) || !shim.model_open || !shim_plan_map_hint())
         return NULL;
     size_t slack = MOETIER_HUGE_PAGE;
     void *r = mmap(NULL, len + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -211,27 +195,6 @@ void *shim_tiering_map_hint(size_t len, off_t off, int flags)
     if (at + len < end)
         munmap((void *)(at + len), end - (at + len));
     return (void *)at; /* reserved PROT_NONE: the caller maps over it with MAP_FIXED */
-}
-
-void shim_tiering_resolve_auto(void)
-{
-    /* MOETIER_SLOW=auto: a CPU-less node with memory (KMEM-DAX PMem, CXL) is
-     * the slow tier; otherwise the model file's page cache. A PMem copy is
-     * only served when named (pmem:DIR, devdax:), once staged. Same rule as
-     * `moetier doctor`. */
-    if (shim.cfg.slow != MOETIER_SLOW_AUTO)
-        return;
-    static struct moetier_numa_topo topo;
-    shim.cfg.slow = MOETIER_SLOW_FILE;
-    if (moetier_numa_discover(&topo) != 0)
-        return;
-    for (int i = 0; i < topo.n; i++)
-        if (!topo.node[i].has_cpu && topo.node[i].has_memory && topo.node[i].total) {
-            shim.cfg.slow = MOETIER_SLOW_NUMA;
-            shim.cfg.slow_node = topo.node[i].id;
-            log_info("MOETIER_SLOW=auto: numa:%d (node %d has memory and no CPUs)", topo.node[i].id, topo.node[i].id);
-            return;
-        }
 }
 
 /* ---- CUDA pinning of the cache (MOETIER_CUDA_PIN) ---- */
@@ -262,21 +225,16 @@ static int cuda_pin(void *ctx, const struct moetier_range *r, int on)
     return -EIO;
 }
 
-/* Pinning applies when asked (on) or, with auto, when the process uses CUDA:
- * its CUDA runtime is loaded. moetier never loads one itself. */
-static void cuda_pin_setup(void)
+/* The plan pins (MOETIER_CUDA_PIN, docs/tiering.md): the process's own CUDA
+ * runtime registers promoted ranges. moetier never loads one itself. */
+static void cuda_pin_setup(const struct moetier_plan *p)
 {
-    if (shim.cfg.cuda_pin == MOETIER_OFF || numa_mode)
+    if (!p->cuda_pin)
         return;
     shim_real_optional("cudaHostRegister", &real_register);
     shim_real_optional("cudaHostUnregister", &real_unregister);
-    if (!real_register || !real_unregister) {
-        if (shim.cfg.cuda_pin == MOETIER_ON)
-            log_warn("MOETIER_CUDA_PIN=on: this process has no CUDA runtime loaded; the cache stays unpinned");
-        return;
-    }
-    engine.pin = cuda_pin;
-    log_info("MOETIER_CUDA_PIN: promoted experts are pinned with cudaHostRegister");
+    if (real_register && real_unregister)
+        engine.pin = cuda_pin;
 }
 
 static uint64_t clamp_budget(uint64_t budget)
@@ -292,65 +250,6 @@ static uint64_t clamp_budget(uint64_t budget)
     return budget;
 }
 
-/* The model's files fit in the memory this process may use (cgroup limit or
- * MemAvailable), with a quarter to spare. */
-static int model_fits(void)
-{
-    struct moetier_meminfo mi;
-    if (moetier_meminfo_read(&mi) != 0)
-        return 0;
-    uint64_t total = 0, room = moetier_meminfo_base(&mi);
-    for (size_t i = 0; i < moetier_gguf_model_n_files(shim.model.gguf); i++) {
-        struct stat st;
-        if (stat(moetier_gguf_model_path(shim.model.gguf, i), &st) == 0)
-            total += (uint64_t)st.st_size;
-    }
-    return total + total / 4 <= room;
-}
-
-/* The file tier promotes by locking when it may: the page cache keeps the
- * large folios the binary reads, nothing is copied, and llama.cpp's readahead
- * finds locked experts cached instead of reading them again
- * (docs/bench-capped.md). Locking needs the memlock limit to cover the
- * budget; MOETIER_PROMOTE=lock cuts the budget to it instead of copying. */
-static int choose_lock(uint64_t *budget)
-{
-    char a[24], b[24];
-    if (numa_mode || shim.cfg.slow != MOETIER_SLOW_FILE || shim.cfg.promote == MOETIER_PROMOTE_COPY)
-        return 0;
-    if (shim.cfg.promote == MOETIER_PROMOTE_AUTO && shim.cfg.hugepages == MOETIER_ON) {
-        log_info("MOETIER_HUGEPAGES=on: promoting by copy into huge pages (locking keeps the page cache's own pages)");
-        return 0;
-    }
-    struct moetier_memlock ml;
-    uint64_t room = moetier_memlock_read(&ml) == 0 ? moetier_memlock_room(&ml) : 0;
-    if (room >= *budget)
-        return 1;
-    moetier_size_format(room, a, sizeof a);
-    moetier_size_format(*budget, b, sizeof b);
-    if (shim.cfg.promote == MOETIER_PROMOTE_LOCK && room > 0) {
-        log_warn("MOETIER_PROMOTE=lock: the DRAM budget %s is cut to the %s the memlock limit leaves "
-                 "(raise it: ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit)", b, a);
-        *budget = room;
-        return 1;
-    }
-    log_info("file tier: the memlock limit leaves %s of the %s budget; promoting by copy (raise it to lock in "
-             "place: ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit)", a, b);
-    return 0;
-}
-
-/* auto: lock only where it pays, when the model does not fit. A model that
- * fits (tiered anyway, by an explicit MOETIER_DRAM) sits in the page cache's
- * PMD-mapped 2 MiB folios, and locked ranges split those mappings: measured
- * 0.11x of plain against 0.51x by copy (docs/bench-capped.md). */
-static int lock_pays(int fits)
-{
-    if (shim.cfg.promote != MOETIER_PROMOTE_AUTO || !fits)
-        return 1;
-    log_info("file tier: the model fits in memory; promoting by copy (MOETIER_PROMOTE=lock to lock anyway)");
-    return 0;
-}
-
 static void stop_with(const char *why)
 {
     log_warn("%s: expert tiering off, profiling only", why);
@@ -361,69 +260,20 @@ static void stop_with(const char *why)
  * before the end goes through tiering_off). */
 static void start_locked(void)
 {
-    char a[24], b[24];
-    int fast_node = -1;
-    if (shim.cfg.slow == MOETIER_SLOW_NUMA) {
-        static struct moetier_numa_topo topo; /* large: not on the stack */
-        int near[4];
-        if (moetier_numa_discover(&topo) != 0 || !moetier_numa_node_get(&topo, shim.cfg.slow_node)) {
-            char why[96];
-            moetier_fmt(why, sizeof why, "MOETIER_SLOW=numa:%d: no such NUMA node with memory here", shim.cfg.slow_node);
-            stop_with(why);
-            return;
-        }
-        int from = topo.cpu_node >= 0 ? topo.cpu_node : 0;
-        int k = moetier_numa_near_dram(&topo, from, near, 4);
-        for (int i = 0; i < k && fast_node < 0; i++)
-            if (near[i] != shim.cfg.slow_node)
-                fast_node = near[i];
-        if (fast_node < 0) {
-            char why[96];
-            moetier_fmt(why, sizeof why, "MOETIER_SLOW=numa:%d: no DRAM node other than this one to promote to",
-                        shim.cfg.slow_node);
-            stop_with(why);
-            return;
-        }
-        numa_mode = 1;
-    }
-    if (locked_all) {
-        log_info("the binary locked its memory (mlockall): no migration");
+    char a[24], line[MOETIER_PATH_MAX + 160];
+    /* the plan decides (and logs why); what follows applies it */
+    const struct moetier_plan *p = shim_plan_start(locked_all);
+    shim.dram_budget = p->budget;
+    shim.cfg.sample_budget = p->sample_budget;
+    if (!p->on) {
         tiering_off(1);
         return;
     }
-    uint64_t budget = clamp_budget(shim.dram_budget);
-    if (clamped_from)
-        log_warn("DRAM budget %s clamped to %s: the cgroup memory limit needs headroom (cached experts cannot be "
-                 "reclaimed)", moetier_size_format(clamped_from, a, sizeof a), moetier_size_format(budget, b, sizeof b));
-    shim.dram_budget = budget;
-    if (budget == 0) {
-        log_info("DRAM budget 0: no expert cache");
-        tiering_off(1);
-        return;
-    }
-    int fits = model_fits();
-    if (!numa_mode && shim.cfg.slow != MOETIER_SLOW_PMEM && shim.cfg.slow != MOETIER_SLOW_DEVDAX &&
-        shim.cfg.source[MOETIER_CFG_DRAM] != MOETIER_SRC_ENV && fits) {
-        /* measured (docs/bench-capped.md): when the page cache holds the whole
-         * model, copies in the cache only cost (4 KiB memfd pages against the
-         * page cache's large folios); an explicit MOETIER_DRAM still tiers */
-        log_info("file tier: the model fits in the memory available; no expert cache (set MOETIER_DRAM to tier anyway)");
-        if (shim.cfg.source[MOETIER_CFG_SAMPLE_BUDGET] != MOETIER_SRC_ENV) {
-            /* nothing migrates: samples only feed the stats and the profile,
-             * so they get half the default share of decode time */
-            shim.cfg.sample_budget /= 2;
-            char v[16];
-            log_info("sampling budget %s while nothing migrates (MOETIER_SAMPLE_BUDGET sets it)",
-                     moetier_config_value(&shim.cfg, MOETIER_CFG_SAMPLE_BUDGET, v, sizeof v));
-        }
-        tiering_off(1);
-        return;
-    }
-    uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);
-    if (n_files == 0 || n_files > MOETIER_CACHE_MAX_FILES) {
-        stop_with("too many model files");
-        return;
-    }
+    numa_mode = p->numa;
+    lock_mode = p->lock;
+    uint64_t budget = p->budget;
+    int huge = p->huge, fast_node = p->fast_node;
+    uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf); /* the plan checked the count */
     uint64_t sizes[MOETIER_CACHE_MAX_FILES];
     for (uint32_t i = 0; i < n_files; i++) {
         const char *path = moetier_gguf_model_path(shim.model.gguf, i);
@@ -439,17 +289,6 @@ static void start_locked(void)
         }
         sizes[i] = (uint64_t)st.st_size;
     }
-    uint64_t lock_budget = budget;
-    if (shim.cfg.source[MOETIER_CFG_DRAM] != MOETIER_SRC_ENV)
-        /* the default 50% becomes 25%: measured (docs/bench-capped.md),
-         * locking a quarter beat locking half, the unlocked page cache
-         * serving the rest */
-        lock_budget = budget / 2;
-    lock_mode = choose_lock(&lock_budget) && lock_pays(fits);
-    if (lock_mode)
-        budget = lock_budget;
-    shim.dram_budget = budget;
-    int huge = lock_mode ? 0 : want_huge_pages(budget);
     struct moetier_engine_opts o = { .bytes_per_s = (uint64_t)shim.cfg.migrate_mbps << 20 };
     int rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, huge, &o);
     if (rc == -ENOMEM && huge) {
@@ -474,18 +313,12 @@ static void start_locked(void)
         moetier_migrate_set_nodes(&engine.mig, fast_node, shim.cfg.slow_node);
     if (lock_mode)
         moetier_engine_set_lock(&engine);
-    cuda_pin_setup();
-    if (lock_mode && !engine.pin && !fits) {
-        /* not with CUDA: a GPU cannot read (or register) PROT_NONE memory;
-         * not when the model fits (an explicit MOETIER_DRAM): nothing is read
-         * from disk, and a fault per expert per step costs more than a fast
-         * step (measured 0.08x, docs/bench-capped.md) */
-        if (shim.cfg.sampler == MOETIER_SAMPLER_AUTO || shim.cfg.sampler == MOETIER_SAMPLER_FAULT) {
-            /* the fetch sampler: every step, each touched expert read in whole
-             * and alone, and no unlocked probe windows (docs/tiering.md) */
-            shim.sampler_fetch = 1;
-            shim.sampler_stale = 1;
-        }
+    cuda_pin_setup(p);
+    if (p->fetch) {
+        /* the plan's fetch sampler (the file tier locks, no CUDA, the model
+         * does not fit): built at the next due sample */
+        shim.sampler_fetch = 1;
+        shim.sampler_stale = 1;
     }
     state = 1;
     for (size_t i = 0; i < shim.placements.n; i++)
@@ -508,32 +341,21 @@ static void start_locked(void)
                  (unsigned long long)(sum.shared + sum.busy + sum.nomem + sum.fault + sum.other + sum.unmoved),
                  (unsigned long long)sum.shared, (unsigned long long)sum.not_present);
     }
-    if (!numa_mode && shim.placements.n_copied)
-        log_warn("llama.cpp repacked %zu expert tensors out of the model's mapping into anonymous memory "
-                 "(CPU_REPACK): decode reads those copies, so this tier cannot tier them; run llama.cpp with "
-                 "--no-repack, or put its buffers on a slow node (MOETIER_SLOW=numa:N)",
-                 shim.placements.n_copied);
-    if (!tierable_slots) {
-        /* placed where a tier could move them, but each expert is too small to
-         * hold a whole page (a tiny-width model): say that, not "anonymous" */
-        uint64_t small = 0, unit = engine.cache.unit;
-        for (size_t i = 0; i < shim.placements.n; i++) {
-            const struct moetier_placement *p = &shim.placements.item[i];
-            if (tierable(p) && (!small || p->stride < small))
-                small = p->stride;
-        }
+    /* placed where a tier could move them, but each expert is too small to
+     * hold a whole page (a tiny-width model): the plan says that, not "anonymous" */
+    uint64_t small = 0;
+    for (size_t i = 0; !tierable_slots && i < shim.placements.n; i++) {
+        const struct moetier_placement *q = &shim.placements.item[i];
+        if (tierable(q) && (!small || q->stride < small))
+            small = q->stride;
+    }
+    p = shim_plan_counted(tierable_slots, shim.placements.n_copied, small, engine.cache.unit);
+    if (!p->on) {
         tiering_off(1);
-        if (small)
-            log_info("experts of %llu bytes hold no whole %llu KiB page: tiers move whole pages, so nothing "
-                     "here can be tiered", (unsigned long long)small, (unsigned long long)(unit >> 10));
-        else if (numa_mode || !shim.placements.n_copied) /* else said above */
-            log_info(numa_mode ? "no expert tensor is in the model's mapping or the slow arena: nothing to tier"
-                               : "no expert tensor is in a read-only shared file mapping: weights in anonymous "
-                                 "buffers are DRAM-resident and untiered on the file tier");
         return;
     }
     double *rank;
-    const char *pol = choose_policy(&rank);
+    const char *pol = plan_policy(p, &rank);
     uint32_t topk = shim.model.map->n_expert_used > 0 ? (uint32_t)shim.model.map->n_expert_used : 1;
     rc = moetier_residency_new(&want, pol, shim.model.n_layers, shim.model.n_experts, topk,
                                moetier_engine_capacity(&engine), rank);
@@ -543,18 +365,8 @@ static void start_locked(void)
         return;
     }
     moetier_fmt(policy_name, sizeof policy_name, "%s", pol);
-    char tier[MOETIER_PATH_MAX + 48];
-    if (numa_mode)
-        moetier_fmt(tier, sizeof tier, "numa:%d tier (DRAM node %d)", shim.cfg.slow_node, fast_node);
-    else if (shim.cfg.slow == MOETIER_SLOW_PMEM || shim.cfg.slow == MOETIER_SLOW_DEVDAX)
-        moetier_fmt(tier, sizeof tier, "%s:%s tier", shim.cfg.slow == MOETIER_SLOW_PMEM ? "pmem" : "devdax",
-                    shim.cfg.slow_path);
-    else
-        moetier_fmt(tier, sizeof tier, "file tier");
-    log_info("tiering: %s, DRAM budget %s%s, promotion by %s, policy %s, %u of %u experts tierable, room for %u",
-             tier, moetier_size_format(budget, a, sizeof a), huge && !numa_mode ? " (huge pages)" : "",
-             numa_mode ? "page migration" : lock_mode ? "locking the page cache" : "copy", pol, tierable_slots,
-             engine.n_slots, moetier_engine_capacity(&engine));
+    log_info("tiering: %s, %u of %u experts tierable, room for %u", moetier_plan_summary(shim_plan_facts(), p, line, sizeof line),
+             tierable_slots, engine.n_slots, moetier_engine_capacity(&engine));
     /* warm start: the rates a profile seeded (or the samples taken while the
      * engine was not running yet) say what is hot: promote what fits now */
     int any = 0;
@@ -720,9 +532,14 @@ int shim_tiering_set_policy(const char *name)
         return -ENODEV;
     double *rank;
     char saved[sizeof shim.cfg.policy];
+    struct moetier_plan_facts *f = shim_plan_facts();
     moetier_fmt(saved, sizeof saved, "%s", shim.cfg.policy);
     moetier_fmt(shim.cfg.policy, sizeof shim.cfg.policy, "%s", name);
-    const char *pol = choose_policy(&rank);
+    moetier_fmt(f->cfg.policy, sizeof f->cfg.policy, "%s", name);
+    const struct moetier_plan *p = shim_plan_make(-1);
+    if (p->policy_warn)
+        log_warn("%s", p->policy_why);
+    const char *pol = plan_policy(p, &rank);
     struct moetier_residency next;
     uint32_t topk = shim.model.map->n_expert_used > 0 ? (uint32_t)shim.model.map->n_expert_used : 1;
     int rc = moetier_residency_new(&next, pol, shim.model.n_layers, shim.model.n_experts, topk,
@@ -730,6 +547,7 @@ int shim_tiering_set_policy(const char *name)
     free(rank);
     if (rc) {
         moetier_fmt(shim.cfg.policy, sizeof shim.cfg.policy, "%s", saved);
+        moetier_fmt(f->cfg.policy, sizeof f->cfg.policy, "%s", saved);
         return rc;
     }
     moetier_residency_seed(&next, shim.hot.rate); /* start from what is hot now */

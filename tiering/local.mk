@@ -11,7 +11,8 @@ tiering_libtiering_la_SOURCES = \
 	tiering/residency.c tiering/residency.h \
 	tiering/dram_cache.c tiering/dram_cache.h \
 	tiering/migrate.c tiering/migrate.h \
-	tiering/engine.c tiering/engine.h
+	tiering/engine.c tiering/engine.h \
+	tiering/plan.c tiering/plan.h tiering/plan_facts.c
 # slow tiers (each file appends its own sources below)
 tiering_libtiering_la_SOURCES += tiering/stage.c tiering/stage.h
 tiering_libtiering_la_SOURCES += tiering/numa_tier.c tiering/numa_tier.h tiering/slow_arena.c tiering/slow_arena.h

@@ -1,0 +1,119 @@
+/*
+ * plan (shim side): the facts the shim knows (tiering/plan.h), gathered in
+ * one place, and the plan they give, logged a stage at a time: at model open
+ * the slow tier and the budget; at the first decode the rest of tiering's
+ * start; once the engine counted the tierable experts the policy; at the
+ * first sample the sampler. Every decision comes out of moetier_plan_make with
+ * the facts known then; the callers (runtime.c, tiering.c) apply it. All under
+ * shim.lock.
+ */
+#include "shim/shim.h"
+#include "common/fmt.h"
+#include "common/log.h"
+#include "tiering/dram_cache.h"
+#include "tiering/numa_tier.h"
+
+#include <string.h>
+
+static struct moetier_plan_facts facts;
+static struct moetier_plan plan;
+static struct moetier_numa_topo topo; /* large: not on the stack */
+
+struct moetier_plan_facts *shim_plan_facts(void)
+{
+    return &facts;
+}
+
+/* What the machine, the configuration and the model say now. */
+static void gather(int memlock)
+{
+    facts.cfg = shim.cfg;
+    moetier_plan_gather_machine(&facts, &topo, memlock);
+    facts.n_files = 0;
+    facts.model_bytes = 0;
+    for (size_t i = 0; i < moetier_gguf_model_n_files(shim.model.gguf); i++)
+        moetier_plan_add_file(&facts, moetier_gguf_model_path(shim.model.gguf, i));
+    facts.expert_bytes_min = shim.model.map ? shim.model.map->expert_bytes_min : 0;
+    /* the process's own CUDA runtime, if it loaded one (moetier never does) */
+    void *reg = NULL, *unreg = NULL;
+    facts.cuda_runtime = shim_real_optional("cudaHostRegister", &reg) && shim_real_optional("cudaHostUnregister", &unreg);
+    facts.profile_ranked = 0;
+    for (uint32_t s = 0; shim.hot.prior_hits && s < shim.hot.n_slots; s++)
+        facts.profile_ranked |= shim.hot.prior_hits[s] != 0;
+}
+
+static void log_line(const struct moetier_plan_line *l, void *arg)
+{
+    (void)arg;
+    if (l->warn)
+        log_warn("%s", l->text);
+    else
+        log_info("%s", l->text);
+}
+
+const struct moetier_plan *shim_plan_make(int stage)
+{
+    moetier_plan_make(&facts, &plan);
+    if (stage >= 0)
+        moetier_plan_render(&plan, stage, log_line, NULL);
+    return &plan;
+}
+
+const struct moetier_plan *shim_plan_open(void)
+{
+    memset(&facts, 0, sizeof facts);
+    facts.routing = -1;
+    gather(0);
+    return shim_plan_make(MOETIER_PLAN_AT_OPEN);
+}
+
+const struct moetier_plan *shim_plan_start(int locked_all)
+{
+    gather(1);
+    facts.started = 1;
+    facts.locked_all = locked_all;
+    facts.budget_set = 1; /* resolved at open, or `moetier set` since */
+    facts.budget_asked = shim.dram_budget;
+    return shim_plan_make(MOETIER_PLAN_AT_START);
+}
+
+const struct moetier_plan *shim_plan_counted(uint32_t tierable_slots, size_t n_copied, uint64_t small_stride,
+                                             uint64_t page_unit)
+{
+    facts.counted = 1;
+    facts.tierable_slots = tierable_slots;
+    facts.n_copied = n_copied;
+    facts.small_stride = small_stride;
+    facts.page_unit = page_unit;
+    return shim_plan_make(MOETIER_PLAN_AT_COUNTED);
+}
+
+void shim_plan_stopped(void)
+{
+    facts.stopped = 1;
+}
+
+int shim_plan_map_hint(void)
+{
+    pthread_mutex_lock(&shim.lock);
+    facts.budget_set = 1;
+    facts.budget_asked = shim.dram_budget;
+    facts.huge_free = moetier_dram_cache_huge_free();
+    int hint = shim_plan_make(-1)->map_hint;
+    pthread_mutex_unlock(&shim.lock);
+    return hint;
+}
+
+enum moetier_plan_sampler shim_plan_sampler(void)
+{
+    facts.cfg.sampler = shim.cfg.sampler;
+    facts.routing_failed = shim.routing_failed;
+    facts.routing = -1;
+    const struct moetier_plan *p = shim_plan_make(-1);
+    if (p->try_routing) {
+        facts.routing = shim_routing_usable(facts.routing_why, sizeof facts.routing_why) == 0;
+        p = shim_plan_make(-1);
+    }
+    moetier_plan_render(p, MOETIER_PLAN_AT_SAMPLER, log_line, NULL);
+    return p->sampler;
+}
