@@ -24,11 +24,14 @@ struct moetier_plan_facts *shim_plan_facts(void)
     return &facts;
 }
 
-/* What the machine, the configuration and the model say now. */
-static void gather(int memlock)
+/* What the machine, the configuration and the model say now. Once the model
+ * is loaded (started) also the memlock room (reading it raises the soft
+ * limit) and the process's CUDA runtime (looked up in the runtime thread, as
+ * before the plan: never from the binary's open()). */
+static void gather(int started)
 {
     facts.cfg = shim.cfg;
-    moetier_plan_gather_machine(&facts, &topo, memlock);
+    moetier_plan_gather_machine(&facts, &topo, started);
     facts.n_files = 0;
     facts.model_bytes = 0;
     for (size_t i = 0; i < moetier_gguf_model_n_files(shim.model.gguf); i++)
@@ -36,7 +39,8 @@ static void gather(int memlock)
     facts.expert_bytes_min = shim.model.map ? shim.model.map->expert_bytes_min : 0;
     /* the process's own CUDA runtime, if it loaded one (moetier never does) */
     void *reg = NULL, *unreg = NULL;
-    facts.cuda_runtime = shim_real_optional("cudaHostRegister", &reg) && shim_real_optional("cudaHostUnregister", &unreg);
+    facts.cuda_runtime = started && shim_real_optional("cudaHostRegister", &reg) &&
+                         shim_real_optional("cudaHostUnregister", &unreg);
     facts.profile_ranked = 0;
     for (uint32_t s = 0; shim.hot.prior_hits && s < shim.hot.n_slots; s++)
         facts.profile_ranked |= shim.hot.prior_hits[s] != 0;

@@ -23,6 +23,7 @@ tests_bin_stress_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lpth
 TIERING_SCRIPT_TESTS = \
 	tests/tiering/llama_budget.sh \
 	tests/tiering/llama_lock.sh \
+	tests/tiering/doctor_plan.sh \
 	tests/tiering/llama_fetch.sh \
 	tests/tiering/fetch_off.sh \
 	tests/tiering/set_live.sh \

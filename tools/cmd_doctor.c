@@ -1,14 +1,17 @@
 /*
  * moetier doctor: checks of this machine and configuration.
  *
- *   moetier doctor [--json]            the machine: tiers, limits, what moetier would choose
+ *   moetier doctor [--json] [MODEL.gguf]  the machine: tiers, limits, the plan moetier would make
  *   moetier doctor --config [--json]   the configuration
  *
  * Without --config: NUMA nodes (CPU-less ones are where Optane KMEM-DAX and
  * CXL memory appear), memory tiers, PMem regions and namespaces, DAX mounts,
  * huge pages, vm.max_map_count, the memlock limit, the cgroup memory limit,
  * CUDA, whether the samplers' kernel interfaces work, the slow tier
- * MOETIER_SLOW=auto would choose, and what to change (tools/system_probe.c).
+ * MOETIER_SLOW=auto would choose, and what to change (tools/system_probe.c);
+ * then the plan the runtime would make here with this environment's
+ * configuration, for MODEL when one is named (tools/doctor_plan.c: the
+ * runtime's own tiering/plan.h, its decisions and its sentences).
  *
  * --config prints every variable of moetier_config_table (common/config.c)
  * with the value the runtime would use (moetier_config_load from this
@@ -24,6 +27,7 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "tools/cli.h"
+#include "tools/doctor_plan.h"
 #include "tools/system_probe.h"
 
 #include <getopt.h>
@@ -36,14 +40,15 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: moetier doctor [--json]\n"
+            "usage: moetier doctor [--json] [MODEL.gguf]\n"
             "       moetier doctor --config [--json]\n"
             "\n"
             "  (none)     this machine: NUMA nodes and which have no CPUs, memory tiers,\n"
             "             PMem regions and namespaces, DAX mounts, huge pages,\n"
             "             vm.max_map_count, memlock and cgroup limits, CUDA, the\n"
             "             samplers' kernel interfaces, what moetier would choose, and\n"
-            "             what to change\n"
+            "             what to change; then the plan the runtime would make here\n"
+            "             (MOETIER_* from this environment), for MODEL.gguf when given\n"
             "  --config   every MOETIER_* variable: its effective value (from this\n"
             "             environment), its source (default, env, or env (invalid,\n"
             "             default used) with the reason), its moetier run flag and\n"
@@ -120,7 +125,7 @@ static void say_json(const char *s, void *arg)
     json_str(arg, s);
 }
 
-static int report_system(int json)
+static int report_system(int json, const char *model)
 {
     struct system_probe p;
     system_probe_read(&p);
@@ -188,6 +193,9 @@ static int report_system(int json)
         json_key(&j, "advice"), json_arr_begin(&j);
         advise(&p, say_json, &j);
         json_arr_end(&j);
+        json_key(&j, "plan");
+        if (doctor_plan_json(&j, model) != 0)
+            return CLI_USAGE;
         json_obj_end(&j);
         json_finish(&j);
         return CLI_OK;
@@ -226,6 +234,8 @@ static int report_system(int json)
     printf("advice:\n");
     if (!advise(&p, say_text, NULL))
         printf("  - nothing to change\n");
+    if (doctor_plan_text(model) != 0)
+        return CLI_USAGE;
     return CLI_OK;
 }
 
@@ -252,10 +262,11 @@ int cmd_doctor(int argc, char **argv)
             return cli_error(CLI_USAGE, CMD, "unknown option '%s' (moetier doctor --help)", argv[optind - 1]);
         }
     }
+    const char *model = !config && optind < argc ? argv[optind++] : NULL;
     if (optind < argc)
         return cli_error(CLI_USAGE, CMD, "unexpected argument '%s' (moetier doctor --help)", argv[optind]);
     if (!config)
-        return report_system(json);
+        return report_system(json, model);
 
     /* the report shows every bad value itself: keep the loader's warnings quiet */
     moetier_log_setup(MOETIER_LOG_ERROR, STDERR_FILENO);

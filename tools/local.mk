@@ -14,7 +14,7 @@ tools_moetier_SOURCES = \
 	tools/cmd_top.c \
 	tools/cmd_heatmap.c \
 	tools/cmd_profile.c \
-	tools/cmd_doctor.c \
+	tools/cmd_doctor.c tools/doctor_plan.c tools/doctor_plan.h \
 	tools/cmd_set.c \
 	tools/cmd_stage.c \
 	tools/cmd_bench.c tools/bench.c tools/bench.h tools/bench_mem.c tools/bench_tier.c \
