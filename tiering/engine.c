@@ -144,8 +144,7 @@ static int overlaps(const struct moetier_range *r, uintptr_t start, uintptr_t en
 /* The slot in flight's part p overlaps [start, end). */
 static int in_flight(const struct moetier_engine *e, uint32_t s, uint32_t p, uintptr_t start, uintptr_t end)
 {
-    return e->moving && s == e->move_slot && (e->move_parts & (1u << p)) &&
-           overlaps(&e->range[(size_t)s * MOETIER_ENGINE_PARTS + p], start, end);
+    return e->moving && s == e->move_slot && (e->move_parts & (1u << p)) && overlaps(&e->move_range[p], start, end);
 }
 
 int moetier_engine_moving(const struct moetier_engine *e, uintptr_t start, uintptr_t end)
@@ -257,6 +256,7 @@ static void choose(struct moetier_engine *e, uint32_t s, enum moetier_move_kind 
     e->moving = 1;
     e->move_slot = s;
     e->move_parts = m->todo;
+    memcpy(e->move_range, m->part, sizeof e->move_range);
     e->move_lost = 0;
 }
 

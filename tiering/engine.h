@@ -118,6 +118,7 @@ struct moetier_engine {
     int moving;                    /* a move is in flight (between next and commit) */
     uint32_t move_slot;            /* its slot */
     uint8_t move_parts;            /* its parts */
+    struct moetier_range move_range[MOETIER_ENGINE_PARTS]; /* their ranges when chosen (a forget may clear the slot's) */
     int move_lost;                 /* the slot in flight was forgotten meanwhile: its commit discards */
     uint32_t round_i, round_n;     /* the round in progress: order[round_i..round_n) left */
     int round_stop, round_warm, round_ordered;
