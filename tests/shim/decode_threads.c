@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_BYTES 512
@@ -42,7 +43,23 @@ static const unsigned char *map;
 static size_t size;
 static volatile int stop;
 static uint64_t mismatches, reads, churns;
+static uint64_t step_max_ns, free_max_ns; /* reported, not checked (timing) */
 static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void note_max(uint64_t *max, uint64_t ns)
+{
+    pthread_mutex_lock(&count_lock);
+    if (ns > *max)
+        *max = ns;
+    pthread_mutex_unlock(&count_lock);
+}
 
 static uint64_t next_rand(uint64_t *x)
 {
@@ -76,11 +93,14 @@ static void *decoder(void *arg)
 {
     uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)arg * 0x2545f4914f6cdd1dull;
     struct batch b = { .n_tokens = 1 };
-    for (int i = 0; i < steps; i++)
+    for (int i = 0; i < steps; i++) {
+        uint64_t t0 = now_ns();
         if (decode(&x, b) != 0) {
             fprintf(stderr, "llama_decode failed\n");
             exit(1);
         }
+        note_max(&step_max_ns, now_ns() - t0);
+    }
     return NULL;
 }
 
@@ -96,12 +116,16 @@ static void *churn(void *arg)
         if (p) {
             memset(p, (int)(n & 0xff), BIG);
             bad += p[BIG - 1] != (unsigned char)(n & 0xff);
+            uint64_t t0 = now_ns();
             free(p);
+            note_max(&free_max_ns, now_ns() - t0);
         }
         void *m = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m != MAP_FAILED) {
             memset(m, 1, 4096);
+            uint64_t t0 = now_ns();
             munmap(m, BIG);
+            note_max(&free_max_ns, now_ns() - t0);
         }
         n++;
     }
@@ -171,7 +195,8 @@ int main(int argc, char **argv)
     }
     fclose(f);
     free(ref);
-    printf("reads %llu, churns %llu, mismatches %llu\n", (unsigned long long)reads, (unsigned long long)churns,
-           (unsigned long long)mismatches);
+    printf("reads %llu, churns %llu, mismatches %llu; longest decode step %llu us, longest free/munmap %llu us\n",
+           (unsigned long long)reads, (unsigned long long)churns, (unsigned long long)mismatches,
+           (unsigned long long)(step_max_ns / 1000), (unsigned long long)(free_max_ns / 1000));
     return mismatches ? 1 : 0;
 }
