@@ -191,6 +191,8 @@ void shim_tiering_sample(const uint8_t *used);
 /* The sampler was (re)built: its pagemap probe windows must stay unlocked;
  * a fetch sampler gets the model files' descriptors. */
 void shim_tiering_probes(void);
+/* Runtime thread: called and returns under shim.lock, which it releases
+ * around each move (docs/tiering.md). */
 void shim_tiering_round(void);
 void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_expert *e);
 int shim_tiering_set_budget(uint64_t budget);

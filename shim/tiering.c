@@ -110,10 +110,8 @@ static void tiering_off(int release)
 
 void shim_tiering_placed(const struct moetier_placement *p)
 {
-    if (state > 0) {
-        shim_tiering_wait(p->base, (size_t)(p->stride * p->n_expert)); /* it may replace the slot in flight's ranges */
-        add_placement(p);
-    }
+    if (state > 0)
+        add_placement(p); /* never replaces the slot in flight's ranges (the engine says -EBUSY) */
 }
 
 void shim_tiering_wait(uintptr_t addr, size_t len)

@@ -98,8 +98,8 @@ int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, 
         return -EINVAL;
     for (uint32_t x = 0; x < n_expert && x < e->n_experts; x++) {
         uint32_t slot = layer * e->n_experts + x;
-        if (e->part_in[slot] & (1u << part))
-            return -EBUSY;
+        if ((e->part_in[slot] & (1u << part)) || (e->moving && slot == e->move_slot))
+            return -EBUSY; /* promoted, or in flight: its ranges stay what the move and the commit know */
         uintptr_t lo = base + x * stride, hi = lo + stride;
         uintptr_t a = (lo + unit - 1) / unit * unit, b = hi / unit * unit;
         struct moetier_range *r = part_range(e, slot, part);

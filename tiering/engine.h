@@ -148,7 +148,8 @@ void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, 
  * base + x * stride in a read-only MAP_SHARED mapping of source `file`, whose
  * byte at base is the file's byte file_off. Replaces an earlier one of the same
  * (layer, part); slots it had promoted must have been demoted first
- * (moetier_engine_forget). Returns 0 or -EINVAL.
+ * (moetier_engine_forget). Returns 0, -EINVAL, or -EBUSY (a slot promoted or
+ * in flight).
  */
 int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, uintptr_t base, uint64_t stride,
                        uint32_t n_expert, uint32_t file, uint64_t file_off, int prot);

@@ -8,8 +8,9 @@
  * released and committed under it again. The engine's test hook stops the
  * mover inside its first move, deterministically (semaphores, no timing),
  * while the main thread:
- *  1. takes the mutex (trylock: it must be free during a move) and forgets
- *     another promoted slot: its cache bytes go at once, budget held;
+ *  1. takes the mutex (trylock: it must be free during a move), sees a new
+ *     placement of the slot's tensor refused (-EBUSY) and forgets another
+ *     promoted slot: its cache bytes go at once, budget held;
  *  2. forgets the slot in flight itself (a caller that did not wait): the
  *     commit discards the move's cache bytes and maps nothing;
  *  3. as the shim does before an unmap, waits on the condition variable while
@@ -25,6 +26,7 @@
 #include "tests/unit/scratch_file.h"
 #include "tiering/engine.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdint.h>
@@ -181,6 +183,8 @@ static void test_lock_free_during_move(void)
     /* the mover is inside slot 0's promotion: the lock is free */
     CHECK(pthread_mutex_trylock(&lk) == 0);
     CHECK(e->moving && e->move_slot == 0 && slot_moving(e, 0) && !slot_moving(e, 2));
+    /* a new placement of its tensor may not replace the ranges the move works on */
+    CHECK(moetier_engine_add(e, 0, 0, (uintptr_t)map + 4096 + 32, STRIDE, E, 0, 4096 + 32, PROT_READ) == -EBUSY);
     uint64_t before = e->cache.used, bytes2 = e->bytes[2];
     forget_slot(e, 2); /* another slot goes meanwhile: its bytes go at once */
     CHECK(e->cache.used == before - bytes2 && cache_consistent(e));
