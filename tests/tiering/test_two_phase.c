@@ -268,6 +268,34 @@ static void test_unmap_waits_for_the_move(void)
     end_round(&f);
 }
 
+/* numa: start-up's placement on the slow node is two-phase moves too, one
+ * slot each (node 0 to node 0 here: move_pages on any machine). */
+static void test_place_one_slot_at_a_time(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 5 * 3 * 40 * 1024) == 0);
+    moetier_migrate_set_nodes(&e.mig, 0, 0);
+    struct moetier_move m;
+    struct moetier_round out;
+    memset(&out, 0, sizeof out);
+    uint32_t moves = 0;
+    struct moetier_numa_moved sum;
+    memset(&sum, 0, sizeof sum);
+    while (moetier_engine_place_next(&e, &m)) {
+        const struct moetier_range *r = &e.range[(size_t)m.slot * MOETIER_ENGINE_PARTS];
+        CHECK(m.kind == MOETIER_MOVE_PLACE && e.moving && moetier_engine_moving(&e, r->addr, r->addr + r->len));
+        struct moetier_move other;
+        CHECK(!moetier_engine_place_next(&e, &other)); /* one in flight at a time */
+        moetier_engine_move(&e, &m);
+        moetier_engine_commit(&e, &m, &out);
+        moetier_numa_moved_add(&sum, &m.placed);
+        moves++;
+    }
+    CHECK(moves == L * E && !e.moving && sum.pages > 0 && out.promoted == 0 && e.cache.used == 0);
+    CHECK(all_bytes_ok(&e));
+    moetier_engine_free(&e);
+}
+
 int main(void)
 {
     src_fd = scratch_file("test_two_phase", FILE_BYTES, &want);
@@ -284,5 +312,6 @@ int main(void)
     test_lock_free_during_move();
     test_forget_in_flight();
     test_unmap_waits_for_the_move();
+    test_place_one_slot_at_a_time();
     return check_exit("test_two_phase");
 }
