@@ -70,7 +70,7 @@ struct shim_state {
     struct moetier_config cfg;
     _Atomic int active;        /* hooks look at files */
     _Atomic int model_ready;   /* a model is mapped: decode hooks work */
-    int given_up;               /* a runtime failure turned everything off */
+    _Atomic int given_up;       /* a runtime failure turned everything off (any thread, read without the lock) */
     int child;                  /* forked child: no publishing */
     pthread_mutex_t lock;       /* model, placements, sampler, hotness: rank 1 (shim_lock) */
     pthread_cond_t moved;       /* with lock: a migration in flight committed */
