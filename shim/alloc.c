@@ -43,14 +43,17 @@ static void lock(void)
 {
     if (fork_holds)
         return;
+    MOETIER_RANK_ACQUIRE(MOETIER_RANK_ALLOC, "alloc.c big_lock");
     while (__atomic_exchange_n(&big_lock, 1, __ATOMIC_ACQUIRE))
         __builtin_ia32_pause();
 }
 
 static void unlock(void)
 {
-    if (!fork_holds)
+    if (!fork_holds) {
         __atomic_store_n(&big_lock, 0, __ATOMIC_RELEASE);
+        MOETIER_RANK_RELEASE(MOETIER_RANK_ALLOC);
+    }
 }
 
 void shim_alloc_fork_prepare(void)

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct shim_state shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
+struct shim_state shim = { .lock = PTHREAD_MUTEX_INITIALIZER, .moved = PTHREAD_COND_INITIALIZER };
 __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
 #define ROUND_MS 100 /* migration rounds, at the latest */
@@ -110,30 +110,46 @@ static void profile_start(void)
     free(p.experts);
 }
 
-static void profile_save(void)
+/* The profile save in two halves, so that the write and its fsync run
+ * without shim.lock: a snapshot under the lock, then the file. */
+struct profile_snapshot {
+    struct moetier_profile p;
+    char path[MOETIER_PATH_MAX];
+    char name[MOETIER_PATH_MAX + 24]; /* how messages name it */
+};
+
+/* Under shim.lock: 1 when there is something to save (then profile_write). */
+static int profile_snapshot(struct profile_snapshot *s)
 {
     if (!shim.profile_path[0] || shim.child || !shim.model_open || shim.hot.samples == 0)
-        return;
-    struct moetier_profile p;
-    memset(&p, 0, sizeof p);
-    moetier_fmt(p.model_id, sizeof p.model_id, "%s", shim.model.id);
-    moetier_fmt(p.model, sizeof p.model, "%s", shim.model_path);
-    p.n_layers = shim.model.n_layers;
-    p.n_experts = shim.model.n_experts;
-    p.tokens_decode = shim.tokens_decode;
+        return 0;
+    struct moetier_profile *p = &s->p;
+    memset(p, 0, sizeof *p);
+    moetier_fmt(p->model_id, sizeof p->model_id, "%s", shim.model.id);
+    moetier_fmt(p->model, sizeof p->model, "%s", shim.model_path);
+    p->n_layers = shim.model.n_layers;
+    p->n_experts = shim.model.n_experts;
+    p->tokens_decode = shim.tokens_decode;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    p.saved_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-    p.blocks = shim.model.blocks;
-    p.experts = malloc(shim.hot.n_slots * sizeof *p.experts);
-    if (!p.experts)
-        return;
-    moetier_hotness_export(&shim.hot, p.experts);
-    int rc = moetier_profile_save(shim.profile_path, &p);
-    char name[MOETIER_PATH_MAX + 24];
+    p->saved_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    p->blocks = shim.model.blocks; /* fixed once the model is open */
+    p->experts = malloc(shim.hot.n_slots * sizeof *p->experts);
+    if (!p->experts)
+        return 0;
+    moetier_hotness_export(&shim.hot, p->experts);
+    moetier_fmt(s->path, sizeof s->path, "%s", shim.profile_path);
+    profile_name(s->name, sizeof s->name);
+    return 1;
+}
+
+/* Without shim.lock: writes (and fsyncs) the snapshot. */
+static void profile_write(struct profile_snapshot *s)
+{
+    int rc = moetier_profile_save(s->path, &s->p);
     if (rc)
-        log_warn("%s: cannot save: %s", profile_name(name, sizeof name), strerror(-rc));
-    free(p.experts);
+        log_warn("%s: cannot save: %s", s->name, strerror(-rc));
+    free(s->p.experts);
 }
 
 static void *runtime_thread(void *arg);
@@ -185,7 +201,7 @@ void shim_file_opened(const char *path, int fd)
     if (fd >= SHIM_MAX_FD || fnmatch(shim.cfg.match, base_name(path), 0) != 0)
         return;
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     int idx = -1;
     if (!shim.model_open && !shim.given_up) {
         if (model_start(path) == 0)
@@ -199,7 +215,7 @@ void shim_file_opened(const char *path, int fd)
         shim.fd_file[fd] = (int8_t)(idx + 1);
         shim_staged_lookup(idx, path);
     }
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     shim_busy = 0;
 }
 
@@ -246,7 +262,7 @@ void shim_mapped(void *addr, size_t len, int prot, int flags, int fd, off_t offs
 {
     int file = shim.fd_file[fd] - 1;
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     const struct moetier_expert_map *m = shim.model.map;
     for (uint32_t l = 0; m && l < m->n_layers; l++) {
         const struct moetier_expert_layer *ly = &m->layers[l];
@@ -260,7 +276,7 @@ void shim_mapped(void *addr, size_t len, int prot, int flags, int fd, off_t offs
     }
     if (shim.placements.n)
         shim.model_ready = 1;
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     shim_busy = 0;
 }
 
@@ -270,7 +286,7 @@ void shim_read_into(int fd, off_t off, const void *buf, size_t len)
     if (len < 4096)
         return; /* headers and small reads: never a whole expert tensor */
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     const struct moetier_expert_map *m = shim.model.map;
     for (uint32_t l = 0; m && l < m->n_layers; l++) {
         const struct moetier_expert_layer *ly = &m->layers[l];
@@ -282,7 +298,7 @@ void shim_read_into(int fd, off_t off, const void *buf, size_t len)
     }
     if (shim.placements.n)
         shim.model_ready = 1;
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     shim_busy = 0;
 }
 
@@ -315,7 +331,7 @@ void shim_tensor_placed(const char *name, void *data, size_t nbytes)
     if (!data || parse_expert_tensor_name(name, &block, part, sizeof part) != 0)
         return;
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     int l = moetier_model_layer_of_block(&shim.model, block);
     if (l >= 0) {
         const struct moetier_expert_layer *ly = &shim.model.map->layers[l];
@@ -330,13 +346,13 @@ void shim_tensor_placed(const char *name, void *data, size_t nbytes)
             shim.model_ready = 1;
         }
     }
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     shim_busy = 0;
 }
 
 void shim_pinned(void *ptr, size_t size, int add)
 {
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     if (add && shim.n_pinned < SHIM_MAX_PINNED) {
         shim.pinned[shim.n_pinned].start = (uintptr_t)ptr;
         shim.pinned[shim.n_pinned].end = (uintptr_t)ptr + size;
@@ -347,17 +363,18 @@ void shim_pinned(void *ptr, size_t size, int add)
             if (shim.pinned[i].start == (uintptr_t)ptr)
                 shim.pinned[i] = shim.pinned[--shim.n_pinned];
     }
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
 }
 
 void shim_unmapping(void *addr, size_t len)
 {
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
+    shim_tiering_wait((uintptr_t)addr, len); /* never give back memory a migration is moving */
     moetier_sampler_forget(&shim.sampler, (uintptr_t)addr, len);
     shim_tiering_forget((uintptr_t)addr, len);
     moetier_placements_retire(&shim.placements, (uintptr_t)addr, len);
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     shim_busy = 0;
 }
 
@@ -485,21 +502,22 @@ void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
     if (!sample_due(now))
         return;
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     if (!shim.sampler_built)
         sampler_build_locked();
     else if (shim.sampler_stale)
         sampler_rebuild_locked();
     if (shim.sampler_built > 0 && !shim.given_up && shim.sampler_routing) {
         *sampling = SHIM_SAMPLING_ROUTING; /* switched on below, outside the lock */
-    } else if (shim.sampler_built > 0 && !shim.given_up) {
+    } else if (shim.sampler_built > 0 && !shim.given_up && shim_tiering_may_arm()) {
+        /* (a migration in flight: this step goes unsampled, it never waits) */
         uint64_t t0 = shim_now_ns();
         shim.armed = 1;
         moetier_sampler_arm(&shim.sampler);
         shim.sampler_ns += shim_now_ns() - t0;
         *sampling = 1;
     }
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     if (*sampling == SHIM_SAMPLING_ROUTING) {
         uint64_t t0 = shim_now_ns();
         shim_routing_step(ctx, 1);
@@ -541,7 +559,7 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
     if (!sampling)
         return;
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     uint64_t t0 = shim_now_ns();
     memset(shim.used, 0, shim.hot.n_slots);
     int learn = 1;
@@ -566,7 +584,7 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
     }
     shim.last_sample_ns = shim_now_ns();
     shim.sampler_ns += shim.last_sample_ns - t0;
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     if (learn)
         runtime_wake(); /* a round acts on it now, not up to a period later */
     shim_busy = 0;
@@ -743,7 +761,7 @@ static void *runtime_thread(void *arg)
         }
         if (shim.stop || shim.given_up)
             break;
-        pthread_mutex_lock(&shim.lock);
+        shim_lock();
         last_round = shim_now_ns();
         control_poll_locked();
         shim_tiering_round();
@@ -752,11 +770,14 @@ static void *runtime_thread(void *arg)
             last_publish = last_round;
         }
         int save = shim_now_ns() - last_save > (uint64_t)PROFILE_SAVE_S * 1000000000ULL;
-        pthread_mutex_unlock(&shim.lock);
+        shim_unlock();
         if (save) {
-            pthread_mutex_lock(&shim.lock);
-            profile_save();
-            pthread_mutex_unlock(&shim.lock);
+            static struct profile_snapshot snap; /* paths: not on the stack; this thread only */
+            shim_lock();
+            int any = profile_snapshot(&snap);
+            shim_unlock();
+            if (any)
+                profile_write(&snap);
             last_save = shim_now_ns();
         }
     }
@@ -774,7 +795,8 @@ static void at_fork_prepare(void)
 {
     fork_busy = shim_busy;
     shim_busy = 1; /* other libraries' atfork handlers pass through the hooks */
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
+    shim_tiering_wait(0, SIZE_MAX); /* the child gets no move half done */
     shim_staged_fork_prepare();
     shim_alloc_fork_prepare();
 }
@@ -783,7 +805,7 @@ static void at_fork_parent(void)
 {
     shim_alloc_fork_parent();
     shim_staged_fork_parent();
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     shim_busy = fork_busy;
 }
 
@@ -805,6 +827,8 @@ static void at_fork_child(void)
     shim_alloc_fork_child();
     shim_staged_fork_child();
     pthread_mutex_init(&shim.lock, NULL);
+    pthread_cond_init(&shim.moved, NULL);
+    MOETIER_RANK_RESET();
     shim_busy = fork_busy;
 }
 
@@ -821,17 +845,20 @@ static void finish(void)
         shim.thread_running = 0;
     }
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     moetier_sampler_disarm(&shim.sampler);
     if (shim.hot.samples)
         log_info("sampled %llu of %llu decode tokens; sampler time %llu us in all, %llu us per sample",
                  (unsigned long long)shim.hot.samples, (unsigned long long)shim.tokens_decode,
                  (unsigned long long)(shim.sampler_ns / 1000),
                  (unsigned long long)(shim.sampler_ns / 1000 / shim.hot.samples));
-    profile_save();
+    static struct profile_snapshot snap;
+    int save = profile_snapshot(&snap);
     shim_tiering_finish();
     moetier_stats_destroy(&shim.stats);
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
+    if (save)
+        profile_write(&snap);
 }
 
 __attribute__((destructor)) static void shim_fini(void)
@@ -875,10 +902,10 @@ __attribute__((constructor)) static void shim_init(void)
      * --no-mmap load's */
     if (shim.cfg.model[0]) {
         shim_busy = 1; /* reading the model goes through our own hooks */
-        pthread_mutex_lock(&shim.lock);
+        shim_lock();
         if (model_start(shim.cfg.model) != 0)
             log_warn("MOETIER_MODEL=%s: not usable; this process runs untouched", shim.cfg.model);
-        pthread_mutex_unlock(&shim.lock);
+        shim_unlock();
         shim_busy = 0;
     }
 }

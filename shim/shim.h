@@ -19,14 +19,23 @@
  *
  * Locks, always taken in this order (never the reverse) and all taken by the
  * fork protocol (runtime.c: pthread_atfork prepare takes them in this order,
- * the parent releases them in reverse, the child re-initializes them):
+ * the parent releases them in reverse, the child re-initializes them). Each
+ * has its rank (common/lock_rank.h); debug builds (--enable-debug) abort on
+ * an acquisition out of this order:
  *   1. shim.lock        model, placements, sampler, hotness, tiering engine
  *                       (its slow-tier traffic counters too: counted and
- *                       published under this lock, no lock of their own)
+ *                       published under this lock, no lock of their own);
+ *                       shim.moved, its condition variable, wakes whoever
+ *                       waits for a migration in flight (below)
  *   2. staged.c `lock`  staged-copy and device-dax mapping tables
  *   3. alloc.c `big_lock` (spin) weight-sized allocation table
  * shim.lock is never held across a call into the numa:N slow arena
- * (jemalloc takes its own locks around fork).
+ * (jemalloc takes its own locks around fork), nor across a migration: the
+ * runtime thread chooses a move under it, moves with it released and commits
+ * under it again (docs/tiering.md). A thread that unmaps, frees, locks or pins
+ * memory of the slot in flight, and the fork protocol, wait on shim.moved for
+ * that one move's commit (shim_tiering_wait); decode threads never wait for
+ * one. Flags read without the lock are _Atomic.
  */
 #ifndef MOETIER_SHIM_SHIM_H
 #define MOETIER_SHIM_SHIM_H
@@ -40,6 +49,7 @@
 #include <sys/types.h>
 
 #include "common/config.h"
+#include "common/lock_rank.h"
 #include "profiler/hotness.h"
 #include "profiler/model.h"
 #include "profiler/placement.h"
@@ -59,11 +69,12 @@ struct shim_range {
 
 struct shim_state {
     struct moetier_config cfg;
-    volatile int active;        /* hooks look at files */
-    volatile int model_ready;   /* a model is mapped: decode hooks work */
-    int given_up;               /* a runtime failure turned everything off */
+    _Atomic int active;        /* hooks look at files */
+    _Atomic int model_ready;   /* a model is mapped: decode hooks work */
+    _Atomic int given_up;       /* a runtime failure turned everything off (any thread, read without the lock) */
     int child;                  /* forked child: no publishing */
-    pthread_mutex_t lock;       /* model, placements, sampler, hotness */
+    pthread_mutex_t lock;       /* model, placements, sampler, hotness: rank 1 (shim_lock) */
+    pthread_cond_t moved;       /* with lock: a migration in flight committed */
     char comm[32];
 
     struct moetier_model model;
@@ -77,7 +88,7 @@ struct shim_state {
 
     struct moetier_sampler sampler;
     int sampler_built;          /* 1 built, -1 failed (no sampling) */
-    volatile int sampler_stale; /* placements changed since it was built */
+    _Atomic int sampler_stale; /* placements changed since it was built */
     int sampler_fetch;          /* the tiering asked for the fetch sampler (file tier, locking) */
     int sampler_routing;        /* the routing sampler (hooks_sched.c) samples instead of shim.sampler */
     int routing_failed;         /* it failed once: the other samplers from then on */
@@ -92,9 +103,9 @@ struct shim_state {
     double decode_ns_plain;     /* recent decode step time when not sampled */
     double tok_per_s;
     uint64_t last_decode_ns;
-    volatile int warmup;
-    volatile int loaded;        /* the binary decoded once: its weights are in place */
-    volatile int armed;         /* a sample is armed: no migration now */
+    _Atomic int warmup;
+    _Atomic int loaded;        /* the binary decoded once: its weights are in place */
+    _Atomic int armed;         /* a sample is armed: no migration now */
     int profile_seeded;         /* hotness started from a profile (warm start) */
 
     struct moetier_stats_writer stats;
@@ -103,13 +114,23 @@ struct shim_state {
 
     pthread_t thread;
     int thread_running;
-    volatile int stop;
+    _Atomic int stop;
     uint32_t wake_seq;          /* futex: bumped to wake the runtime thread */
     int wake_pending;           /* a wake is asked for and not yet taken */
 };
 
 extern struct shim_state shim;
 extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
+
+static inline void shim_lock(void)
+{
+    moetier_ranked_lock(&shim.lock, MOETIER_RANK_SHIM, "shim.lock");
+}
+
+static inline void shim_unlock(void)
+{
+    moetier_ranked_unlock(&shim.lock, MOETIER_RANK_SHIM);
+}
 
 /* ---- real functions (real.c) ---- */
 void *shim_real(const char *name, void **slot);
@@ -160,10 +181,19 @@ int shim_routing_split(void);
 void shim_tiering_placed(const struct moetier_placement *p);
 void shim_tiering_pinned(uintptr_t start, uintptr_t end);
 void shim_tiering_forget(uintptr_t addr, size_t len);
+/* Waits (releasing shim.lock meanwhile) until no migration in flight touches
+ * [addr, addr+len); before anything of it is unmapped, freed, locked or pinned.
+ * Not on the runtime thread (the only mover). */
+void shim_tiering_wait(uintptr_t addr, size_t len);
+/* A sampler may arm now: no migration in flight reads or remaps the binary's
+ * memory (the fault sampler's PROT_NONE would fault it). */
+int shim_tiering_may_arm(void);
 void shim_tiering_sample(const uint8_t *used);
 /* The sampler was (re)built: its pagemap probe windows must stay unlocked;
  * a fetch sampler gets the model files' descriptors. */
 void shim_tiering_probes(void);
+/* Runtime thread: called and returns under shim.lock, which it releases
+ * around each move (docs/tiering.md). */
 void shim_tiering_round(void);
 void shim_tiering_publish(struct moetier_stats_header *h, struct moetier_stats_expert *e);
 int shim_tiering_set_budget(uint64_t budget);

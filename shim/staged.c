@@ -51,12 +51,12 @@ static int n_dax;
 
 void shim_staged_fork_prepare(void)
 {
-    pthread_mutex_lock(&lock);
+    moetier_ranked_lock(&lock, MOETIER_RANK_STAGED, "staged.c lock");
 }
 
 void shim_staged_fork_parent(void)
 {
-    pthread_mutex_unlock(&lock);
+    moetier_ranked_unlock(&lock, MOETIER_RANK_STAGED);
 }
 
 void shim_staged_fork_child(void)
@@ -66,7 +66,7 @@ void shim_staged_fork_child(void)
 
 static void publish(int file, int fd, const struct moetier_stage_copy *c)
 {
-    pthread_mutex_lock(&lock);
+    moetier_ranked_lock(&lock, MOETIER_RANK_STAGED, "staged.c lock");
     copy[file].fd = fd;
     if (c) {
         copy[file].offset = c->offset;
@@ -74,7 +74,7 @@ static void publish(int file, int fd, const struct moetier_stage_copy *c)
         copy[file].devdax = c->is_devdax;
     }
     looked[file] = 1;
-    pthread_mutex_unlock(&lock);
+    moetier_ranked_unlock(&lock, MOETIER_RANK_STAGED);
 }
 
 void shim_staged_lookup(int file, const char *path)
@@ -115,14 +115,14 @@ int shim_staged_source(int file, int *fd, uint64_t *base, uint64_t *align)
     int rc = -ENOENT;
     if (file < 0 || file >= MAX_FILES)
         return rc;
-    pthread_mutex_lock(&lock);
+    moetier_ranked_lock(&lock, MOETIER_RANK_STAGED, "staged.c lock");
     if (looked[file] && copy[file].fd >= 0) {
         *fd = copy[file].fd;
         *base = copy[file].offset;
         *align = copy[file].align;
         rc = 0;
     }
-    pthread_mutex_unlock(&lock);
+    moetier_ranked_unlock(&lock, MOETIER_RANK_STAGED);
     return rc;
 }
 
@@ -171,9 +171,9 @@ void *shim_staged_map(void *addr, size_t len, int prot, int flags, int fd, off_t
 {
     if (fd < 0 || fd >= SHIM_MAX_FD || !shim.fd_file[fd])
         return NULL;
-    pthread_mutex_lock(&lock);
+    moetier_ranked_lock(&lock, MOETIER_RANK_STAGED, "staged.c lock");
     void *p = map_locked(addr, len, prot, flags, shim.fd_file[fd] - 1, off, real);
-    pthread_mutex_unlock(&lock);
+    moetier_ranked_unlock(&lock, MOETIER_RANK_STAGED);
     return p;
 }
 
@@ -181,7 +181,7 @@ int shim_staged_unmap(void *addr, size_t *len)
 {
     uintptr_t s = (uintptr_t)addr, e = s + *len;
     int skip = 0;
-    pthread_mutex_lock(&lock);
+    moetier_ranked_lock(&lock, MOETIER_RANK_STAGED, "staged.c lock");
     for (int i = 0; i < n_dax; i++) {
         if (s >= dax_maps[i].end || e <= dax_maps[i].start)
             continue;
@@ -195,6 +195,6 @@ int shim_staged_unmap(void *addr, size_t *len)
         }
         break;
     }
-    pthread_mutex_unlock(&lock);
+    moetier_ranked_unlock(&lock, MOETIER_RANK_STAGED);
     return skip;
 }

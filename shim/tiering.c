@@ -8,7 +8,9 @@
  * residency policy; the runtime thread calls shim_tiering_round() and the
  * engine moves memory towards what the policy wants, never while a sample is
  * armed. Every entry point runs under shim.lock with shim_busy set, so the
- * engine's own mmap calls pass through the hooks.
+ * engine's own mmap calls pass through the hooks. Moves themselves run with
+ * shim.lock released, one slot at a time (run_move): start-up's placement on
+ * the slow node, the warm start's promotions and every round's.
  * Failures: a tier that cannot start logs one line and leaves the process
  * profiling only; a migration that fails is rolled back by the engine.
  */
@@ -42,6 +44,8 @@ static size_t n_locked;
 static int locked_all;
 static char policy_name[32];
 static uint64_t clamped_from;       /* the configured budget when a cgroup limit cut it, else 0 */
+static int placing;                 /* numa: start-up's placement on the slow node is still to run */
+static int warm_pending;            /* the first round promotes without hysteresis (warm start) */
 
 static uint32_t engine_part(int part)
 {
@@ -83,6 +87,8 @@ static void add_placement(const struct moetier_placement *p)
  * stays as it is). */
 static void tiering_off(int release)
 {
+    if (release)
+        shim_tiering_wait(0, SIZE_MAX); /* the engine goes: no move may be in flight */
     state = -1;
     shim_plan_stopped();
     if (shim.sampler_fetch) {
@@ -106,13 +112,25 @@ static void tiering_off(int release)
 void shim_tiering_placed(const struct moetier_placement *p)
 {
     if (state > 0)
-        add_placement(p);
+        add_placement(p); /* never replaces the slot in flight's ranges (the engine says -EBUSY) */
+}
+
+void shim_tiering_wait(uintptr_t addr, size_t len)
+{
+    uintptr_t end = len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len;
+    while (engine_up && moetier_engine_moving(&engine, addr, end))
+        pthread_cond_wait(&shim.moved, &shim.lock);
+}
+
+int shim_tiering_may_arm(void)
+{
+    return lock_mode || !engine_up || !engine.moving;
 }
 
 void shim_locked(uintptr_t addr, size_t len)
 {
     shim_busy = 1;
-    pthread_mutex_lock(&shim.lock);
+    shim_lock();
     uintptr_t end = len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len;
     if (addr == 0 && len == SIZE_MAX)
         locked_all = 1;
@@ -120,6 +138,7 @@ void shim_locked(uintptr_t addr, size_t len)
         locked[n_locked++] = (struct shim_range){ addr, end };
     else
         locked_all = 1; /* too many to remember: stop migrating rather than risk a locked range */
+    shim_tiering_wait(locked_all ? 0 : addr, locked_all ? SIZE_MAX : end - addr); /* a remap would drop the lock */
     if (state > 0) {
         if (locked_all) {
             log_info("the binary locked all its memory (mlockall): migration stops");
@@ -128,14 +147,16 @@ void shim_locked(uintptr_t addr, size_t len)
             moetier_engine_exclude(&engine, addr, end);
         }
     }
-    pthread_mutex_unlock(&shim.lock);
+    shim_unlock();
     shim_busy = 0;
 }
 
 void shim_tiering_pinned(uintptr_t start, uintptr_t end)
 {
-    if (state > 0)
+    if (state > 0) {
+        shim_tiering_wait(start, end - start);
         moetier_engine_exclude(&engine, start, end);
+    }
 }
 
 static void numa_placement_check(void);
@@ -329,18 +350,9 @@ static void start_locked(void)
     for (size_t i = 0; i < n_locked; i++)
         moetier_engine_exclude(&engine, locked[i].start, locked[i].end);
     uint32_t tierable_slots = moetier_engine_count(&engine, MOETIER_SLOT_SLOW);
-    if (numa_mode && tierable_slots) {
-        /* weights start on the slow node: pages cached before (by another run)
-         * may sit anywhere; move them, and report what the kernel did */
-        struct moetier_numa_moved sum;
-        moetier_engine_place_slow(&engine, &sum);
-        log_info("numa:%d: %llu of %llu expert pages on the slow node (%llu moved there now); %llu could not "
-                 "move (%llu mapped by other processes), %llu not present",
-                 shim.cfg.slow_node, (unsigned long long)(sum.moved + sum.already), (unsigned long long)sum.pages,
-                 (unsigned long long)sum.moved,
-                 (unsigned long long)(sum.shared + sum.busy + sum.nomem + sum.fault + sum.other + sum.unmoved),
-                 (unsigned long long)sum.shared, (unsigned long long)sum.not_present);
-    }
+    /* numa: weights start on the slow node: pages cached before (by another
+     * run) may sit anywhere; the first round moves them (place_slow) */
+    placing = numa_mode && tierable_slots;
     /* placed where a tier could move them, but each expert is too small to
      * hold a whole page (a tiny-width model): the plan says that, not "anonymous" */
     uint64_t small = 0;
@@ -373,11 +385,8 @@ static void start_locked(void)
     for (uint32_t s = 0; s < shim.hot.n_slots && !any; s++)
         any = shim.hot.rate[s] > 0;
     if (any) {
-        struct moetier_round out;
         moetier_residency_seed(&want, shim.hot.rate);
-        moetier_engine_round(&engine, &want, shim.hot.rate, shim_now_ns(), 1, &out);
-        log_info("%s: %u experts promoted (%s)", shim.profile_seeded ? "warm start from the profile" : "first placement",
-                 out.promoted, moetier_size_format(out.bytes_promoted, a, sizeof a));
+        warm_pending = 1; /* the first round, right after this */
     }
 }
 
@@ -484,7 +493,41 @@ void shim_tiering_sample(const uint8_t *used)
     moetier_residency_sample(&want, used);
 }
 
-/* Runtime thread, every round: under shim.lock. */
+/* One two-phase move (docs/tiering.md), chosen under shim.lock: performed
+ * with the lock released, committed under it again; whoever waits for memory
+ * of the slot (shim_tiering_wait) is woken. Runtime thread only. */
+static void run_move(struct moetier_move *m, struct moetier_round *out)
+{
+    shim_unlock();
+    moetier_engine_move(&engine, m);
+    shim_lock();
+    moetier_engine_commit(&engine, m, out);
+    pthread_cond_broadcast(&shim.moved);
+}
+
+/* numa: every tierable slot's pages onto the slow node, a slot at a time; what the kernel did. */
+static void place_slow(void)
+{
+    struct moetier_numa_moved sum;
+    struct moetier_move m;
+    struct moetier_round ignored;
+    memset(&sum, 0, sizeof sum);
+    memset(&ignored, 0, sizeof ignored);
+    while (state > 0 && !shim.stop && !shim.given_up && moetier_engine_place_next(&engine, &m)) {
+        run_move(&m, &ignored);
+        moetier_numa_moved_add(&sum, &m.placed);
+    }
+    placing = 0;
+    log_info("numa:%d: %llu of %llu expert pages on the slow node (%llu moved there now); %llu could not "
+             "move (%llu mapped by other processes), %llu not present",
+             shim.cfg.slow_node, (unsigned long long)(sum.moved + sum.already), (unsigned long long)sum.pages,
+             (unsigned long long)sum.moved,
+             (unsigned long long)(sum.shared + sum.busy + sum.nomem + sum.fault + sum.other + sum.unmoved),
+             (unsigned long long)sum.shared, (unsigned long long)sum.not_present);
+}
+
+/* Runtime thread, every round: called under shim.lock, which it releases
+ * around each move. */
 void shim_tiering_round(void)
 {
     /* never while a sample is armed: the fault sampler's PROT_NONE would fault our touches */
@@ -494,8 +537,25 @@ void shim_tiering_round(void)
      * is armed through every decode step: lock rounds run while armed */
     if (state <= 0 || (shim.armed && !lock_mode))
         return;
+    if (placing)
+        place_slow();
     struct moetier_round out;
-    moetier_engine_round(&engine, &want, shim.hot.rate, shim_now_ns(), 0, &out);
+    struct moetier_move m;
+    int warm = warm_pending;
+    moetier_engine_round_begin(&engine, shim_now_ns(), warm, &out);
+    /* a sample armed between two moves ends the round (the next one goes on) */
+    while (state > 0 && !shim.stop && !shim.given_up && !(shim.armed && !lock_mode) &&
+           moetier_engine_next(&engine, &want, shim.hot.rate, &m))
+        run_move(&m, &out);
+    if (!engine_up)
+        return; /* turned off for good during a move */
+    moetier_engine_round_end(&engine, &out);
+    if (warm && state > 0) {
+        char a[24];
+        warm_pending = 0;
+        log_info("%s: %u experts promoted (%s)", shim.profile_seeded ? "warm start from the profile" : "first placement",
+                 out.promoted, moetier_size_format(out.bytes_promoted, a, sizeof a));
+    }
     if (out.promoted || out.demoted || out.failed)
         log_debug("tiering: +%u -%u experts, %u failed%s", out.promoted, out.demoted, out.failed,
                   out.stopped_by == -EMLINK ? " (map count limit)" : "");

@@ -1,6 +1,15 @@
 # tests/shim.mk: the preload library under real binaries (llama.cpp through the
 # driver, node with node-llama-cpp, shells), and the profiler's accuracy.
-check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child tests/bin/preload_probe
+check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child tests/bin/preload_probe tests/bin/decode_threads
+# decode threads and weight-buffer churn while rounds migrate (issue 14):
+# the program runs under the preload; fake_llama.so is its "real" llama_decode
+tests_bin_decode_threads_SOURCES = tests/shim/decode_threads.c
+tests_bin_decode_threads_CFLAGS = $(PRELOAD_CFLAGS)
+tests_bin_decode_threads_LDFLAGS = $(PRELOAD_LDFLAGS)
+tests_bin_decode_threads_LDADD = -ldl -lpthread
+check_LTLIBRARIES = tests/bin/libfake_llama.la
+tests_bin_libfake_llama_la_SOURCES = tests/shim/fake_llama.c
+tests_bin_libfake_llama_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 # these two run under the preload: PRELOAD_CFLAGS (Makefile.am)
 tests_bin_preload_probe_SOURCES = tests/shim/preload_probe.c
 tests_bin_preload_probe_CFLAGS = $(PRELOAD_CFLAGS)
@@ -20,7 +29,8 @@ SHIM_TESTS = \
 	tests/shim/bad_settings.sh \
 	tests/shim/live_stats.sh \
 	tests/shim/fork.sh \
-	tests/shim/preload_arena.sh
+	tests/shim/preload_arena.sh \
+	tests/shim/decode_threads.sh
 TESTS += $(SHIM_TESTS)
 # plain LD_PRELOAD in the qemu guest: the numa:N arena, device-dax MAP_FIXED (issue 14)
 QEMU_TESTS += tests/shim/guest_preload.sh

@@ -3,7 +3,7 @@
 # protection on real file mappings (no llama.cpp needed).
 EXTRA_DIST += tests/lib.sh tests/unit/check.h tests/unit/scratch_file.h
 UNIT_TESTS = tests/bin/test_common tests/bin/test_quant tests/bin/test_routing tests/bin/test_fetch tests/bin/test_fault_blocks \
-	tests/bin/test_fault_claim
+	tests/bin/test_fault_claim tests/bin/test_lock_rank
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 tests_bin_test_common_SOURCES = tests/unit/test_common.c
@@ -19,3 +19,6 @@ tests_bin_test_fault_blocks_LDADD = profiler/libprofiler.la common/libcommon.la 
 # the samplers claim only faults of their own protection (issue 14)
 tests_bin_test_fault_claim_SOURCES = tests/unit/test_fault_claim.c
 tests_bin_test_fault_claim_LDADD = profiler/libprofiler.la common/libcommon.la -lpthread -lm
+# the lock-order checker aborts on a wrong order (issue 14)
+tests_bin_test_lock_rank_SOURCES = tests/unit/test_lock_rank.c
+tests_bin_test_lock_rank_LDADD = common/libcommon.la -lpthread

@@ -9,6 +9,7 @@
 #include "common/meminfo.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <string.h>
@@ -152,7 +153,9 @@ int moetier_dram_cache_charge(struct moetier_dram_cache *c, uint64_t len)
 
 void moetier_dram_cache_uncharge(struct moetier_dram_cache *c, uint64_t len)
 {
-    c->used = len > c->used ? 0 : c->used - len;
+    uint64_t was = c->used;
+    while (!atomic_compare_exchange_weak(&c->used, &was, len > was ? 0 : was - len))
+        ;
 }
 
 uint64_t moetier_dram_cache_resident(const struct moetier_dram_cache *c)

@@ -18,7 +18,8 @@
  * Huge pages: with `huge` the memfds are hugetlbfs-backed (MFD_HUGETLB, 2 MiB
  * pages from vm.nr_hugepages); ranges must then be 2 MiB aligned, and fills go
  * through a temporary mapping because hugetlbfs has no write(2).
- * Not thread-safe: one migrator owns the cache.
+ * Not thread-safe: one migrator owns the cache; only `used` may be lowered
+ * (release, uncharge) from another thread while it fills (engine.h).
  */
 #ifndef MOETIER_TIERING_DRAM_CACHE_H
 #define MOETIER_TIERING_DRAM_CACHE_H
@@ -34,7 +35,7 @@ struct moetier_dram_cache {
     uint64_t size[MOETIER_CACHE_MAX_FILES];
     uint32_t n_files;
     uint64_t budget;   /* bytes */
-    uint64_t used;     /* bytes filled and not released */
+    _Atomic uint64_t used; /* bytes filled and not released; atomic: forget lowers it while a move is in flight */
     uint64_t peak;
     size_t unit;       /* page size of the memfds: 4 KiB, or 2 MiB with huge pages */
     int huge;

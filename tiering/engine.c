@@ -98,8 +98,8 @@ int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, 
         return -EINVAL;
     for (uint32_t x = 0; x < n_expert && x < e->n_experts; x++) {
         uint32_t slot = layer * e->n_experts + x;
-        if (e->part_in[slot] & (1u << part))
-            return -EBUSY;
+        if ((e->part_in[slot] & (1u << part)) || (e->moving && slot == e->move_slot))
+            return -EBUSY; /* promoted, or in flight: its ranges stay what the move and the commit know */
         uintptr_t lo = base + x * stride, hi = lo + stride;
         uintptr_t a = (lo + unit - 1) / unit * unit, b = hi / unit * unit;
         struct moetier_range *r = part_range(e, slot, part);
@@ -141,43 +141,71 @@ static int overlaps(const struct moetier_range *r, uintptr_t start, uintptr_t en
     return r->len && r->addr < end && r->addr + r->len > start;
 }
 
+/* The slot in flight's part p overlaps [start, end). */
+static int in_flight(const struct moetier_engine *e, uint32_t s, uint32_t p, uintptr_t start, uintptr_t end)
+{
+    return e->moving && s == e->move_slot && (e->move_parts & (1u << p)) && overlaps(&e->move_range[p], start, end);
+}
+
+int moetier_engine_moving(const struct moetier_engine *e, uintptr_t start, uintptr_t end)
+{
+    for (uint32_t p = 0; e->moving && p < MOETIER_ENGINE_PARTS; p++)
+        if (in_flight(e, e->move_slot, p, start, end))
+            return 1;
+    return 0;
+}
+
 void moetier_engine_exclude(struct moetier_engine *e, uintptr_t start, uintptr_t end)
 {
+    e->gen++;
     for (uint32_t s = 0; s < e->n_slots; s++)
         for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++)
             if (overlaps(part_range(e, s, p), start, end))
                 e->state[s] = MOETIER_SLOT_EXCLUDED;
 }
 
+/* A cached part's bytes go without remapping (its memory goes away). */
+static void drop_part(struct moetier_engine *e, const struct moetier_range *r)
+{
+    if (e->mig.move || e->mig.lock) {
+        /* page migration moved nothing we own; locks go with the mapping */
+        moetier_dram_cache_uncharge(&e->cache, r->len);
+        if (e->mig.lock)
+            e->mig.map_now -= 2;
+    } else {
+        moetier_dram_cache_release(&e->cache, r->file, r->off, r->len);
+        e->mig.map_now -= 2;
+    }
+}
+
 void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t end)
 {
+    e->gen++;
     for (uint32_t s = 0; s < e->n_slots; s++) {
         int hit = 0;
         for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
             struct moetier_range *r = part_range(e, s, p);
             if (!overlaps(r, start, end))
                 continue;
+            hit = 1;
+            if (e->moving && s == e->move_slot) {
+                /* the mover owns the slot's cache bytes until the commit, which discards them */
+                e->move_lost = 1;
+                memset(r, 0, sizeof *r);
+                continue;
+            }
             if (e->pinned[s] & (1u << p)) {
                 e->pin(e->pin_ctx, r, 0);
                 e->pinned[s] &= (uint8_t)~(1u << p);
                 e->pinned_bytes -= r->len;
             }
             if (e->part_in[s] & (1u << p)) {
-                if (e->mig.move || e->mig.lock) {
-                    /* page migration moved nothing we own; locks go with the mapping */
-                    moetier_dram_cache_uncharge(&e->cache, r->len);
-                    if (e->mig.lock)
-                        e->mig.map_now -= 2;
-                } else {
-                    moetier_dram_cache_release(&e->cache, r->file, r->off, r->len);
-                    e->mig.map_now -= 2;
-                }
+                drop_part(e, r);
                 e->part_in[s] &= (uint8_t)~(1u << p);
             }
             memset(r, 0, sizeof *r);
-            hit = 1;
         }
-        if (hit) {
+        if (hit && !(e->moving && s == e->move_slot)) {
             if (e->state[s] == MOETIER_SLOT_DRAM)
                 e->state[s] = e->part_in[s] ? MOETIER_SLOT_DRAM : MOETIER_SLOT_SLOW;
             slot_recompute(e, s);
@@ -207,43 +235,157 @@ static void pin_slot(struct moetier_engine *e, uint32_t s)
     }
 }
 
+/* ---- one move in three phases ------------------------------------------ */
+
+/* Phase 1, under the caller's lock: snapshot slot's ranges and mark it in flight. */
+static void choose(struct moetier_engine *e, uint32_t s, enum moetier_move_kind kind, struct moetier_move *m)
+{
+    memset(m, 0, sizeof *m);
+    m->slot = s;
+    m->kind = kind;
+    m->gen = e->gen;
+    m->need = e->bytes[s];
+    for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
+        m->part[p] = *part_range(e, s, p);
+        int in = (e->part_in[s] >> p) & 1;
+        if (m->part[p].len && (kind == MOETIER_MOVE_PLACE || (kind == MOETIER_MOVE_PROMOTE ? !in : in)))
+            m->todo |= (uint8_t)(1u << p);
+    }
+    if (kind == MOETIER_MOVE_DEMOTE)
+        unpin_slot(e, s); /* never remap memory the GPU may be reading */
+    e->moving = 1;
+    e->move_slot = s;
+    e->move_parts = m->todo;
+    memcpy(e->move_range, m->part, sizeof e->move_range);
+    e->move_lost = 0;
+}
+
+/* Phase 2, without the caller's lock: only the mover runs this, on the snapshot. */
+void moetier_engine_move(struct moetier_engine *e, struct moetier_move *m)
+{
+    if (e->move_hook)
+        e->move_hook(e->move_hook_ctx, m);
+    for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
+        struct moetier_range *r = &m->part[p];
+        if (!(m->todo & (1u << p)))
+            continue;
+        if (m->kind == MOETIER_MOVE_PLACE) {
+            struct moetier_numa_moved n;
+            moetier_touch_pages((const void *)r->addr, r->len);
+            if (moetier_numa_move((void *)r->addr, r->len, e->mig.slow_node, MOETIER_NUMA_INTERIOR, &n) == 0)
+                moetier_numa_moved_add(&m->placed, &n);
+            continue;
+        }
+        int rc = m->kind == MOETIER_MOVE_PROMOTE ? moetier_migrate_promote(&e->mig, r) : moetier_migrate_demote(&e->mig, r);
+        if (rc == 0) {
+            m->done |= (uint8_t)(1u << p);
+            continue;
+        }
+        if (!m->rc)
+            m->rc = rc;
+        if (m->kind == MOETIER_MOVE_PROMOTE) {
+            /* a slot moves whole: the parts already moved go back */
+            for (uint32_t q = 0; q < MOETIER_ENGINE_PARTS; q++)
+                if ((m->done & (1u << q)) && moetier_migrate_demote(&e->mig, &m->part[q]) == 0)
+                    m->done &= (uint8_t)~(1u << q);
+            return;
+        }
+    }
+}
+
+/* Phase 3, under the caller's lock: the slot's new state. 1 when the move
+ * took effect, 0 when it failed or was discarded. */
+static int apply(struct moetier_engine *e, const struct moetier_move *m)
+{
+    uint32_t s = m->slot;
+    e->moving = 0;
+    if (m->kind == MOETIER_MOVE_PLACE)
+        return 1;
+    uint8_t in = m->kind == MOETIER_MOVE_PROMOTE ? (uint8_t)(e->part_in[s] | m->done) : (uint8_t)(e->part_in[s] & ~m->done);
+    if (m->gen != e->gen && e->move_lost) {
+        /* the memory went away during the move (forgotten: the binary
+         * unmaps it): its cache bytes go, nothing is mapped over it */
+        for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++)
+            if (in & (1u << p))
+                drop_part(e, &m->part[p]);
+        e->part_in[s] = 0;
+        e->move_lost = 0;
+        if (e->state[s] == MOETIER_SLOT_DRAM)
+            e->state[s] = MOETIER_SLOT_SLOW;
+        slot_recompute(e, s);
+        return 0;
+    }
+    e->part_in[s] = in;
+    if (m->kind == MOETIER_MOVE_DEMOTE) {
+        if (!in && e->state[s] == MOETIER_SLOT_DRAM)
+            e->state[s] = MOETIER_SLOT_SLOW;
+        return m->rc == 0;
+    }
+    if (m->rc)
+        return 0;
+    if (e->state[s] != MOETIER_SLOT_EXCLUDED) /* excluded meanwhile: stays where it is now */
+        e->state[s] = MOETIER_SLOT_DRAM;
+    e->since_ns[s] = e->round_now;
+    for (uint32_t p = 0; e->mig.lock && p < MOETIER_ENGINE_PARTS; p++) {
+        /* a probe window registered during the move must stay unlocked */
+        const struct moetier_range *r = part_range(e, s, p);
+        if ((in & (1u << p)) && r->keep_len && (r->keep != m->part[p].keep || r->keep_len != m->part[p].keep_len))
+            moetier_migrate_unlock_window(&e->mig, r->keep, r->keep_len);
+    }
+    pin_slot(e, s);
+    return 1;
+}
+
+static uint64_t done_bytes(const struct moetier_move *m)
+{
+    uint64_t b = 0;
+    for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++)
+        if (m->done & (1u << p))
+            b += m->part[p].len;
+    return b;
+}
+
+void moetier_engine_commit(struct moetier_engine *e, struct moetier_move *m, struct moetier_round *out)
+{
+    int ok = apply(e, m);
+    if (m->kind == MOETIER_MOVE_DEMOTE) {
+        if (ok) {
+            out->demoted++;
+            out->bytes_demoted += done_bytes(m);
+        } else {
+            /* no room made: the promotion waiting for it does not happen */
+            out->failed++;
+            out->stopped_by = -ENOSPC;
+            e->round_stop = 1;
+        }
+    } else if (m->kind == MOETIER_MOVE_PROMOTE) {
+        if (ok) {
+            out->promoted++;
+            out->bytes_promoted += m->need;
+            e->allowance -= (double)m->need;
+        } else if (m->rc == -EMLINK) {
+            out->stopped_by = -EMLINK;
+            e->round_stop = 1;
+        } else if (m->rc) {
+            out->failed++;
+        }
+    }
+}
+
+/* One synchronous move (no lock to release): budget shrink, demote all. */
+static int move_now(struct moetier_engine *e, uint32_t s, enum moetier_move_kind kind)
+{
+    struct moetier_move m;
+    choose(e, s, kind, &m);
+    moetier_engine_move(e, &m);
+    apply(e, &m);
+    return m.rc;
+}
+
 /* Moves every cached part of slot back; the slot stays DRAM while a part could not move. */
 static int demote_slot(struct moetier_engine *e, uint32_t s)
 {
-    int rc = 0;
-    unpin_slot(e, s); /* never remap memory the GPU may be reading */
-    for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
-        if (!(e->part_in[s] & (1u << p)))
-            continue;
-        int r = moetier_migrate_demote(&e->mig, part_range(e, s, p));
-        if (r == 0)
-            e->part_in[s] &= (uint8_t)~(1u << p);
-        else
-            rc = r;
-    }
-    if (!e->part_in[s])
-        e->state[s] = MOETIER_SLOT_SLOW;
-    return rc;
-}
-
-/* Moves every part of slot into the cache, or none (rolls back on failure). */
-static int promote_slot(struct moetier_engine *e, uint32_t s, uint64_t now)
-{
-    for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
-        struct moetier_range *r = part_range(e, s, p);
-        if (!r->len || (e->part_in[s] & (1u << p)))
-            continue;
-        int rc = moetier_migrate_promote(&e->mig, r);
-        if (rc) {
-            demote_slot(e, s);
-            return rc;
-        }
-        e->part_in[s] |= (uint8_t)(1u << p);
-    }
-    e->state[s] = MOETIER_SLOT_DRAM;
-    e->since_ns[s] = now;
-    pin_slot(e, s);
-    return 0;
+    return move_now(e, s, MOETIER_MOVE_DEMOTE);
 }
 
 static const float *cmp_rate; /* qsort context: set under the runtime's lock */
@@ -270,8 +412,7 @@ static uint32_t pick_victim(const struct moetier_engine *e, const struct moetier
     return best;
 }
 
-void moetier_engine_round(struct moetier_engine *e, const struct moetier_residency *r, const float *rate,
-                          uint64_t now, int warm, struct moetier_round *out)
+void moetier_engine_round_begin(struct moetier_engine *e, uint64_t now, int warm, struct moetier_round *out)
 {
     memset(out, 0, sizeof *out);
     e->rounds++;
@@ -289,59 +430,90 @@ void moetier_engine_round(struct moetier_engine *e, const struct moetier_residen
             e->allowance = cap;
     }
     e->last_round_ns = now;
+    e->round_now = now;
+    e->round_warm = warm;
+    e->round_stop = e->round_ordered = 0;
+    e->round_why = 0;
+    e->round_i = e->round_n = 0;
+}
 
+/* The round's candidates, hottest first: chosen at its first step, when the
+ * caller passes the residency. */
+static void round_order(struct moetier_engine *e, const struct moetier_residency *r, const float *rate)
+{
     uint32_t n = 0;
     for (uint32_t s = 0; s < e->n_slots; s++) {
         int want = moetier_residency_wanted(r, s);
         e->wanted_rounds[s] = want ? (uint8_t)(e->wanted_rounds[s] < 255 ? e->wanted_rounds[s] + 1 : 255) : 0;
-        if (want && e->state[s] == MOETIER_SLOT_SLOW && (warm || e->wanted_rounds[s] >= e->opts.promote_after))
+        if (want && e->state[s] == MOETIER_SLOT_SLOW && (e->round_warm || e->wanted_rounds[s] >= e->opts.promote_after))
             e->order[n++] = s;
     }
     if (rate && n > 1) {
         cmp_rate = rate;
         qsort(e->order, n, sizeof *e->order, hotter_first);
     }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t s = e->order[i];
+    e->round_n = n;
+    e->round_i = 0;
+}
+
+int moetier_engine_next(struct moetier_engine *e, const struct moetier_residency *r, const float *rate,
+                        struct moetier_move *m)
+{
+    if (e->moving || e->round_stop)
+        return 0;
+    if (!e->round_ordered) {
+        round_order(e, r, rate);
+        e->round_ordered = 1;
+    }
+    while (e->round_i < e->round_n) {
+        uint32_t s = e->order[e->round_i];
+        if (e->state[s] != MOETIER_SLOT_SLOW) { /* forgotten or excluded since */
+            e->round_i++;
+            continue;
+        }
         uint64_t need = e->bytes[s];
         if (need > e->cache.budget) {
-            out->stopped_by = -ENOSPC;
+            e->round_why = -ENOSPC;
             break;
         }
         if (e->opts.bytes_per_s && e->allowance < (double)need) {
-            out->stopped_by = -EAGAIN;
+            e->round_why = -EAGAIN;
             break;
-        }
-        while (e->cache.used + need > e->cache.budget) {
-            uint32_t v = pick_victim(e, r, rate, now, 0);
-            if (v == MOETIER_SLOT_NONE)
-                break;
-            uint64_t before = e->cache.used;
-            if (demote_slot(e, v) == 0) {
-                out->demoted++;
-                out->bytes_demoted += before - e->cache.used;
-            } else {
-                out->failed++;
-                break;
-            }
         }
         if (e->cache.used + need > e->cache.budget) {
-            out->stopped_by = -ENOSPC;
-            break;
+            uint32_t v = pick_victim(e, r, rate, e->round_now, 0);
+            if (v == MOETIER_SLOT_NONE) {
+                e->round_why = -ENOSPC;
+                break;
+            }
+            choose(e, v, MOETIER_MOVE_DEMOTE, m); /* room first; the promotion comes next */
+            return 1;
         }
-        int rc = promote_slot(e, s, now);
-        if (rc == -EMLINK) {
-            out->stopped_by = -EMLINK;
-            break;
-        }
-        if (rc) {
-            out->failed++;
-            continue;
-        }
-        out->promoted++;
-        out->bytes_promoted += need;
-        e->allowance -= (double)need;
+        e->round_i++;
+        choose(e, s, MOETIER_MOVE_PROMOTE, m);
+        return 1;
     }
+    e->round_stop = 1; /* over */
+    return 0;
+}
+
+void moetier_engine_round_end(struct moetier_engine *e, struct moetier_round *out)
+{
+    if (!out->stopped_by)
+        out->stopped_by = e->round_why;
+    e->round_stop = 1;
+}
+
+void moetier_engine_round(struct moetier_engine *e, const struct moetier_residency *r, const float *rate,
+                          uint64_t now, int warm, struct moetier_round *out)
+{
+    struct moetier_move m;
+    moetier_engine_round_begin(e, now, warm, out);
+    while (moetier_engine_next(e, r, rate, &m)) {
+        moetier_engine_move(e, &m);
+        moetier_engine_commit(e, &m, out);
+    }
+    moetier_engine_round_end(e, out);
 }
 
 void moetier_engine_account(struct moetier_engine *e, const uint8_t *used)
@@ -362,6 +534,7 @@ void moetier_engine_account(struct moetier_engine *e, const uint8_t *used)
 int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate)
 {
     e->cache.budget = budget;
+    e->gen++;
     while (e->cache.used > budget) {
         uint32_t v = pick_victim(e, NULL, rate, 0, 1);
         if (v == MOETIER_SLOT_NONE || demote_slot(e, v) != 0)
@@ -389,33 +562,43 @@ void moetier_engine_demote_all(struct moetier_engine *e)
             demote_slot(e, s);
 }
 
+void moetier_numa_moved_add(struct moetier_numa_moved *sum, const struct moetier_numa_moved *m)
+{
+    sum->pages += m->pages;
+    sum->moved += m->moved;
+    sum->already += m->already;
+    sum->not_present += m->not_present;
+    sum->shared += m->shared;
+    sum->busy += m->busy;
+    sum->nomem += m->nomem;
+    sum->fault += m->fault;
+    sum->other += m->other;
+    sum->unmoved += m->unmoved;
+}
+
+int moetier_engine_place_next(struct moetier_engine *e, struct moetier_move *m)
+{
+    if (!e->mig.move || e->moving)
+        return 0;
+    for (; e->place_i < e->n_slots; e->place_i++)
+        if (e->state[e->place_i] == MOETIER_SLOT_SLOW) {
+            choose(e, e->place_i++, MOETIER_MOVE_PLACE, m);
+            return 1;
+        }
+    return 0;
+}
+
 int moetier_engine_place_slow(struct moetier_engine *e, struct moetier_numa_moved *sum)
 {
     memset(sum, 0, sizeof *sum);
     if (!e->mig.move)
         return -EINVAL;
-    for (uint32_t s = 0; s < e->n_slots; s++) {
-        if (e->state[s] != MOETIER_SLOT_SLOW)
-            continue;
-        for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
-            struct moetier_range *r = part_range(e, s, p);
-            struct moetier_numa_moved m;
-            if (!r->len)
-                continue;
-            moetier_touch_pages((const void *)r->addr, r->len);
-            if (moetier_numa_move((void *)r->addr, r->len, e->mig.slow_node, MOETIER_NUMA_INTERIOR, &m))
-                continue;
-            sum->pages += m.pages;
-            sum->moved += m.moved;
-            sum->already += m.already;
-            sum->not_present += m.not_present;
-            sum->shared += m.shared;
-            sum->busy += m.busy;
-            sum->nomem += m.nomem;
-            sum->fault += m.fault;
-            sum->other += m.other;
-            sum->unmoved += m.unmoved;
-        }
+    struct moetier_move m;
+    e->place_i = 0;
+    while (moetier_engine_place_next(e, &m)) {
+        moetier_engine_move(e, &m);
+        apply(e, &m);
+        moetier_numa_moved_add(sum, &m.placed);
     }
     return 0;
 }

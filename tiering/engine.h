@@ -15,7 +15,17 @@
  * A slot's range covers the whole pages inside its slice: edge pages shared
  * with the neighbouring slice stay on the slow tier (weights are read-only,
  * so which copy serves them does not matter; see docs/tiering.md).
- * Not thread-safe: the runtime drives it under its lock.
+ * Two-phase moves (docs/tiering.md): a round chooses one move at a time
+ * under the caller's lock (moetier_engine_next: the slot is marked in flight),
+ * performs it with the lock released (moetier_engine_move: the copies,
+ * remaps, mlock, move_pages) and commits it under the lock again
+ * (moetier_engine_commit, after a generation check). One mover; everything
+ * else runs under the caller's lock and may run while a move is in flight:
+ * forget, exclude and account never touch the slot in flight (its memory is
+ * the mover's until the commit) and lower the cache's atomic counters only.
+ * The caller makes whoever would unmap, lock or pin memory of the slot in
+ * flight wait for the commit (moetier_engine_moving), so a move never maps
+ * over an address range the binary has given back.
  */
 #ifndef MOETIER_TIERING_ENGINE_H
 #define MOETIER_TIERING_ENGINE_H
@@ -53,6 +63,26 @@ enum moetier_slot_state {
     MOETIER_SLOT_UNTIERED = 3,  /* no tierable range (anonymous buffer on the file tier, tiny slice) */
 };
 
+enum moetier_move_kind {
+    MOETIER_MOVE_PROMOTE,  /* slot's parts into the cache (all, or none: rolled back) */
+    MOETIER_MOVE_DEMOTE,   /* slot's cached parts back to the slow tier */
+    MOETIER_MOVE_PLACE,    /* page migration: slot's pages onto the slow node (start-up) */
+};
+
+/* One move in flight: chosen and snapshotted under the lock, performed
+ * without it, committed under it. */
+struct moetier_move {
+    uint32_t slot;
+    enum moetier_move_kind kind;
+    uint64_t gen;                    /* the engine's generation when chosen */
+    struct moetier_range part[MOETIER_ENGINE_PARTS]; /* the slot's ranges then */
+    uint8_t todo;                    /* parts to move */
+    uint8_t done;                    /* parts the move left moved */
+    int rc;                          /* 0 or the first failure */
+    uint64_t need;                   /* promotion: the slot's bytes */
+    struct moetier_numa_moved placed; /* place: what move_pages reported */
+};
+
 struct moetier_engine_opts {
     uint32_t promote_after;    /* rounds a slot must be wanted first (0 = 2) */
     uint64_t min_resident_ns;  /* 0 = 1 s */
@@ -83,6 +113,21 @@ struct moetier_engine {
     uint8_t *pinned;               /* [n_slots] bit p: part p is pinned */
     uint64_t pinned_bytes;
     struct moetier_engine_traffic traffic;
+    /* two-phase moves */
+    uint64_t gen;                  /* bumped by forget, exclude and a budget change */
+    int moving;                    /* a move is in flight (between next and commit) */
+    uint32_t move_slot;            /* its slot */
+    uint8_t move_parts;            /* its parts */
+    struct moetier_range move_range[MOETIER_ENGINE_PARTS]; /* their ranges when chosen (a forget may clear the slot's) */
+    int move_lost;                 /* the slot in flight was forgotten meanwhile: its commit discards */
+    uint32_t round_i, round_n;     /* the round in progress: order[round_i..round_n) left */
+    int round_stop, round_warm, round_ordered;
+    int round_why;                 /* why the round stopped before its end (moetier_round.stopped_by) */
+    uint64_t round_now;
+    uint32_t place_i;              /* start-up placement (moetier_engine_place_next) progress */
+    /* tests: called by moetier_engine_move before the move, with the caller's lock released */
+    void (*move_hook)(void *ctx, const struct moetier_move *m);
+    void *move_hook_ctx;
 };
 
 /*
@@ -103,7 +148,8 @@ void moetier_engine_set_source(struct moetier_engine *e, uint32_t file, int fd, 
  * base + x * stride in a read-only MAP_SHARED mapping of source `file`, whose
  * byte at base is the file's byte file_off. Replaces an earlier one of the same
  * (layer, part); slots it had promoted must have been demoted first
- * (moetier_engine_forget). Returns 0 or -EINVAL.
+ * (moetier_engine_forget). Returns 0, -EINVAL, or -EBUSY (a slot promoted or
+ * in flight).
  */
 int moetier_engine_add(struct moetier_engine *e, uint32_t layer, uint32_t part, uintptr_t base, uint64_t stride,
                        uint32_t n_expert, uint32_t file, uint64_t file_off, int prot);
@@ -143,6 +189,29 @@ void moetier_engine_round(struct moetier_engine *e, const struct moetier_residen
                           uint64_t now_ns, int warm, struct moetier_round *out);
 
 /*
+ * The same round in two phases, for a caller that releases its lock while
+ * memory moves:
+ *   lock; moetier_engine_round_begin(...);
+ *   while (moetier_engine_next(e, r, rate, &m)) {
+ *       unlock; moetier_engine_move(e, &m); lock;
+ *       moetier_engine_commit(e, &m, &out); (wake whoever waits on moetier_engine_moving)
+ *   }
+ *   moetier_engine_round_end(e, &out); unlock;
+ * next returns 0 when the round is over (or a move is in flight); out gathers
+ * what moetier_engine_round reports.
+ */
+void moetier_engine_round_begin(struct moetier_engine *e, uint64_t now_ns, int warm, struct moetier_round *out);
+int moetier_engine_next(struct moetier_engine *e, const struct moetier_residency *r, const float *rate,
+                        struct moetier_move *m);
+void moetier_engine_move(struct moetier_engine *e, struct moetier_move *m);
+void moetier_engine_commit(struct moetier_engine *e, struct moetier_move *m, struct moetier_round *out);
+void moetier_engine_round_end(struct moetier_engine *e, struct moetier_round *out);
+
+/* A move in flight touches memory overlapping [start, end): wait for its commit before unmapping, locking or
+ * pinning any of it. */
+int moetier_engine_moving(const struct moetier_engine *e, uintptr_t start, uintptr_t end);
+
+/*
  * One sampled decode step used the slots with used[s] != 0 ([n_slots]):
  * counts its hits and misses against the residency when it ended (a round
  * that ran during the step may have moved a slot the step had read already).
@@ -169,8 +238,12 @@ void moetier_engine_demote_all(struct moetier_engine *e);
 /*
  * Page migration mode (numa:N): moves every tierable slot's pages to the slow
  * node, summing what move_pages reported. 0, or -EINVAL in remap mode.
+ * place_next: the same one slot at a time, as a two-phase move (0: all done,
+ * or remap mode); the commit adds m->placed into sum.
  */
 int moetier_engine_place_slow(struct moetier_engine *e, struct moetier_numa_moved *sum);
+int moetier_engine_place_next(struct moetier_engine *e, struct moetier_move *m);
+void moetier_numa_moved_add(struct moetier_numa_moved *sum, const struct moetier_numa_moved *m);
 
 /* Slots in each state, and how many slots the budget can hold (the policy's capacity). */
 uint32_t moetier_engine_count(const struct moetier_engine *e, enum moetier_slot_state s);

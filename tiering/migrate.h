@@ -85,7 +85,7 @@ struct moetier_migrator {
     uint64_t src_base[MOETIER_CACHE_MAX_FILES]; /* offset of the source's byte 0 in src_fd */
     long map_max;      /* vm.max_map_count */
     long map_allowed;  /* this process's mappings may not pass this (a share of map_max) */
-    long map_now;      /* mappings now: counted at init, tracked, recounted */
+    _Atomic long map_now; /* mappings now: counted at init, tracked, recounted; forget lowers it (engine.h) */
     struct moetier_migrate_counters n;
     int move;          /* page migration between fast_node and slow_node instead of remapping */
     int lock;          /* mlock/munlock in place instead of remapping */

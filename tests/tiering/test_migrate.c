@@ -16,6 +16,7 @@
 #include "tiering/engine.h"
 #include "tiering/migrate.h"
 #include "tests/tiering/vm_locked.h"
+#include "tests/tiering/engine_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -338,25 +339,9 @@ static void test_lock_rlimit(void)
 
 /* ---- the engine ---- */
 
-#define L 2
-#define E 8
-#define STRIDE (40 * 1024 + 96) /* not page-aligned, like GGUF expert slices */
-
 static int engine_setup(struct moetier_engine *e, uint64_t budget)
 {
-    uint64_t size = FILE_BYTES;
-    struct moetier_engine_opts o = { .promote_after = 2, .min_resident_ns = 1000 };
-    int rc = moetier_engine_init(e, L, E, 1, &size, budget, 0, &o);
-    if (rc)
-        return rc;
-    moetier_engine_set_source(e, 0, src_fd, 0, 0);
-    uint64_t off = 4096 + 32;
-    for (uint32_t l = 0; l < L; l++)
-        for (uint32_t p = 0; p < 3; p++) {
-            CHECK(moetier_engine_add(e, l, p, (uintptr_t)map + off, STRIDE, E, 0, off, PROT_READ) == 0);
-            off += (uint64_t)STRIDE * E + 32;
-        }
-    return 0;
+    return engine_fixture(e, budget, map, src_fd, FILE_BYTES);
 }
 
 static int all_bytes_ok(struct moetier_engine *e)
