@@ -281,7 +281,7 @@ static void stop_with(const char *why)
  * before the end goes through tiering_off). */
 static void start_locked(void)
 {
-    char a[24], line[MOETIER_PATH_MAX + 160];
+    char line[MOETIER_PATH_MAX + 160];
     /* the plan decides (and logs why); what follows applies it */
     const struct moetier_plan *p = shim_plan_start(locked_all);
     shim.dram_budget = p->budget;
