@@ -8,4 +8,5 @@ common_libcommon_la_SOURCES = \
 	common/config.c common/config.h \
 	common/meminfo.c common/meminfo.h \
 	common/memlock.c common/memlock.h \
+	common/private_dir.c common/private_dir.h \
 	common/rng.h

@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 struct shim_state shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -140,10 +141,10 @@ static void profile_save(void)
     if (!p.experts)
         return;
     moetier_hotness_export(&shim.hot, p.experts);
-    int rc = moetier_profile_save(shim.profile_path, &p);
-    char name[MOETIER_PATH_MAX + 24];
+    char name[MOETIER_PATH_MAX + 24], why[MOETIER_PATH_MAX + 200];
+    int rc = moetier_profile_save_ex(shim.profile_path, &p, why, sizeof why);
     if (rc)
-        log_warn("%s: cannot save: %s", profile_name(name, sizeof name), strerror(-rc));
+        log_warn("%s: cannot save: %s", profile_name(name, sizeof name), why[0] ? why : strerror(-rc));
     free(p.experts);
 }
 
@@ -174,7 +175,8 @@ static int model_start(const char *path)
                                   shim.model.blocks);
         if (rc)
             log_warn("no live stats: cannot create the stats segment in %s: %s",
-                     shim.cfg.stats_dir[0] ? shim.cfg.stats_dir : "the default directory", strerror(-rc));
+                     shim.cfg.stats_dir[0] ? shim.cfg.stats_dir : "the default directory",
+                     shim.stats.err[0] ? shim.stats.err : strerror(-rc));
         else
             publish_locked();
         if (pthread_create(&shim.thread, NULL, runtime_thread, NULL) == 0)
@@ -865,10 +867,12 @@ static const char *getenv_raw(const char *name)
 __attribute__((constructor)) static void shim_init(void)
 {
     char err[320];
+    if (getauxval(AT_SECURE))
+        return; /* setuid/setgid/capabilities: untouched, no variable read (docs/threat-model.md) */
     int bad = moetier_config_load(&shim.cfg, getenv_raw, err, sizeof err);
     int fd = 2;
     if (shim.cfg.log_file[0]) {
-        fd = open(shim.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        fd = open(shim.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
             fd = 2;
             log_warn("MOETIER_LOG_FILE=%s: %s; logging to stderr", shim.cfg.log_file, strerror(errno));

@@ -1,6 +1,14 @@
 # tests/shim.mk: the preload library under real binaries (llama.cpp through the
 # driver, node with node-llama-cpp, shells), and the profiler's accuracy.
-check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child tests/bin/preload_probe
+check_PROGRAMS += tests/bin/accuracy tests/bin/fork_child tests/bin/preload_probe tests/bin/secure_probe
+# linked against the shim with an absolute rpath (a setuid copy of it ignores
+# LD_PRELOAD but honours that rpath): secure_exec.sh
+tests_bin_secure_probe_SOURCES = tests/shim/secure_probe.c
+tests_bin_secure_probe_CFLAGS = $(PRELOAD_CFLAGS)
+tests_bin_secure_probe_LDFLAGS = $(PRELOAD_LDFLAGS) -no-install -L$(top_builddir)/shim/.libs \
+	-Wl,--no-as-needed,-rpath,$(abs_top_builddir)/shim/.libs
+tests_bin_secure_probe_LDADD = -lmoetier
+EXTRA_tests_bin_secure_probe_DEPENDENCIES = shim/libmoetier.la
 # these two run under the preload: PRELOAD_CFLAGS (Makefile.am)
 tests_bin_preload_probe_SOURCES = tests/shim/preload_probe.c
 tests_bin_preload_probe_CFLAGS = $(PRELOAD_CFLAGS)
@@ -20,7 +28,8 @@ SHIM_TESTS = \
 	tests/shim/bad_settings.sh \
 	tests/shim/live_stats.sh \
 	tests/shim/fork.sh \
-	tests/shim/preload_arena.sh
+	tests/shim/preload_arena.sh \
+	tests/shim/secure_exec.sh
 TESTS += $(SHIM_TESTS)
 # plain LD_PRELOAD in the qemu guest: the numa:N arena, device-dax MAP_FIXED (issue 14)
 QEMU_TESTS += tests/shim/guest_preload.sh
