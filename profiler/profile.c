@@ -28,10 +28,13 @@
  *
  * Saving is atomic: the bytes go to <path>.tmp.<pid> (O_EXCL, mode 0600),
  * which is fsync'ed and renamed over path; the directory is fsync'ed after.
- * Missing parent directories are created with mode 0700.
+ * Missing parent directories are created with mode 0700; the last one must
+ * be private to us (or a sticky shared directory), and loading refuses a
+ * symbolic link or another user's file.
  */
 #include "profiler/profile.h"
 #include "common/fmt.h"
+#include "common/private_dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,10 +189,33 @@ static float clamp_rate(float r)
     return r > 1.0f ? 1.0f : r;
 }
 
+/* The directory path's file goes into ("." when none). */
+static void parent_dir(const char *path, char *dir, size_t cap)
+{
+    moetier_fmt(dir, cap, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    } else {
+        moetier_fmt(dir, cap, ".");
+    }
+}
+
 int moetier_profile_save(const char *path, const struct moetier_profile *p)
 {
-    char tmp[MOETIER_PROFILE_PATH_MAX + 32];
+    char why[MOETIER_PROFILE_PATH_MAX + 200];
+    return moetier_profile_save_ex(path, p, why, sizeof why);
+}
+
+int moetier_profile_save_ex(const char *path, const struct moetier_profile *p, char *why, size_t cap)
+{
+    char tmp[MOETIER_PROFILE_PATH_MAX + 32], dir[MOETIER_PROFILE_PATH_MAX];
     int rc;
+    if (cap)
+        why[0] = '\0';
     if (!path || !*path)
         return -EINVAL;
     if ((rc = check_for_save(p)))
@@ -197,6 +223,9 @@ int moetier_profile_save(const char *path, const struct moetier_profile *p)
     if (strlen(path) >= MOETIER_PROFILE_PATH_MAX)
         return -ENAMETOOLONG;
     if ((rc = mkdir_parents(path)))
+        return rc;
+    parent_dir(path, dir, sizeof dir);
+    if ((rc = moetier_dir_check(dir, why, cap)))
         return rc;
     moetier_fmt(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
 
@@ -261,17 +290,6 @@ int moetier_profile_save(const char *path, const struct moetier_profile *p)
         return rc;
     }
     /* make the rename durable (best effort: not every file system allows it) */
-    char dir[MOETIER_PROFILE_PATH_MAX];
-    moetier_fmt(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        if (slash == dir)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-    } else {
-        moetier_fmt(dir, sizeof dir, ".");
-    }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         (void)fsync(dfd);
@@ -340,9 +358,11 @@ int moetier_profile_load_ex(const char *path, const char *expect_id, struct moet
         alloc = malloc;
         dealloc = free;
     }
-    in.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    in.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (in.fd < 0) {
         rc = -errno;
+        if (rc == -ELOOP)
+            return perr(err, errlen, -EPERM, path, "is a symbolic link; refusing it as a profile");
         return perr(err, errlen, rc, path, strerror(-rc));
     }
     in.hash = FNV_OFFSET;
@@ -353,6 +373,10 @@ int moetier_profile_load_ex(const char *path, const char *expect_id, struct moet
     }
     if (!S_ISREG(st.st_mode)) {
         rc = perr(err, errlen, -EPROTO, path, "not a regular file");
+        goto out;
+    }
+    if (st.st_uid != geteuid()) {
+        rc = perr(err, errlen, -EPERM, path, "profile belongs to another user; refusing it");
         goto out;
     }
     uint64_t size = (uint64_t)st.st_size;

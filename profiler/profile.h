@@ -42,14 +42,21 @@ struct moetier_profile {
  * file mode 0600). p needs n_layers, n_experts >= 1, at most
  * MOETIER_PROFILE_MAX_EXPERTS experts, NUL-terminated strings, and strictly
  * increasing blocks in 0..MOETIER_PROFILE_MAX_BLOCK (else -EINVAL / -E2BIG);
- * rates are clamped into [0, 1] (NaN -> 0). 0 or -errno. */
+ * rates are clamped into [0, 1] (NaN -> 0). The directory the file goes into
+ * must be ours and not group/world writable, or a sticky shared one such as
+ * /tmp (common/private_dir.h): else -EPERM. 0 or -errno. */
 int moetier_profile_save(const char *path, const struct moetier_profile *p);
+/* The same, with a one-line reason in why when it fails. */
+int moetier_profile_save_ex(const char *path, const struct moetier_profile *p, char *why, size_t cap);
 
 /*
  * Reads path into p. The arrays are allocated with the caller's alloc (malloc
  * when NULL; the shim passes an allocator that does not recurse). When
  * expect_id is non-NULL, a profile of another model is refused (-ESTALE, message
- * in err). Returns 0, -ENOENT, -EPROTO (corrupt/other version), -ESTALE.
+ * in err). A symbolic link at path and a file owned by another user are
+ * refused (-EPERM): a profile steers which experts are promoted, so only our
+ * own is trusted (docs/threat-model.md). Returns 0, -ENOENT, -EPROTO
+ * (corrupt/other version), -ESTALE, -EPERM.
  */
 int moetier_profile_load(const char *path, const char *expect_id, struct moetier_profile *p,
                          void *(*alloc)(size_t), char *err, size_t errlen);

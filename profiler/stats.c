@@ -24,6 +24,7 @@
  */
 #include "profiler/stats.h"
 #include "common/fmt.h"
+#include "common/private_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -92,6 +93,7 @@ int moetier_stats_create(struct moetier_stats_writer *w, const char *dir, uint32
     w->h = NULL;
     w->map_bytes = 0;
     w->path[0] = '\0';
+    w->err[0] = '\0';
     if ((rc = layout(n_layers, n_experts, &boff, &eoff, &total)))
         return rc;
     if (n_layers && !blocks)
@@ -100,8 +102,8 @@ int moetier_stats_create(struct moetier_stats_writer *w, const char *dir, uint32
         dir = moetier_stats_default_dir(dbuf, sizeof dbuf);
     if (strlen(dir) + 32 > sizeof w->path)
         return -ENAMETOOLONG;
-    if (mkdir(dir, 0700) && errno != EEXIST)
-        return -errno;
+    if ((rc = moetier_dir_make(dir, w->err, sizeof w->err)))
+        return rc;
 
     pid_t pid = getpid();
     moetier_fmt(w->path, sizeof w->path, "%s/moetier-%d.stats", dir, (int)pid);
@@ -171,6 +173,7 @@ fail_unlink:
 fail:
     if (fd >= 0)
         close(fd);
+    moetier_fmt(w->err, sizeof w->err, "%s: %s", w->path, strerror(-rc));
     w->path[0] = '\0';
     return rc;
 }

@@ -119,12 +119,15 @@ struct moetier_stats_writer {
     struct moetier_stats_header *h; /* NULL: publishing is off */
     size_t map_bytes;
     char path[1100];
+    char err[1200]; /* why create failed, one line naming the path */
 };
 
 /*
  * Creates dir (0700, if missing) and the segment for this process. dir NULL or
- * "" means the default. Returns 0 or -errno; on failure w->h stays NULL and the
- * caller carries on without live stats.
+ * "" means the default. dir must be ours and not group/world writable, or a
+ * root-owned sticky directory such as /dev/shm (common/private_dir.h): else
+ * -EPERM. Returns 0 or -errno; on failure w->h stays NULL, w->err says why and
+ * the caller carries on without live stats.
  */
 int moetier_stats_create(struct moetier_stats_writer *w, const char *dir, uint32_t n_layers,
                          uint32_t n_experts, const int32_t *blocks);

@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 struct shim_state shim = { .lock = PTHREAD_MUTEX_INITIALIZER, .moved = PTHREAD_COND_INITIALIZER };
@@ -146,9 +147,10 @@ static int profile_snapshot(struct profile_snapshot *s)
 /* Without shim.lock: writes (and fsyncs) the snapshot. */
 static void profile_write(struct profile_snapshot *s)
 {
-    int rc = moetier_profile_save(s->path, &s->p);
+    char why[MOETIER_PATH_MAX + 200];
+    int rc = moetier_profile_save_ex(s->path, &s->p, why, sizeof why);
     if (rc)
-        log_warn("%s: cannot save: %s", s->name, strerror(-rc));
+        log_warn("%s: cannot save: %s", s->name, why[0] ? why : strerror(-rc));
     free(s->p.experts);
 }
 
@@ -183,7 +185,8 @@ static int model_start(const char *path)
                                   shim.model.blocks);
         if (rc)
             log_warn("no live stats: cannot create the stats segment in %s: %s",
-                     shim.cfg.stats_dir[0] ? shim.cfg.stats_dir : "the default directory", strerror(-rc));
+                     shim.cfg.stats_dir[0] ? shim.cfg.stats_dir : "the default directory",
+                     shim.stats.err[0] ? shim.stats.err : strerror(-rc));
         else
             publish_locked();
         if (pthread_create(&shim.thread, NULL, runtime_thread, NULL) == 0)
@@ -874,10 +877,12 @@ static const char *getenv_raw(const char *name)
 __attribute__((constructor)) static void shim_init(void)
 {
     char err[320];
+    if (getauxval(AT_SECURE))
+        return; /* setuid/setgid/capabilities: untouched, no variable read (docs/threat-model.md) */
     int bad = moetier_config_load(&shim.cfg, getenv_raw, err, sizeof err);
     int fd = 2;
     if (shim.cfg.log_file[0]) {
-        fd = open(shim.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        fd = open(shim.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
             fd = 2;
             log_warn("MOETIER_LOG_FILE=%s: %s; logging to stderr", shim.cfg.log_file, strerror(errno));

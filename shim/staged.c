@@ -96,9 +96,9 @@ void shim_staged_lookup(int file, const char *path)
         publish(file, -1, NULL);
         return;
     }
-    int fd = open(c.path, O_RDONLY | O_CLOEXEC);
+    int fd = open(c.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC); /* the file just checked, not a link */
     if (fd < 0 && c.is_devdax)
-        fd = open(c.path, O_RDWR | O_CLOEXEC);
+        fd = open(c.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         log_warn("%s: cannot open the staged copy %s: %s; weights come from the original file", path, c.path,
                  strerror(errno));

@@ -11,6 +11,7 @@
 STAGE_UNIT_TESTS = tests/bin/test_stage tests/bin/test_devdax_layout_standin
 STAGE_SH_TESTS = \
 	tests/stage/stage_fsdax.sh \
+	tests/stage/stage_private.sh \
 	tests/stage/stage_stale.sh \
 	tests/stage/stage_split.sh \
 	tests/stage/stage_errors.sh \

@@ -630,10 +630,18 @@ static int locate_fsdax(const char *dir, const char *model, const char *abs, con
         return rc;
     }
     struct stat cs;
-    if (stat(L->copy_path, &cs) != 0) {
+    if (lstat(L->copy_path, &cs) != 0) {
         int e = errno;
         say(why, cap, "record %s names the copy %s, which is gone (errno %d)", rpath, L->copy_path, e);
         return e == ENOENT ? -ESTALE : -e;
+    }
+    /* whoever may write the copy may change the binary's weights after the check */
+    if (!S_ISREG(cs.st_mode) || (cs.st_uid != geteuid() && cs.st_uid != 0) || (cs.st_mode & (S_IWGRP | S_IWOTH))) {
+        say(why, cap, "the staged copy %s is %s; refusing it (docs/threat-model.md)", L->copy_path,
+            !S_ISREG(cs.st_mode)                          ? "not a regular file (a symbolic link?)"
+            : cs.st_uid != geteuid() && cs.st_uid != 0 ? "another user's"
+                                                           : "writable by group or others");
+        return -EPERM;
     }
     L->copy_size = (uint64_t)cs.st_size;
     return 0;

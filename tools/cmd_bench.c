@@ -16,6 +16,7 @@
 
 #include "common/json.h"
 #include "common/meminfo.h"
+#include "common/private_dir.h"
 #include "common/size.h"
 #include "tools/bench.h"
 #include "tools/cli.h"
@@ -334,7 +335,7 @@ static int mkdirs(char *path)
         if (*p != '/')
             continue;
         *p = 0;
-        int rc = mkdir(path, 0755);
+        int rc = mkdir(path, 0700);
         *p = '/';
         if (rc && errno != EEXIST)
             return -errno;
@@ -355,18 +356,32 @@ static int default_profile(char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
-static int save_profile(const char *path, const struct run *r)
+/* Written atomically into a directory that must be ours (common/private_dir.h):
+ * a temporary file created O_EXCL|O_NOFOLLOW (never a planted link), then renamed. */
+static int save_profile(const char *path, const struct run *r, char *why, size_t cap)
 {
     char dir[PATH_MAX], tmp[PATH_MAX + 16];
+    why[0] = '\0';
     if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
         return -ENAMETOOLONG;
     int rc = mkdirs(dir);
     if (rc)
         return rc;
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    if (slash && dir[0] && (rc = moetier_dir_check(dir, why, cap)))
+        return rc;
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
+    (void)unlink(tmp); /* an earlier run's with our pid */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
     write_json(f, r);
     rc = ferror(f) ? -EIO : 0;
     if (fclose(f) && !rc)
@@ -514,8 +529,9 @@ int cmd_bench(int argc, char **argv)
     progress_end(&bar);
     if (rc)
         return cli_error(CLI_FAIL, CMD, "%s", strerror(-rc));
-    if ((rc = save_profile(profile, &r)) != 0)
-        return cli_error(CLI_FAIL, CMD, "cannot write the profile %s: %s", profile, strerror(-rc));
+    char why[PATH_MAX + 200];
+    if ((rc = save_profile(profile, &r, why, sizeof why)) != 0)
+        return cli_error(CLI_FAIL, CMD, "cannot write the profile %s: %s", profile, why[0] ? why : strerror(-rc));
     if (json)
         write_json(stdout, &r);
     else

@@ -316,7 +316,8 @@ static int write_record(struct ctx *c, const char *rpath, const struct moetier_s
 {
     char tmp[PATH_MAX + MOETIER_STAGE_NAME_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s.tmp", rpath);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    (void)unlink(tmp); /* a leftover; never write through a link planted there */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return is_write_denied(errno) ? not_writable(c->dest, errno)
                                       : cli_error(CLI_FAIL, CMD, "%s: %s", tmp, strerror(errno));
@@ -357,9 +358,16 @@ static int stage_one_fsdax(struct ctx *c, struct file *f, size_t i)
     if (unlink(rpath) != 0 && errno != ENOENT)
         return is_write_denied(errno) ? not_writable(c->dest, errno)
                                       : cli_error(CLI_FAIL, CMD, "%s: %s", rpath, strerror(errno));
-    /* the copy is no more readable than the original */
-    mode_t mode = (f->st.st_mode & 0666) | 0600;
-    int fd = open(cpath, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+    /* the copy is no more readable than the original and writable by us only
+     * (the runtime refuses a copy others may write: docs/threat-model.md); a
+     * link planted at its name is not followed, another user's file not reused */
+    mode_t mode = (f->st.st_mode & 0644) | 0600;
+    int fd = open(cpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    struct stat cst;
+    if (fd >= 0 && (fstat(fd, &cst) != 0 || !S_ISREG(cst.st_mode) || cst.st_uid != geteuid())) {
+        close(fd);
+        return cli_error(CLI_FAIL, CMD, "%s: already exists and is not our regular file; remove it first", cpath);
+    }
     if (fd >= 0)
         (void)fchmod(fd, mode);
     if (fd < 0) {

@@ -24,6 +24,7 @@ static const char *code(int rc)
     case -ESTALE: return "ESTALE";
     case -EBADMSG: return "EBADMSG";
     case -EINVAL: return "EINVAL";
+    case -EPERM: return "EPERM";
     }
     snprintf(b, sizeof b, "E%d", -rc);
     return b;

@@ -116,11 +116,12 @@ int main(int argc, char **argv)
                 p.experts[l * E + e].hits = hits_of(l, e);
                 p.experts[l * E + e].rate = rate_of(l, e, L, E);
             }
-        int rc = moetier_profile_save(where, &p);
+        char why[1400];
+        int rc = moetier_profile_save_ex(where, &p, why, sizeof why);
         free(p.experts);
         free(blocks);
         if (rc) {
-            fprintf(stderr, "stats_writer: saving %s: %s\n", where, strerror(-rc));
+            fprintf(stderr, "stats_writer: saving %s: %s\n", where, why[0] ? why : strerror(-rc));
             return 1;
         }
         return 0;
@@ -139,7 +140,7 @@ int main(int argc, char **argv)
     struct moetier_stats_writer w;
     int rc = moetier_stats_create(&w, where, L, E, blocks);
     if (rc) {
-        fprintf(stderr, "stats_writer: creating the segment in %s: %s\n", where, strerror(-rc));
+        fprintf(stderr, "stats_writer: creating the segment in %s: %s\n", where, w.err[0] ? w.err : strerror(-rc));
         return 1;
     }
     moetier_stats_begin(&w);
