@@ -9,4 +9,5 @@ common_libcommon_la_SOURCES = \
 	common/meminfo.c common/meminfo.h \
 	common/memlock.c common/memlock.h \
 	common/private_dir.c common/private_dir.h \
+	common/fail_point.c common/fail_point.h \
 	common/rng.h
