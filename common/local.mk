@@ -10,4 +10,5 @@ common_libcommon_la_SOURCES = \
 	common/memlock.c common/memlock.h \
 	common/lock_rank.c common/lock_rank.h \
 	common/private_dir.c common/private_dir.h \
+	common/fail_point.c common/fail_point.h \
 	common/rng.h

@@ -33,6 +33,7 @@
  * symbolic link or another user's file.
  */
 #include "profiler/profile.h"
+#include "common/fail_point.h"
 #include "common/fmt.h"
 #include "common/private_dir.h"
 
@@ -108,7 +109,7 @@ static void out_flush(struct out *o)
 {
     size_t done = 0;
     while (!o->err && done < o->len) {
-        ssize_t n = write(o->fd, o->buf + done, o->len - done);
+        ssize_t n = MOETIER_FAIL("profile.write") ? -1 : write(o->fd, o->buf + done, o->len - done);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -279,11 +280,11 @@ int moetier_profile_save_ex(const char *path, const struct moetier_profile *p, c
     out_put(&o, sum, 8, 0);
     out_flush(&o);
     rc = o.err;
-    if (!rc && fsync(fd))
+    if (!rc && (MOETIER_FAIL("profile.fsync") || fsync(fd)))
         rc = -errno;
     if (close(fd) && !rc)
         rc = -errno;
-    if (!rc && rename(tmp, path))
+    if (!rc && (MOETIER_FAIL("profile.rename") || rename(tmp, path)))
         rc = -errno;
     if (rc) {
         (void)unlink(tmp);
@@ -313,7 +314,7 @@ static int in_get(struct in *i, void *dst, size_t n)
     unsigned char *d = dst;
     while (n) {
         if (i->pos == i->len) {
-            ssize_t r = read(i->fd, i->buf, sizeof i->buf);
+            ssize_t r = MOETIER_FAIL("profile.read") ? -1 : read(i->fd, i->buf, sizeof i->buf);
             if (r < 0) {
                 if (errno == EINTR)
                     continue;

@@ -20,6 +20,7 @@
  * armed in between) is the binary's own and is not claimed.
  */
 #include "profiler/sampler.h"
+#include "common/fail_point.h"
 #include "common/fmt.h"
 #include "common/meminfo.h"
 
@@ -89,7 +90,7 @@ int64_t moetier_sampler_measure_unit(uintptr_t addr, uintptr_t lo, uintptr_t hi)
     int64_t unit = -EIO;
     if (!buf || fd < 0)
         goto out;
-    if (madvise((void *)start, end - start, MADV_DONTNEED) != 0) {
+    if (MOETIER_FAIL("sampler.unit_madvise") || madvise((void *)start, end - start, MADV_DONTNEED) != 0) {
         unit = -errno;
         goto out;
     }
@@ -365,7 +366,7 @@ static int zap(struct moetier_sampler *s, struct iovec *iov, size_t n)
     }
     int rc = 0;
     for (size_t i = 0; i < n; i++)
-        if (madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED) != 0)
+        if (MOETIER_FAIL("sampler.madvise") || madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED) != 0)
             rc = -errno;
     return rc;
 }
@@ -499,7 +500,7 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
                 j++;
             uintptr_t last = (s->probes[j - 1].addr + s->probes[j - 1].len) / ps;
             ssize_t want = (ssize_t)((last - first) * sizeof *s->pm);
-            if (pread(s->pagemap_fd, s->pm, (size_t)want, (off_t)(first * sizeof *s->pm)) != want) {
+            if (MOETIER_FAIL("sampler.pagemap_read") || pread(s->pagemap_fd, s->pm, (size_t)want, (off_t)(first * sizeof *s->pm)) != want) {
                 i = j;
                 continue;
             }

@@ -23,6 +23,7 @@
  * refused (-EPERM).
  */
 #include "profiler/stats.h"
+#include "common/fail_point.h"
 #include "common/fmt.h"
 #include "common/private_dir.h"
 
@@ -109,16 +110,16 @@ int moetier_stats_create(struct moetier_stats_writer *w, const char *dir, uint32
     moetier_fmt(w->path, sizeof w->path, "%s/moetier-%d.stats", dir, (int)pid);
     moetier_fmt(tmp, sizeof tmp, "%s.tmp", w->path);
     (void)unlink(tmp); /* a leftover of an earlier process with our pid */
-    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = MOETIER_FAIL("stats.open") ? -1 : open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = -errno;
         goto fail;
     }
-    if (ftruncate(fd, (off_t)total)) {
+    if (MOETIER_FAIL("stats.ftruncate") || ftruncate(fd, (off_t)total)) {
         rc = -errno;
         goto fail_unlink;
     }
-    map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    map = MOETIER_FAIL("stats.mmap") ? MAP_FAILED : mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         rc = -errno;
         goto fail_unlink;

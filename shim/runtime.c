@@ -5,6 +5,7 @@
  * and exit. See shim.h for the rules.
  */
 #include "shim/shim.h"
+#include "common/fail_point.h"
 #include "common/fmt.h"
 #include "common/log.h"
 #include "common/meminfo.h"
@@ -168,7 +169,7 @@ static int model_start(const char *path)
     shim.model_open = 1;
     moetier_fmt(shim.model_path, sizeof shim.model_path, "%s", path);
     uint32_t slots = shim.model.n_layers * shim.model.n_experts;
-    shim.used = calloc(slots, 1);
+    shim.used = MOETIER_FAIL("runtime.alloc") ? NULL : calloc(slots, 1);
     if (!shim.used || moetier_hotness_init(&shim.hot, shim.model.n_layers, shim.model.n_experts, HALF_LIFE_SAMPLES)) {
         shim_give_up("out of memory setting up the profiler");
         return -ENOMEM;

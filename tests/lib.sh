@@ -89,6 +89,34 @@ field() {
     sed -n "s/^$2: //p" "$1" | head -n 1
 }
 
+# clear_moetier_env: drops every MOETIER_* configuration variable of the
+# caller's environment (MOETIER_LIB, the library to test, stays).
+clear_moetier_env() {
+    for v in $(env | sed -n 's/^\(MOETIER_[A-Z_]*\)=.*/\1/p' | grep -vx MOETIER_LIB); do
+        unset "$v"
+    done
+}
+
+# tiering_setup FEED TOKENS: a small model ($TMP/m.gguf), run_args for the
+# driver (FEED tokens fed, TOKENS generated), want = the tokens of a run
+# without moetier, and the environment of a run where every part works:
+# tiering on a quarter of the experts by copy into the memfd cache, sampling
+# every step, live stats and a profile ($MOETIER_PROFILE).
+tiering_setup() {
+    need_driver
+    need_shim
+    need_text
+    clear_moetier_env
+    mkmodel "$TMP/m.gguf" q8_0
+    experts=$(expert_bytes "$TMP/m.gguf") || exit 1
+    run_args="-m $TMP/m.gguf --feed $TEXT --feed-max $1 -n $2"
+    drive "$TMP/plain" $run_args
+    want=$(field "$TMP/plain.out" tokens)
+    [ -n "$want" ] || fail "no tokens without the preload"
+    export MOETIER_STATS_DIR="$TMP/stats" MOETIER_PROFILE="$TMP/prof/m.prof" MOETIER_SAMPLE_MS=1 \
+        MOETIER_SAMPLE_BUDGET=100% MOETIER_DRAM=$((experts / 4)) MOETIER_PROMOTE=copy
+}
+
 need_shim() {
     MOETIER_LIB=${MOETIER_LIB:-$TOP_BUILDDIR/shim/.libs/libmoetier.so}
     [ -f "$MOETIER_LIB" ] || skip "libmoetier.so not built ($MOETIER_LIB missing)"

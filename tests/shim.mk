@@ -39,7 +39,9 @@ SHIM_TESTS = \
 	tests/shim/fork.sh \
 	tests/shim/preload_arena.sh \
 	tests/shim/decode_threads.sh \
-	tests/shim/secure_exec.sh
+	tests/shim/secure_exec.sh \
+	tests/shim/fault_inject.sh \
+	tests/shim/kill_restart.sh
 TESTS += $(SHIM_TESTS)
 # plain LD_PRELOAD in the qemu guest: the numa:N arena, device-dax MAP_FIXED (issue 14)
 QEMU_TESTS += tests/shim/guest_preload.sh

@@ -17,6 +17,7 @@ TOOLS_SH_TESTS = \
 	tests/tools/corrupt_segment.sh \
 	tests/tools/corrupt_profile.sh \
 	tests/tools/private_files.sh \
+	tests/tools/segment_removed.sh \
 	tests/tools/profile_show.sh \
 	tests/tools/heatmap_golden.sh \
 	tests/tools/heatmap_png.sh \

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "tiering/dram_cache.h"
+#include "common/fail_point.h"
 #include "common/fmt.h"
 #include "common/meminfo.h"
 
@@ -56,10 +57,10 @@ static int open_memfd(struct moetier_dram_cache *c, uint32_t file)
         return 0;
     char name[32];
     moetier_fmt(name, sizeof name, "moetier-cache-%u", file);
-    int fd = memfd_create(name, MFD_CLOEXEC | (c->huge ? MFD_HUGETLB : 0));
+    int fd = MOETIER_FAIL("cache.memfd_create") ? -1 : memfd_create(name, MFD_CLOEXEC | (c->huge ? MFD_HUGETLB : 0));
     if (fd < 0)
         return -errno;
-    if (ftruncate(fd, (off_t)c->size[file]) != 0) { /* sparse: no page is allocated yet */
+    if (MOETIER_FAIL("cache.ftruncate") || ftruncate(fd, (off_t)c->size[file]) != 0) { /* sparse: no page is allocated yet */
         int e = errno;
         close(fd);
         return -e;
@@ -76,13 +77,13 @@ static int valid_range(const struct moetier_dram_cache *c, uint32_t file, uint64
 
 static int punch(int fd, uint64_t off, size_t len)
 {
-    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0 ? 0 : -errno;
+    return !MOETIER_FAIL("cache.fallocate") && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0 ? 0 : -errno;
 }
 
 /* hugetlbfs has no write(2): copy through a temporary shared mapping. */
 static int fill_mapped(int fd, uint64_t off, const void *src, size_t len)
 {
-    void *dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+    void *dst = MOETIER_FAIL("cache.mmap") ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
     if (dst == MAP_FAILED)
         return -errno;
     memcpy(dst, src, len);
@@ -93,7 +94,7 @@ static int fill_mapped(int fd, uint64_t off, const void *src, size_t len)
 static int fill_write(int fd, uint64_t off, const char *src, size_t len)
 {
     while (len) {
-        ssize_t n = pwrite(fd, src, len, (off_t)off);
+        ssize_t n = MOETIER_FAIL("cache.pwrite") ? -1 : pwrite(fd, src, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

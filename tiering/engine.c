@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "tiering/engine.h"
+#include "common/fail_point.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ int moetier_engine_init(struct moetier_engine *e, uint32_t n_layers, uint32_t n_
     if (!e->opts.min_resident_ns)
         e->opts.min_resident_ns = NS_PER_S;
     size_t n = e->n_slots;
-    e->range = calloc(n * MOETIER_ENGINE_PARTS, sizeof *e->range);
+    e->range = MOETIER_FAIL("engine.alloc") ? NULL : calloc(n * MOETIER_ENGINE_PARTS, sizeof *e->range);
     e->state = malloc(n);
     e->part_in = calloc(n, 1);
     e->wanted_rounds = calloc(n, 1);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "tiering/migrate.h"
+#include "common/fail_point.h"
 #include "tiering/numa_tier.h"
 #include "common/meminfo.h"
 
@@ -118,7 +119,7 @@ static int map_over(struct moetier_migrator *m, const struct moetier_range *r, i
             return -e;
         }
     }
-    void *p = mmap((void *)r->addr, r->len, r->prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+    void *p = MOETIER_FAIL("migrate.mmap_fixed") ? MAP_FAILED : mmap((void *)r->addr, r->len, r->prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
     if (p == MAP_FAILED)
         return -errno;
     return 0;
@@ -276,7 +277,7 @@ static int sys_lock(uintptr_t a, size_t len, int on)
 {
     if (!len)
         return 0;
-    long rc = on ? syscall(SYS_mlock2, (void *)a, len, MLOCK_ONFAULT) : syscall(SYS_munlock, (void *)a, len);
+    long rc = MOETIER_FAIL(on ? "migrate.mlock" : "migrate.munlock") ? -1 : on ? syscall(SYS_mlock2, (void *)a, len, MLOCK_ONFAULT) : syscall(SYS_munlock, (void *)a, len);
     return rc == 0 ? 0 : -errno;
 }
 

@@ -16,6 +16,7 @@
  */
 #include "config.h"
 #include "tiering/numa_tier.h"
+#include "common/fail_point.h"
 
 #include "common/fmt.h"
 
@@ -485,7 +486,7 @@ int moetier_numa_move(void *addr, size_t len, int node, unsigned flags, struct m
             continue;
         for (unsigned long j = 0; j < m; j++)
             mst[j] = STATUS_UNSET;
-        if (sys_move_pages(m, todo, nodes, mst, MPOL_MF_MOVE) < 0) {
+        if (MOETIER_FAIL("numa.move_pages") || sys_move_pages(m, todo, nodes, mst, MPOL_MF_MOVE) < 0) {
             /* whole-call refusals; other errnos still leave per-page status */
             if (errno == ENODEV || errno == EINVAL || errno == EPERM || errno == E2BIG || errno == ESRCH)
                 return -errno;
@@ -520,7 +521,7 @@ int moetier_numa_bind(void *addr, size_t len, int node, unsigned flags)
         return 0;
     mask_set(mask, node);
     unsigned mf = MPOL_MF_MOVE | (flags & MOETIER_NUMA_STRICT ? MPOL_MF_STRICT : 0);
-    if (syscall(SYS_mbind, lo, hi - lo, MPOL_BIND, mask, MAXNODE, mf) < 0)
+    if (MOETIER_FAIL("numa.mbind") || syscall(SYS_mbind, lo, hi - lo, MPOL_BIND, mask, MAXNODE, mf) < 0)
         return -errno;
     return 0;
 }

@@ -13,9 +13,7 @@ PROBE=$TOP_BUILDDIR/tests/bin/secure_probe
 [ "$(id -u)" -eq 0 ] || skip "not root: cannot make a setuid-root binary"
 command -v setpriv > /dev/null 2>&1 || skip "setpriv (util-linux) missing: cannot run as another user"
 id nobody > /dev/null 2>&1 || skip "no user nobody"
-for v in $(env | sed -n 's/^\(MOETIER_[A-Z_]*\)=.*/\1/p' | grep -vx MOETIER_LIB); do
-    unset "$v"
-done
+clear_moetier_env
 [ -x "$MOETIER" ] || skip "moetier not built ($MOETIER missing)"
 need_mkmoe
 
