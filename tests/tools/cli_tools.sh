@@ -20,6 +20,6 @@ expect_exit 2 "--width '5'" "$MOETIER" heatmap --width 5
 expect_exit 2 "unknown subcommand 'frob'" "$MOETIER" profile frob
 expect_exit 2 "exactly one profile" "$MOETIER" profile show
 expect_exit 2 "not a process id" "$MOETIER" stat 99999999999
-expect_exit 2 "unexpected argument" "$MOETIER" doctor extra
+expect_exit 2 "unexpected argument" "$MOETIER" doctor model.gguf extra
 "$MOETIER" profile > /dev/null 2>&1; [ $? -eq 2 ] || fail "profile without a subcommand: expected exit 2"
 echo "PASS: $test_name"
