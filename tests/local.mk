@@ -31,8 +31,9 @@ include tests/qemu.mk
 include tests/fuzz.mk
 include tests/install.mk
 
-# make check-long: the runs too long for `make check` (fuzzing every parser
-# under ASan/UBSan for FUZZ_SECONDS each, default 600: tests/fuzz.mk).
+# make check-long: the runs too long for `make check`: the 10-minute
+# llama-server soak (SOAK_SECONDS, tests/programs.mk) and fuzzing every parser
+# under ASan/UBSan for FUZZ_SECONDS each, default 600 (tests/fuzz.mk).
 check-long: fuzz-run
 # make check-bin: only the C unit tests (tests/bin/*; scripts/test runs them
 # in the sanitizer build)

@@ -12,3 +12,10 @@ PROGRAM_TESTS = \
 
 TESTS += $(PROGRAM_TESTS)
 EXTRA_DIST += $(PROGRAM_TESTS)
+EXTRA_DIST += tests/programs/server_lib.sh tests/programs/soak.sh
+
+# make check-long runs the 10-minute llama-server soak (SOAK_SECONDS)
+check-long: soak-run
+soak-run:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/programs/soak.sh
+.PHONY: soak-run

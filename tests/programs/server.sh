@@ -16,45 +16,7 @@ olmoe_model "$model"
 eb=$(expert_bytes "$model") || exit 1
 quarter=$((eb / 4))
 
-# start_server NAME [moetier run options]: starts llama-server (under
-# `moetier run` when options are given) and waits until it answers /health.
-start_server() {
-    name=$1
-    shift
-    port=$(free_port ${#name})
-    set -- "$@" -- "$server" -m "$model" --host 127.0.0.1 --port "$port" -t "$NPROC" -c 2048 -np 2 \
-        --no-webui --seed 1
-    if [ "$1" = -- ]; then shift; "$@" > "$TMP/$name.log" 2>&1 &
-    else "$MOETIER" run "$@" > "$TMP/$name.log" 2>&1 &
-    fi
-    spid=$!
-    i=0
-    until curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1; do
-        kill -0 $spid 2> /dev/null || { tail -n 30 "$TMP/$name.log"; fail "$name server died while starting"; }
-        i=$((i + 1))
-        [ $i -le 1200 ] || { kill $spid; fail "$name server did not answer /health in 120 s"; }
-        sleep 0.1
-    done
-    eval "${name}_pid=$spid ${name}_port=$port"
-}
-
-# complete PORT PROMPT: the token ids of a greedy completion.
-complete() {
-    curl -sf "http://127.0.0.1:$1/completion" -H 'Content-Type: application/json' \
-        -d "{\"prompt\": \"$2\", \"n_predict\": 24, \"temperature\": 0, \"seed\": 42, \"cache_prompt\": false, \"return_tokens\": true}" |
-        sed -n 's/.*"tokens":\[\([0-9,]*\)\].*/\1/p'
-}
-
-stop_server() { # NAME PID: SIGTERM, then the exit status must be 0
-    kill -TERM "$2"
-    i=0
-    while kill -0 "$2" 2> /dev/null; do
-        i=$((i + 1))
-        [ $i -le 300 ] || { kill -KILL "$2"; fail "$1 server did not stop within 30 s of SIGTERM"; }
-        sleep 0.1
-    done
-    wait "$2" || { tail -n 20 "$TMP/$1.log"; fail "$1 server exited $? after SIGTERM"; }
-}
+. "$(dirname "$0")/server_lib.sh"
 
 prompts="The history of the city|Water boils at a temperature|In the beginning of the project we|def parse(line):"
 requests() { # PORT OUTFILE: sequential requests, then two at once
