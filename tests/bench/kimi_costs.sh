@@ -72,17 +72,22 @@ while [ $r -le "$reps" ]; do
     for c in $order; do one "$c" $r; done
     r=$((r + 1))
 done
-printf "%-8s %14s %16s %16s %14s\n" config "ms per token" "vs plain" "sampler us" "RSS over plain"
+# column COL of $tmp/rows, sorted: median, min, max (POSIX awk: no asort)
+stats() { cut -d' ' -f"$1" "$tmp/rows" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+printf "%-8s %14s %22s %12s %14s\n" config "ms per token" "vs plain [range]" "sampler us" "RSS over plain"
 for c in $configs; do
+    # one row per round: ms, plain's ms / this one's, RSS over plain's in MiB, sampler us
     awk -v c="$c" '
         { ms[$1 " " $2] = $3; rss[$1 " " $2] = $4; us[$1 " " $2] = $5 }
         END {
-            n = 0
-            for (k in ms) { split(k, a, " "); if (a[1] == c) { r = a[2]; n++; m[n] = ms[k]; q[n] = ms["plain " r] > 0 ? ms[k] / ms["plain " r] : 0; d[n] = (rss[k] - rss["plain " r]) / 1024; u[n] = us[k] } }
-            asort(m); asort(q); asort(d)
-            mid = int((n + 1) / 2)
-            printf "%-8s %14.2f %9.3f [%.3f, %.3f] %16s %11.1f MiB\n", c, m[mid], 1 / q[mid], 1 / q[n], 1 / q[1], u[1], d[mid]
-        }' "$tmp/results"
+            for (k in ms) {
+                split(k, a, " ")
+                if (a[1] != c || ms[k] <= 0) continue
+                printf "%s %s %s %s\n", ms[k], ms["plain " a[2]] / ms[k], (rss[k] - rss["plain " a[2]]) / 1024, us[k]
+            }
+        }' "$tmp/results" > "$tmp/rows"
+    set -- $(stats 1) $(stats 2) $(stats 3) $(stats 4)
+    printf "%-8s %14.2f %8.3f [%.3f, %.3f] %12s %10.1f MiB\n" "$c" "$1" "$4" "$5" "$6" "${10}" "$7"
 done
 echo "(vs plain: plain's decode rate over this one's, median over rounds [range]; 1.000 = no cost)"
 [ -f "$tmp/engine" ] && { echo "engine runs:"; cat "$tmp/engine"; }
