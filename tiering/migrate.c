@@ -106,6 +106,38 @@ static int injected(struct moetier_migrator *m, enum moetier_migrate_point at)
     return m->fault_err[at] ? m->fault_err[at] : EIO;
 }
 
+static const struct {
+    const char *what, *left;
+} failures[MOETIER_FAILED_KINDS] = {
+    [MOETIER_FAILED_CACHE] = { "copying an expert into the DRAM cache", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_MAP_IN] = { "mapping the DRAM cache over an expert", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_MAP_OUT] = { "mapping an expert back onto the slow tier", "the slot stays in DRAM" },
+    [MOETIER_FAILED_LOCK] = { "locking an expert's pages (mlock)", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_UNLOCK] = { "unlocking an expert's pages (munlock)", "the slot stays locked in DRAM" },
+    [MOETIER_FAILED_MOVE_IN] = { "moving an expert's pages to the DRAM node (move_pages)", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_MOVE_OUT] = { "moving an expert's pages back to the slow node (move_pages)", "the slot stays in DRAM" },
+    [MOETIER_FAILED_RELEASE] = { "freeing an expert's DRAM cache pages (punch hole)",
+                                 "the pages stay counted against the budget and are freed later" },
+};
+
+const char *moetier_migrate_failure_what(enum moetier_migrate_failure k)
+{
+    return (unsigned)k < MOETIER_FAILED_KINDS ? failures[k].what : "?";
+}
+
+const char *moetier_migrate_failure_left(enum moetier_migrate_failure k)
+{
+    return (unsigned)k < MOETIER_FAILED_KINDS ? failures[k].left : "?";
+}
+
+/* Counts a failure of kind k (rc: -errno) for the caller's warning; returns rc. */
+static int failed_as(struct moetier_migrator *m, enum moetier_migrate_failure k, int rc)
+{
+    if (!m->fail[k]++)
+        m->fail_err[k] = -rc;
+    return rc;
+}
+
 /* mmap(MAP_FIXED) of fd at off over r, or the injected failure of `map`. */
 static int map_over(struct moetier_migrator *m, const struct moetier_range *r, int fd, uint64_t off, int may_fail)
 {
@@ -183,6 +215,7 @@ static void release(struct moetier_migrator *m, uint32_t file, uint64_t off, siz
     int rc = e ? -e : moetier_dram_cache_release(m->cache, file, off, len);
     if (rc == 0)
         return;
+    failed_as(m, MOETIER_FAILED_RELEASE, rc);
     if (m->n_pending < MOETIER_PENDING_MAX) {
         m->pending[m->n_pending].file = file;
         m->pending[m->n_pending].off = off;
@@ -240,7 +273,7 @@ static int promote_move(struct moetier_migrator *m, const struct moetier_range *
     if (rc) {
         moetier_dram_cache_uncharge(m->cache, r->len);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MOVE_IN, rc);
     }
     m->n.promotions++;
     m->n.bytes_promoted += r->len;
@@ -252,7 +285,7 @@ static int demote_move(struct moetier_migrator *m, const struct moetier_range *r
     int rc = move_range(m, r, m->slow_node);
     if (rc) {
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MOVE_OUT, rc);
     }
     moetier_dram_cache_uncharge(m->cache, r->len);
     m->n.demotions++;
@@ -326,7 +359,7 @@ static int promote_lock(struct moetier_migrator *m, const struct moetier_range *
             sys_lock(a[i], len[i], 0);
         moetier_dram_cache_uncharge(m->cache, r->len);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_LOCK, rc);
     }
     /* read what is not cached yet, exactly the range (the locks take hold as it is mapped) */
     if (m->src_fd[r->file] >= 0)
@@ -349,7 +382,7 @@ static int demote_lock(struct moetier_migrator *m, const struct moetier_range *r
     if (rc) {
         /* still (partly) locked: it stays promoted and counted, and is retried */
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_UNLOCK, rc);
     }
     moetier_dram_cache_uncharge(m->cache, r->len);
     m->map_now -= lock_vmas(r);
@@ -411,20 +444,21 @@ int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_ran
     int e = injected(m, MOETIER_FAULT_FILL);
     if (e) {
         m->n.failed++;
-        return -e;
+        return failed_as(m, MOETIER_FAILED_CACHE, -e);
     }
     rc = moetier_dram_cache_fill(m->cache, r->file, r->off, (const void *)r->addr, r->len);
     if (rc) {
-        if (rc != -ENOSPC)
-            m->n.failed++;
-        return rc;
+        if (rc == -ENOSPC)
+            return rc; /* no room: not a failure */
+        m->n.failed++;
+        return failed_as(m, MOETIER_FAILED_CACHE, rc);
     }
     rc = map_over(m, r, moetier_dram_cache_fd(m->cache, r->file), r->off, 1);
     if (rc) {
         restore(m, r, 0);
         release(m, r->file, r->off, r->len);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MAP_IN, rc);
     }
     m->map_now += VMAS_PER_RANGE;
     m->n.promotions++;
@@ -445,7 +479,7 @@ int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_rang
     if (rc) {
         restore(m, r, 1);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MAP_OUT, rc);
     }
     release(m, r->file, r->off, r->len);
     m->map_now -= VMAS_PER_RANGE;

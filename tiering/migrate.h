@@ -68,6 +68,25 @@ enum moetier_migrate_point {
     MOETIER_FAULT_POINTS
 };
 
+/* What failed, by kind: tiering does not log, so the caller reads these
+ * (fail[], fail_err[]) and says once per kind what went wrong. */
+enum moetier_migrate_failure {
+    MOETIER_FAILED_CACHE,     /* copying a range into the DRAM cache (memfd_create, ftruncate, pwrite, mmap) */
+    MOETIER_FAILED_MAP_IN,    /* mapping the cache over a range: it stays on the slow tier */
+    MOETIER_FAILED_MAP_OUT,   /* mapping the slow tier back: it stays in the cache */
+    MOETIER_FAILED_LOCK,      /* mlock of a range: it stays unlocked */
+    MOETIER_FAILED_UNLOCK,    /* munlock: it stays locked, retried */
+    MOETIER_FAILED_MOVE_IN,   /* move_pages to the DRAM node */
+    MOETIER_FAILED_MOVE_OUT,  /* move_pages back to the slow node */
+    MOETIER_FAILED_RELEASE,   /* freeing cache pages (punch hole): they stay counted, retried */
+    MOETIER_FAILED_KINDS
+};
+
+/* "copying an expert into the DRAM cache", ...: what failed, for a log line. */
+const char *moetier_migrate_failure_what(enum moetier_migrate_failure k);
+/* "the slot stays on the slow tier", ...: what that left. */
+const char *moetier_migrate_failure_left(enum moetier_migrate_failure k);
+
 struct moetier_migrate_counters {
     uint64_t promotions, demotions, bytes_promoted, bytes_demoted;
     uint64_t failed;       /* operations that failed and were rolled back */
@@ -95,6 +114,8 @@ struct moetier_migrator {
     int fault_err[MOETIER_FAULT_POINTS];
     uint32_t fault_count[MOETIER_FAULT_POINTS];
     uint32_t fault_skip[MOETIER_FAULT_POINTS];
+    uint64_t fail[MOETIER_FAILED_KINDS]; /* failures by kind */
+    int fail_err[MOETIER_FAILED_KINDS];  /* the first one's errno */
 };
 
 /*
