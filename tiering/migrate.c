@@ -7,7 +7,8 @@
 #include "tiering/migrate.h"
 #include "common/fail_point.h"
 #include "tiering/numa_tier.h"
-#include "common/meminfo.h"
+#include "common/sysfs.h"
+#include "common/page.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 
 void moetier_touch_pages(const void *addr, size_t len)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = moetier_page_size();
     for (size_t off = 0; off < len; off += page)
         (void)*(const volatile char *)((const char *)addr + off);
 }
