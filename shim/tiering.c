@@ -330,9 +330,11 @@ static void start_locked(void)
         else
             moetier_engine_set_source(&engine, i, src_fd[i], 0, 0);
     }
+    /* the backend's operation table, once, as the plan decided (tiering/migrate.h):
+     * move_pages on a NUMA slow tier, lock on the file tier when locking pays, else copy */
     if (numa_mode)
         moetier_migrate_set_nodes(&engine.mig, fast_node, shim.cfg.slow_node);
-    if (lock_mode)
+    else if (lock_mode)
         moetier_engine_set_lock(&engine);
     cuda_pin_setup(p);
     if (p->fetch) {

@@ -53,6 +53,7 @@ int moetier_migrate_init(struct moetier_migrator *m, struct moetier_dram_cache *
 {
     memset(m, 0, sizeof *m);
     m->cache = cache;
+    m->ops = &moetier_migrate_copy_ops; /* until the plan says lock or the slow tier is a node */
     for (int i = 0; i < MOETIER_CACHE_MAX_FILES; i++)
         m->src_fd[i] = -1;
     if (map_share <= 0 || map_share > 1)
@@ -139,6 +140,22 @@ static int failed_as(struct moetier_migrator *m, enum moetier_migrate_failure k,
     return rc;
 }
 
+/* Page migration and locking move nothing of the source: whole cache units of r. */
+static int check_in_place(const struct moetier_migrator *m, const struct moetier_range *r)
+{
+    size_t unit = m->cache->unit;
+    return r->len && r->len % unit == 0 && r->addr % unit == 0 ? 0 : -EINVAL;
+}
+
+static int check_copy(const struct moetier_migrator *m, const struct moetier_range *r)
+{
+    size_t unit = m->cache->unit;
+    if (r->file >= m->cache->n_files || m->src_fd[r->file] < 0 || r->len == 0 || r->len % unit ||
+        r->addr % unit || r->off % unit || (r->prot & PROT_WRITE))
+        return -EINVAL;
+    return 0;
+}
+
 /* mmap(MAP_FIXED) of fd at off over r, or the injected failure of `map`. */
 static int map_over(struct moetier_migrator *m, const struct moetier_range *r, int fd, uint64_t off, int may_fail)
 {
@@ -201,10 +218,8 @@ static void restore(struct moetier_migrator *m, const struct moetier_range *r, i
     anon_rescue(m, r);
 }
 
-int moetier_migrate_detach(struct moetier_migrator *m, const struct moetier_range *r)
+static int copy_detach(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    if (m->move || m->lock)
-        return 0;
     if (map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 0) == 0)
         return 0;
     return anon_rescue(m, r);
@@ -239,12 +254,6 @@ void moetier_migrate_retry_pending(struct moetier_migrator *m)
 }
 
 
-void moetier_migrate_set_nodes(struct moetier_migrator *m, int fast, int slow)
-{
-    m->move = 1;
-    m->fast_node = fast;
-    m->slow_node = slow;
-}
 
 /* Page migration of r to node: 0 when at least some pages are there now. */
 static int move_range(struct moetier_migrator *m, const struct moetier_range *r, int node)
@@ -267,7 +276,10 @@ static int move_range(struct moetier_migrator *m, const struct moetier_range *r,
 
 static int promote_move(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = moetier_dram_cache_charge(m->cache, r->len);
+    int rc = check_in_place(m, r);
+    if (rc)
+        return rc;
+    rc = moetier_dram_cache_charge(m->cache, r->len);
     if (rc)
         return rc;
     rc = move_range(m, r, m->fast_node);
@@ -283,7 +295,10 @@ static int promote_move(struct moetier_migrator *m, const struct moetier_range *
 
 static int demote_move(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = move_range(m, r, m->slow_node);
+    int rc = check_in_place(m, r);
+    if (rc)
+        return rc;
+    rc = move_range(m, r, m->slow_node);
     if (rc) {
         m->n.failed++;
         return failed_as(m, MOETIER_FAILED_MOVE_OUT, rc);
@@ -294,10 +309,6 @@ static int demote_move(struct moetier_migrator *m, const struct moetier_range *r
     return 0;
 }
 
-void moetier_migrate_set_lock(struct moetier_migrator *m)
-{
-    m->lock = 1;
-}
 
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 0x01
@@ -339,6 +350,8 @@ static long lock_vmas(const struct moetier_range *r)
 
 static int promote_lock(struct moetier_migrator *m, const struct moetier_range *r)
 {
+    if (check_in_place(m, r) || r->file >= m->cache->n_files)
+        return -EINVAL;
     long vmas = lock_vmas(r);
     if (injected(m, MOETIER_FAULT_MAPCOUNT) || moetier_migrate_headroom(m) < vmas) {
         m->n.no_headroom++;
@@ -373,6 +386,8 @@ static int promote_lock(struct moetier_migrator *m, const struct moetier_range *
 
 static int demote_lock(struct moetier_migrator *m, const struct moetier_range *r)
 {
+    if (check_in_place(m, r) || r->file >= m->cache->n_files)
+        return -EINVAL;
     uintptr_t a[2];
     size_t len[2];
     int n = lock_pieces(r, a, len);
@@ -392,23 +407,10 @@ static int demote_lock(struct moetier_migrator *m, const struct moetier_range *r
     return 0;
 }
 
-int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, size_t len)
+static int lock_keep_window(struct moetier_migrator *m, uintptr_t addr, size_t len)
 {
     (void)m;
     return sys_lock(addr, len, 0);
-}
-
-static int check_range(const struct moetier_migrator *m, const struct moetier_range *r)
-{
-    size_t unit = m->cache->unit;
-    if (m->move || m->lock)
-        return r->len && r->len % unit == 0 && r->addr % unit == 0 && (!m->lock || r->file < m->cache->n_files)
-                   ? 0
-                   : -EINVAL;
-    if (r->file >= m->cache->n_files || m->src_fd[r->file] < 0 || r->len == 0 || r->len % unit ||
-        r->addr % unit || r->off % unit || (r->prot & PROT_WRITE))
-        return -EINVAL;
-    return 0;
 }
 
 /* A release still pending over r would punch holes in a fresh copy: settle it first. */
@@ -427,13 +429,9 @@ static int settle_pending(struct moetier_migrator *m, const struct moetier_range
     return 0;
 }
 
-int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r)
+static int copy_promote(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = check_range(m, r);
-    if (rc == 0 && m->move)
-        return promote_move(m, r);
-    if (rc == 0 && m->lock)
-        return promote_lock(m, r);
+    int rc = check_copy(m, r);
     if (rc == 0)
         rc = settle_pending(m, r);
     if (rc)
@@ -467,15 +465,11 @@ int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_ran
     return 0;
 }
 
-int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r)
+static int copy_demote(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = check_range(m, r);
+    int rc = check_copy(m, r);
     if (rc)
         return rc;
-    if (m->move)
-        return demote_move(m, r);
-    if (m->lock)
-        return demote_lock(m, r);
     rc = map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 1);
     if (rc) {
         restore(m, r, 1);
@@ -487,4 +481,112 @@ int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_rang
     m->n.demotions++;
     m->n.bytes_demoted += r->len;
     return 0;
+}
+
+/* ---- the three backends: operation tables ------------------------------- */
+
+/* The memory went away (the binary unmapped it): what the range held goes. */
+static void copy_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    int rc = moetier_dram_cache_release(m->cache, r->file, r->off, r->len);
+    if (rc)
+        failed_as(m, MOETIER_FAILED_RELEASE, rc);
+    m->map_now -= VMAS_PER_RANGE;
+}
+
+static void lock_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    moetier_dram_cache_uncharge(m->cache, r->len); /* the locks went with the mapping */
+    m->map_now -= VMAS_PER_RANGE;
+}
+
+static void move_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    moetier_dram_cache_uncharge(m->cache, r->len); /* page migration moved nothing we own */
+}
+
+/* A forked child shares nothing that locking or page migration made. */
+static int nothing_to_detach(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    (void)m, (void)r;
+    return 0;
+}
+
+static int move_place(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out)
+{
+    moetier_touch_pages((const void *)r->addr, r->len);
+    return moetier_numa_move((void *)r->addr, r->len, m->slow_node, MOETIER_NUMA_INTERIOR, out);
+}
+
+const struct moetier_migrate_ops moetier_migrate_copy_ops = {
+    .name = "copy",
+    .promote = copy_promote,
+    .demote = copy_demote,
+    .drop = copy_drop,
+    .detach = copy_detach,
+};
+
+const struct moetier_migrate_ops moetier_migrate_lock_ops = {
+    .name = "lock",
+    .promote = promote_lock,
+    .demote = demote_lock,
+    .drop = lock_drop,
+    .detach = nothing_to_detach,
+    .keep_window = lock_keep_window,
+};
+
+const struct moetier_migrate_ops moetier_migrate_move_ops = {
+    .name = "move_pages",
+    .promote = promote_move,
+    .demote = demote_move,
+    .drop = move_drop,
+    .detach = nothing_to_detach,
+    .place = move_place,
+};
+
+void moetier_migrate_set_nodes(struct moetier_migrator *m, int fast, int slow)
+{
+    m->ops = &moetier_migrate_move_ops;
+    m->fast_node = fast;
+    m->slow_node = slow;
+}
+
+void moetier_migrate_set_lock(struct moetier_migrator *m)
+{
+    m->ops = &moetier_migrate_lock_ops;
+}
+
+int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    return m->ops->promote(m, r);
+}
+
+int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    return m->ops->demote(m, r);
+}
+
+void moetier_migrate_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    m->ops->drop(m, r);
+}
+
+int moetier_migrate_detach(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    return m->ops->detach(m, r);
+}
+
+int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, size_t len)
+{
+    return m->ops->keep_window ? m->ops->keep_window(m, addr, len) : 0;
+}
+
+int moetier_migrate_can_place(const struct moetier_migrator *m)
+{
+    return m->ops->place != NULL;
+}
+
+int moetier_migrate_place(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out)
+{
+    return m->ops->place ? m->ops->place(m, r, out) : -EOPNOTSUPP;
 }

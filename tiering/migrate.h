@@ -98,6 +98,35 @@ struct moetier_migrate_counters {
 
 #define MOETIER_PENDING_MAX 64
 
+struct moetier_migrator;
+struct moetier_numa_moved;
+
+/*
+ * One backend: how a range moves, as a table of operations. The migrator
+ * holds one, chosen once when the engine starts (copy by default;
+ * moetier_migrate_set_lock when the plan says the file tier locks,
+ * moetier_migrate_set_nodes when the slow tier is a NUMA node), and every
+ * call below goes through it: no caller asks which backend it has.
+ *   promote, demote  move one range in or out (0 or -errno; the rules above)
+ *   drop             the binary unmapped a promoted range: forget what it
+ *                    holds (cache pages, budget, map count), moving nothing
+ *   detach           a forked child's copy of a promoted range (above)
+ *   keep_window      locking only (NULL otherwise): unlock a probe window
+ *   place            page migration only (NULL otherwise): put a range's
+ *                    pages on the slow node at start-up
+ */
+struct moetier_migrate_ops {
+    const char *name; /* "copy", "lock", "move_pages" */
+    int (*promote)(struct moetier_migrator *m, const struct moetier_range *r);
+    int (*demote)(struct moetier_migrator *m, const struct moetier_range *r);
+    void (*drop)(struct moetier_migrator *m, const struct moetier_range *r);
+    int (*detach)(struct moetier_migrator *m, const struct moetier_range *r);
+    int (*keep_window)(struct moetier_migrator *m, uintptr_t addr, size_t len);
+    int (*place)(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out);
+};
+
+extern const struct moetier_migrate_ops moetier_migrate_copy_ops, moetier_migrate_lock_ops, moetier_migrate_move_ops;
+
 struct moetier_migrator {
     struct moetier_dram_cache *cache;
     int src_fd[MOETIER_CACHE_MAX_FILES];        /* what to map back on demotion */
@@ -106,9 +135,8 @@ struct moetier_migrator {
     long map_allowed;  /* this process's mappings may not pass this (a share of map_max) */
     _Atomic long map_now; /* mappings now: counted at init, tracked, recounted; forget lowers it (engine.h) */
     struct moetier_migrate_counters n;
-    int move;          /* page migration between fast_node and slow_node instead of remapping */
-    int lock;          /* mlock/munlock in place instead of remapping */
-    int fast_node, slow_node;
+    const struct moetier_migrate_ops *ops; /* the backend (moetier_migrate_ops above) */
+    int fast_node, slow_node;              /* page migration: the DRAM node and the slow node */
     struct { uint32_t file; uint64_t off; size_t len; } pending[MOETIER_PENDING_MAX];
     int n_pending;     /* releases that failed, retried later (their bytes stay counted) */
     int fault_err[MOETIER_FAULT_POINTS];
@@ -143,6 +171,12 @@ int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, si
 
 int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r);
 int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r);
+/* A promoted range's memory went away: its cache pages, budget and mappings are forgotten. */
+void moetier_migrate_drop(struct moetier_migrator *m, const struct moetier_range *r);
+/* Page migration: whether the backend places ranges on the slow node, and
+ * placing one (moetier_numa_move's result in out). -EOPNOTSUPP otherwise. */
+int moetier_migrate_can_place(const struct moetier_migrator *m);
+int moetier_migrate_place(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out);
 
 /* Mappings a promotion may still add before the limit (may be negative). */
 long moetier_migrate_headroom(const struct moetier_migrator *m);

@@ -246,7 +246,7 @@ static void migrate_rounds(const struct bench_opts *o, struct moetier_migrator *
         }
         double t1 = bench_now();
         struct moetier_memlock ml;
-        if (m->lock && moetier_memlock_read(&ml) == 0 && ml.locked > out->locked)
+        if (m->ops == &moetier_migrate_lock_ops && moetier_memlock_read(&ml) == 0 && ml.locked > out->locked)
             out->locked = ml.locked; /* the kernel's word that the pages are locked (VmLck) */
         if (!failed && !same_as_file(fd, base, len, range)) {
             failed = "byte identity";
