@@ -5,6 +5,7 @@
 #include "common/config.h"
 #include "common/fmt.h"
 #include "common/log.h"
+#include "common/number.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -71,17 +72,11 @@ static int parse_tristate(const char *v, enum moetier_tristate *out)
 
 static int parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
 {
-    if (!*v)
-        return -EINVAL;
-    uint64_t x = 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        x = x * 10 + (uint64_t)(*p - '0');
-        if (x > hi)
-            return -ERANGE;
-    }
-    if (x < lo)
+    uint64_t x;
+    int rc = moetier_parse_u64(v, 10, &x, NULL);
+    if (rc)
+        return rc;
+    if (x < lo || x > hi)
         return -ERANGE;
     *out = (uint32_t)x;
     return 0;

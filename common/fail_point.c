@@ -7,6 +7,7 @@
 
 #ifdef MOETIER_FAULT_INJECTION
 #include "common/fmt.h"
+#include "common/number.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -76,8 +77,8 @@ static void parse(void)
         if (colon && colon < end && (size_t)(colon - s) < sizeof rules[0].site) {
             memcpy(rules[n_rules].site, s, (size_t)(colon - s));
             rules[n_rules].site[colon - s] = '\0';
-            rules[n_rules].nth = strtoull(colon + 1, NULL, 10);
-            if (rules[n_rules].nth)
+            const char *digits_end;
+            if (moetier_parse_u64(colon + 1, 10, &rules[n_rules].nth, &digits_end) == 0 && rules[n_rules].nth)
                 n_rules++;
         }
         s = *end ? end + 1 : end;

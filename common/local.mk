@@ -11,4 +11,8 @@ common_libcommon_la_SOURCES = \
 	common/lock_rank.c common/lock_rank.h \
 	common/private_dir.c common/private_dir.h \
 	common/fail_point.c common/fail_point.h \
+	common/hash.c common/hash.h \
+	common/number.c common/number.h \
+	common/page.c common/page.h \
+	common/sysfs.c common/sysfs.h \
 	common/rng.h

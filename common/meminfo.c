@@ -2,41 +2,20 @@
  * meminfo: memory available to the process (see meminfo.h).
  */
 #include "common/meminfo.h"
+#include "common/number.h"
+#include "common/sysfs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
-ssize_t moetier_read_text(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n < 0)
-        return -EIO;
-    buf[n] = '\0';
-    return n;
-}
-
+/* The decimal number after blanks at s, 0 when there is none. */
 static uint64_t parse_u64(const char *s)
 {
-    uint64_t v = 0;
     while (*s == ' ' || *s == '\t')
         s++;
-    while (*s >= '0' && *s <= '9')
-        v = v * 10 + (uint64_t)(*s++ - '0');
-    return v;
-}
-
-uint64_t moetier_read_u64(const char *path, uint64_t dflt)
-{
-    char buf[64];
-    if (moetier_read_text(path, buf, sizeof buf) <= 0 || buf[strspn(buf, " \t")] < '0' || buf[strspn(buf, " \t")] > '9')
-        return dflt;
-    return parse_u64(buf);
+    uint64_t v;
+    const char *end;
+    return moetier_parse_u64(s, 10, &v, &end) == 0 ? v : 0;
 }
 
 /* Value in kB of "Key:" in /proc/meminfo text, in bytes. */

@@ -23,11 +23,4 @@ int moetier_meminfo_read(struct moetier_meminfo *m);
  * limit when set, else MemAvailable. */
 uint64_t moetier_meminfo_base(const struct moetier_meminfo *m);
 
-/* Reads a small /proc or /sys file into buf, NUL-terminated: bytes read, or -errno. */
-ssize_t moetier_read_text(const char *path, char *buf, size_t cap);
-
-/* The decimal number a /proc or /sys file holds (vm.max_map_count, a huge
- * page count), or dflt when it cannot be read. No stdio, no malloc. */
-uint64_t moetier_read_u64(const char *path, uint64_t dflt);
-
 #endif

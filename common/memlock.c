@@ -2,7 +2,8 @@
  * memlock: the memlock limit and what is locked (see memlock.h).
  */
 #include "common/memlock.h"
-#include "common/meminfo.h"
+#include "common/number.h"
+#include "common/sysfs.h"
 
 #include <errno.h>
 #include <string.h>
@@ -19,15 +20,9 @@ static uint64_t field(const char *text, const char *key, int hex)
     p += strlen(key);
     while (*p == ' ' || *p == '\t')
         p++;
-    uint64_t v = 0;
-    for (;; p++) {
-        int d = *p >= '0' && *p <= '9' ? *p - '0'
-                : hex && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
-                                                : -1;
-        if (d < 0)
-            return v;
-        v = v * (hex ? 16 : 10) + (uint64_t)d;
-    }
+    uint64_t v;
+    const char *end;
+    return moetier_parse_u64(p, hex ? 16 : 10, &v, &end) == 0 ? v : 0;
 }
 
 int moetier_memlock_read(struct moetier_memlock *m)

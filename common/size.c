@@ -3,6 +3,7 @@
  */
 #include "common/size.h"
 #include "common/fmt.h"
+#include "common/number.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,12 +19,9 @@ int moetier_size_parse(const char *s, int allow_percent, struct moetier_size *ou
         return -EINVAL;
 
     /* Integer and fraction parts by hand: strtod depends on the locale. */
-    uint64_t ip = 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        if (ip > (UINT64_MAX - 9) / 10)
-            return -ERANGE;
-        ip = ip * 10 + (uint64_t)(*s - '0');
-    }
+    uint64_t ip;
+    if (moetier_parse_u64(s, 10, &ip, &s))
+        return -ERANGE; /* a digit is there: only too many of them fail */
     double frac = 0, scale = 1;
     int have_frac = 0;
     if (*s == '.') {

@@ -3,30 +3,23 @@
  */
 #include "profiler/model.h"
 #include "common/fmt.h"
+#include "common/hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 void moetier_model_id(const struct moetier_gguf_model *g, char *id, size_t cap)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = MOETIER_FNV1A_INIT;
     size_t n = moetier_gguf_model_n_tensors(g);
     for (size_t i = 0; i < n; i++) {
         const struct moetier_gguf_tensor *t = moetier_gguf_model_tensor(g, i);
-        h = fnv(h, t->name, strlen(t->name) + 1);
-        h = fnv(h, &t->type, sizeof t->type);
-        h = fnv(h, t->ne, sizeof t->ne);
-        h = fnv(h, &t->file, sizeof t->file);
-        h = fnv(h, &t->offset, sizeof t->offset);
+        h = moetier_fnv1a(h, t->name, strlen(t->name) + 1);
+        h = moetier_fnv1a(h, &t->type, sizeof t->type);
+        h = moetier_fnv1a(h, t->ne, sizeof t->ne);
+        h = moetier_fnv1a(h, &t->file, sizeof t->file);
+        h = moetier_fnv1a(h, &t->offset, sizeof t->offset);
     }
     moetier_fmt(id, cap, "%llx-%016llx", (unsigned long long)moetier_gguf_model_size(g),
                 (unsigned long long)h);

@@ -35,6 +35,7 @@
 #include "profiler/profile.h"
 #include "common/fail_point.h"
 #include "common/fmt.h"
+#include "common/hash.h"
 #include "common/private_dir.h"
 
 #include <errno.h>
@@ -46,8 +47,6 @@
 #include <unistd.h>
 
 #define HEADER_BYTES 1120u
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 #define IO_CHUNK 4096
 
 /* ---- little-endian encoding ---------------------------------------------- */
@@ -78,15 +77,6 @@ static uint64_t get64(const unsigned char *p)
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
-}
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
 }
 
 static uint64_t file_bytes_for(uint32_t n_layers, uint32_t n_experts)
@@ -125,7 +115,7 @@ static void out_put(struct out *o, const void *data, size_t n, int hashed)
 {
     const unsigned char *p = data;
     if (hashed)
-        o->hash = fnv1a(o->hash, p, n);
+        o->hash = moetier_fnv1a(o->hash, p, n);
     while (n) {
         size_t k = sizeof o->buf - o->len < n ? sizeof o->buf - o->len : n;
         memcpy(o->buf + o->len, p, k);
@@ -243,7 +233,7 @@ int moetier_profile_save_ex(const char *path, const struct moetier_profile *p, c
     o.fd = fd;
     o.err = 0;
     o.len = 0;
-    o.hash = FNV_OFFSET;
+    o.hash = MOETIER_FNV1A_INIT;
 
     unsigned char h[HEADER_BYTES];
     memset(h, 0, sizeof h);
@@ -327,7 +317,7 @@ static int in_get(struct in *i, void *dst, size_t n)
         }
         size_t k = i->len - i->pos < n ? i->len - i->pos : n;
         memcpy(d, i->buf + i->pos, k);
-        i->hash = fnv1a(i->hash, i->buf + i->pos, k);
+        i->hash = moetier_fnv1a(i->hash, i->buf + i->pos, k);
         i->pos += k;
         d += k;
         n -= k;
@@ -366,7 +356,7 @@ int moetier_profile_load_ex(const char *path, const char *expect_id, struct moet
             return perr(err, errlen, -EPERM, path, "is a symbolic link; refusing it as a profile");
         return perr(err, errlen, rc, path, strerror(-rc));
     }
-    in.hash = FNV_OFFSET;
+    in.hash = MOETIER_FNV1A_INIT;
     in.pos = in.len = 0;
     if (fstat(in.fd, &st)) {
         rc = perr(err, errlen, -errno, path, strerror(errno));

@@ -22,7 +22,8 @@
 #include "profiler/sampler.h"
 #include "common/fail_point.h"
 #include "common/fmt.h"
-#include "common/meminfo.h"
+#include "common/page.h"
+#include "common/sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,14 +48,6 @@ static __thread struct {
 } retried __attribute__((tls_model("initial-exec")));
 #define PAGEMAP_SPAN 4096 /* pages: a 32 KiB read */
 
-static uintptr_t page_size(void)
-{
-    static uintptr_t ps;
-    if (!ps)
-        ps = (uintptr_t)sysconf(_SC_PAGESIZE);
-    return ps;
-}
-
 static int cmp_probe(const void *a, const void *b)
 {
     uintptr_t x = ((const struct moetier_probe *)a)->addr, y = ((const struct moetier_probe *)b)->addr;
@@ -64,7 +57,7 @@ static int cmp_probe(const void *a, const void *b)
 static int pagemap_present(int fd, uintptr_t addr, size_t pages, uint64_t *buf)
 {
     ssize_t want = (ssize_t)(pages * sizeof *buf);
-    ssize_t got = pread(fd, buf, (size_t)want, (off_t)(addr / page_size() * sizeof *buf));
+    ssize_t got = pread(fd, buf, (size_t)want, (off_t)(addr / (uintptr_t)moetier_page_size() * sizeof *buf));
     if (got != want)
         return -1;
     int n = 0;
@@ -76,7 +69,7 @@ static int pagemap_present(int fd, uintptr_t addr, size_t pages, uint64_t *buf)
 int64_t moetier_sampler_measure_unit(uintptr_t addr, uintptr_t lo, uintptr_t hi)
 {
     const uintptr_t span = 4u << 20; /* look at 4 MiB around the touch */
-    uintptr_t ps = page_size();
+    uintptr_t ps = (uintptr_t)moetier_page_size();
     uintptr_t a = addr & ~(ps - 1);
     lo = (lo + ps - 1) & ~(ps - 1); /* only whole pages of the range */
     hi &= ~(ps - 1);
@@ -157,7 +150,7 @@ static int build_pagemap(struct moetier_sampler *s, const struct moetier_placeme
     s->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     /* one pread covers probes within PAGEMAP_SPAN pages of each other */
-    s->pm_cap = unit / page_size() > PAGEMAP_SPAN ? unit / page_size() : PAGEMAP_SPAN;
+    s->pm_cap = unit / (uintptr_t)moetier_page_size() > PAGEMAP_SPAN ? unit / (uintptr_t)moetier_page_size() : PAGEMAP_SPAN;
     s->pm = malloc(s->pm_cap * sizeof *s->pm);
     if (s->pagemap_fd < 0 || !s->pm) {
         moetier_fmt(why, whylen, "cannot read /proc/self/pagemap");
@@ -201,14 +194,14 @@ static uint64_t pmd_size(void)
 static uintptr_t region_block(const struct moetier_placement *p, uint64_t unit, int every_tensor)
 {
     if (every_tensor || p->kind != MOETIER_MEM_FILE_SHARED || unit < pmd_size() || p->stride < unit)
-        return page_size();
+        return (uintptr_t)moetier_page_size();
     return (uintptr_t)unit;
 }
 
 static int build_fault(struct moetier_sampler *s, const struct moetier_placements *t, uint32_t n_layers,
                        uint32_t n_experts, uint64_t unit, int every_tensor, char *why, size_t whylen)
 {
-    uintptr_t ps = page_size();
+    uintptr_t ps = (uintptr_t)moetier_page_size();
     s->regions = calloc(every_tensor ? t->n + 1 : n_layers, sizeof *s->regions);
     s->hit = calloc(s->n_slots, 1);
     uint8_t *have = calloc(n_layers, 1);
@@ -492,7 +485,7 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
     int hits = 0;
     if (s->kind == MOETIER_SAMPLE_PAGEMAP) {
         /* probes are sorted: read the pagemap of nearby probes in one pread */
-        uintptr_t ps = page_size();
+        uintptr_t ps = (uintptr_t)moetier_page_size();
         for (size_t i = 0; i < s->n;) {
             size_t j = i + 1;
             uintptr_t first = s->probes[i].addr / ps;
@@ -537,7 +530,7 @@ int moetier_sampler_collect(struct moetier_sampler *s, uint8_t *used)
          * where the region is protected in whole PMD mappings. */
         for (size_t i = 0; i < s->n_regions; i++) {
             const struct moetier_fault_region *r = &s->regions[i];
-            if (r->file >= 0 && !atomic_load(&r->dead) && !atomic_load(&r->armed) && r->block == page_size())
+            if (r->file >= 0 && !atomic_load(&r->dead) && !atomic_load(&r->armed) && r->block == (uintptr_t)moetier_page_size())
                 madvise((void *)r->start, r->end - r->start, MADV_DONTNEED);
         }
     }

@@ -16,8 +16,11 @@ shim_libmoetier_la_SOURCES = \
 # -fno-builtin: the malloc family here must be compiled as plain functions
 shim_libmoetier_la_CFLAGS = $(PRELOAD_CFLAGS) -fno-builtin -fvisibility=default
 # $ORIGIN: libmoetier-jemalloc.so lies beside it, built (.libs) and installed
+# --gc-sections: the libraries below come in whole (libtool convenience
+# archives), with code only the tools run (replay, the tier models, JSON,
+# routing files); the linker keeps what the exported hooks can reach
 shim_libmoetier_la_LDFLAGS = $(PRELOAD_LDFLAGS) -module -avoid-version -shared -Wl,-z,nodelete \
-	-Wl,--version-script=$(srcdir)/shim/exports.map -Wl,-rpath,'$$ORIGIN'
+	-Wl,--version-script=$(srcdir)/shim/exports.map -Wl,-rpath,'$$ORIGIN' -Wl,--gc-sections
 EXTRA_DIST += shim/exports.map shim/jemalloc.map
 # PRELOAD_LIBS: the libraries for what is built with PRELOAD_CFLAGS (Makefile.am)
 if SANITIZERS

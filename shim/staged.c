@@ -23,6 +23,7 @@
 #include "shim/shim.h"
 #include "common/fmt.h"
 #include "common/log.h"
+#include "common/page.h"
 #include "tiering/stage.h"
 
 #include <errno.h>
@@ -70,7 +71,7 @@ static void publish(int file, int fd, const struct moetier_stage_copy *c)
     copy[file].fd = fd;
     if (c) {
         copy[file].offset = c->offset;
-        copy[file].align = c->align ? c->align : (uint64_t)sysconf(_SC_PAGESIZE);
+        copy[file].align = c->align ? c->align : (uint64_t)moetier_page_size();
         copy[file].devdax = c->is_devdax;
     }
     looked[file] = 1;

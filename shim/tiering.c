@@ -330,9 +330,11 @@ static void start_locked(void)
         else
             moetier_engine_set_source(&engine, i, src_fd[i], 0, 0);
     }
+    /* the backend's operation table, once, as the plan decided (tiering/migrate.h):
+     * move_pages on a NUMA slow tier, lock on the file tier when locking pays, else copy */
     if (numa_mode)
         moetier_migrate_set_nodes(&engine.mig, fast_node, shim.cfg.slow_node);
-    if (lock_mode)
+    else if (lock_mode)
         moetier_engine_set_lock(&engine);
     cuda_pin_setup(p);
     if (p->fetch) {
@@ -422,6 +424,19 @@ static void numa_placement_check(void)
 /* Slow-tier bytes per decode token, by replay's categories: misses from the
  * sampled steps (their mean stands for every step), promotions and prefetches
  * over all decode tokens. */
+/* One warning per kind of failed move per process (the exit summary counts them all). */
+static void warn_failures(void)
+{
+    static uint32_t warned; /* bit k: kind k said */
+    for (int k = 0; k < MOETIER_FAILED_KINDS; k++)
+        if (engine.mig.fail[k] && !(warned & (1u << k))) {
+            warned |= 1u << k;
+            log_warn("tiering: %s failed: %s; %s (later failures of this kind are only counted)",
+                     moetier_migrate_failure_what((enum moetier_migrate_failure)k), strerror(engine.mig.fail_err[k]),
+                     moetier_migrate_failure_left((enum moetier_migrate_failure)k));
+        }
+}
+
 static void traffic_line(void)
 {
     const struct moetier_engine_traffic *t = &engine.traffic;
@@ -448,6 +463,7 @@ void shim_tiering_finish(void)
         numa_placement_check();
     char a[24], b[24], c[24];
     const struct moetier_migrate_counters *n = &engine.mig.n;
+    warn_failures();
     if (engine.pin)
         log_info("tiering: %s of the cache pinned for CUDA at exit", moetier_size_format(engine.pinned_bytes, a, sizeof a));
     log_info("tiering: %llu promotions (%s), %llu demotions, %llu failed, %llu refused for the map count; "
@@ -503,6 +519,7 @@ static void run_move(struct moetier_move *m, struct moetier_round *out)
     shim_lock();
     moetier_engine_commit(&engine, m, out);
     pthread_cond_broadcast(&shim.moved);
+    warn_failures();
 }
 
 /* numa: every tierable slot's pages onto the slow node, a slot at a time; what the kernel did. */
@@ -573,6 +590,7 @@ int shim_tiering_set_budget(uint64_t budget)
     if (state <= 0)
         return 0;
     int rc = moetier_engine_set_budget(&engine, budget, shim.hot.rate);
+    warn_failures();
     moetier_residency_resize(&want, moetier_engine_capacity(&engine));
     return rc;
 }

@@ -15,10 +15,10 @@ FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 # the parser sources each target links (it is built straight from them, not
 # from the libtool archives, so that all of it is instrumented)
 fuzz_gguf_SRCS = profiler/gguf.c profiler/expert_map.c profiler/ggml_types.c common/fmt.c
-fuzz_config_SRCS = common/config.c common/size.c common/log.c common/fmt.c
+fuzz_config_SRCS = common/config.c common/size.c common/log.c common/fmt.c common/number.c
 fuzz_routing_SRCS = profiler/routing_file.c
-fuzz_profile_SRCS = profiler/profile.c common/fmt.c
-fuzz_stage_SRCS = tiering/stage.c common/fmt.c
+fuzz_profile_SRCS = profiler/profile.c common/fmt.c common/hash.c common/private_dir.c
+fuzz_stage_SRCS = tiering/stage.c common/fmt.c common/number.c common/page.c
 
 FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%)
 FUZZ_DIST = \

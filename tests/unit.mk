@@ -3,7 +3,8 @@
 # protection on real file mappings (no llama.cpp needed).
 EXTRA_DIST += tests/lib.sh tests/unit/check.h tests/unit/scratch_file.h
 UNIT_TESTS = tests/bin/test_common tests/bin/test_quant tests/bin/test_routing tests/bin/test_fetch tests/bin/test_fault_blocks \
-	tests/bin/test_fault_claim tests/bin/test_lock_rank
+	tests/bin/test_fault_claim tests/bin/test_lock_rank tests/bin/test_hash tests/bin/test_number tests/bin/test_page \
+	tests/bin/test_sysfs
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 tests_bin_test_common_SOURCES = tests/unit/test_common.c
@@ -22,3 +23,12 @@ tests_bin_test_fault_claim_LDADD = profiler/libprofiler.la common/libcommon.la -
 # the lock-order checker aborts on a wrong order (issue 14)
 tests_bin_test_lock_rank_SOURCES = tests/unit/test_lock_rank.c
 tests_bin_test_lock_rank_LDADD = common/libcommon.la -lpthread
+# the primitives in common/: one implementation each (issue 14)
+tests_bin_test_hash_SOURCES = tests/unit/test_hash.c
+tests_bin_test_hash_LDADD = common/libcommon.la
+tests_bin_test_number_SOURCES = tests/unit/test_number.c
+tests_bin_test_number_LDADD = common/libcommon.la
+tests_bin_test_page_SOURCES = tests/unit/test_page.c
+tests_bin_test_page_LDADD = common/libcommon.la
+tests_bin_test_sysfs_SOURCES = tests/unit/test_sysfs.c
+tests_bin_test_sysfs_LDADD = common/libcommon.la

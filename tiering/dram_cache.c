@@ -7,7 +7,8 @@
 #include "tiering/dram_cache.h"
 #include "common/fail_point.h"
 #include "common/fmt.h"
-#include "common/meminfo.h"
+#include "common/page.h"
+#include "common/sysfs.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -31,7 +32,7 @@ int moetier_dram_cache_init(struct moetier_dram_cache *c, uint64_t budget, uint3
     for (uint32_t i = 0; i < MOETIER_CACHE_MAX_FILES; i++)
         c->fd[i] = -1;
     c->n_files = n_files;
-    c->unit = huge ? MOETIER_HUGE_PAGE : (size_t)sysconf(_SC_PAGESIZE);
+    c->unit = huge ? MOETIER_HUGE_PAGE : moetier_page_size();
     for (uint32_t i = 0; i < n_files; i++)
         c->size[i] = (sizes[i] + c->unit - 1) / c->unit * c->unit;
     c->budget = budget;

@@ -131,8 +131,8 @@ void moetier_engine_keep_unlocked(struct moetier_engine *e, uint32_t s, uintptr_
                 continue;
             r->keep = addr;
             r->keep_len = len;
-            if (e->mig.lock && (e->part_in[s] & (1u << p)))
-                moetier_migrate_unlock_window(&e->mig, addr, len);
+            if (e->part_in[s] & (1u << p))
+                moetier_migrate_unlock_window(&e->mig, addr, len); /* locking only: the others keep nothing locked */
             return;
         }
 }
@@ -165,20 +165,6 @@ void moetier_engine_exclude(struct moetier_engine *e, uintptr_t start, uintptr_t
                 e->state[s] = MOETIER_SLOT_EXCLUDED;
 }
 
-/* A cached part's bytes go without remapping (its memory goes away). */
-static void drop_part(struct moetier_engine *e, const struct moetier_range *r)
-{
-    if (e->mig.move || e->mig.lock) {
-        /* page migration moved nothing we own; locks go with the mapping */
-        moetier_dram_cache_uncharge(&e->cache, r->len);
-        if (e->mig.lock)
-            e->mig.map_now -= 2;
-    } else {
-        moetier_dram_cache_release(&e->cache, r->file, r->off, r->len);
-        e->mig.map_now -= 2;
-    }
-}
-
 void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t end)
 {
     e->gen++;
@@ -201,7 +187,7 @@ void moetier_engine_forget(struct moetier_engine *e, uintptr_t start, uintptr_t 
                 e->pinned_bytes -= r->len;
             }
             if (e->part_in[s] & (1u << p)) {
-                drop_part(e, r);
+                moetier_migrate_drop(&e->mig, r);
                 e->part_in[s] &= (uint8_t)~(1u << p);
             }
             memset(r, 0, sizeof *r);
@@ -272,8 +258,7 @@ void moetier_engine_move(struct moetier_engine *e, struct moetier_move *m)
             continue;
         if (m->kind == MOETIER_MOVE_PLACE) {
             struct moetier_numa_moved n;
-            moetier_touch_pages((const void *)r->addr, r->len);
-            if (moetier_numa_move((void *)r->addr, r->len, e->mig.slow_node, MOETIER_NUMA_INTERIOR, &n) == 0)
+            if (moetier_migrate_place(&e->mig, r, &n) == 0)
                 moetier_numa_moved_add(&m->placed, &n);
             continue;
         }
@@ -308,7 +293,7 @@ static int apply(struct moetier_engine *e, const struct moetier_move *m)
          * unmaps it): its cache bytes go, nothing is mapped over it */
         for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++)
             if (in & (1u << p))
-                drop_part(e, &m->part[p]);
+                moetier_migrate_drop(&e->mig, &m->part[p]);
         e->part_in[s] = 0;
         e->move_lost = 0;
         if (e->state[s] == MOETIER_SLOT_DRAM)
@@ -327,8 +312,8 @@ static int apply(struct moetier_engine *e, const struct moetier_move *m)
     if (e->state[s] != MOETIER_SLOT_EXCLUDED) /* excluded meanwhile: stays where it is now */
         e->state[s] = MOETIER_SLOT_DRAM;
     e->since_ns[s] = e->round_now;
-    for (uint32_t p = 0; e->mig.lock && p < MOETIER_ENGINE_PARTS; p++) {
-        /* a probe window registered during the move must stay unlocked */
+    for (uint32_t p = 0; p < MOETIER_ENGINE_PARTS; p++) {
+        /* a probe window registered during the move must stay unlocked (locking only) */
         const struct moetier_range *r = part_range(e, s, p);
         if ((in & (1u << p)) && r->keep_len && (r->keep != m->part[p].keep || r->keep_len != m->part[p].keep_len))
             moetier_migrate_unlock_window(&e->mig, r->keep, r->keep_len);
@@ -579,7 +564,7 @@ void moetier_numa_moved_add(struct moetier_numa_moved *sum, const struct moetier
 
 int moetier_engine_place_next(struct moetier_engine *e, struct moetier_move *m)
 {
-    if (!e->mig.move || e->moving)
+    if (!moetier_migrate_can_place(&e->mig) || e->moving)
         return 0;
     for (; e->place_i < e->n_slots; e->place_i++)
         if (e->state[e->place_i] == MOETIER_SLOT_SLOW) {
@@ -592,7 +577,7 @@ int moetier_engine_place_next(struct moetier_engine *e, struct moetier_move *m)
 int moetier_engine_place_slow(struct moetier_engine *e, struct moetier_numa_moved *sum)
 {
     memset(sum, 0, sizeof *sum);
-    if (!e->mig.move)
+    if (!moetier_migrate_can_place(&e->mig))
         return -EINVAL;
     struct moetier_move m;
     e->place_i = 0;

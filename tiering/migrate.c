@@ -7,7 +7,8 @@
 #include "tiering/migrate.h"
 #include "common/fail_point.h"
 #include "tiering/numa_tier.h"
-#include "common/meminfo.h"
+#include "common/sysfs.h"
+#include "common/page.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 
 void moetier_touch_pages(const void *addr, size_t len)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = moetier_page_size();
     for (size_t off = 0; off < len; off += page)
         (void)*(const volatile char *)((const char *)addr + off);
 }
@@ -52,6 +53,7 @@ int moetier_migrate_init(struct moetier_migrator *m, struct moetier_dram_cache *
 {
     memset(m, 0, sizeof *m);
     m->cache = cache;
+    m->ops = &moetier_migrate_copy_ops; /* until the plan says lock or the slow tier is a node */
     for (int i = 0; i < MOETIER_CACHE_MAX_FILES; i++)
         m->src_fd[i] = -1;
     if (map_share <= 0 || map_share > 1)
@@ -104,6 +106,54 @@ static int injected(struct moetier_migrator *m, enum moetier_migrate_point at)
     }
     m->fault_count[at]--;
     return m->fault_err[at] ? m->fault_err[at] : EIO;
+}
+
+static const struct {
+    const char *what, *left;
+} failures[MOETIER_FAILED_KINDS] = {
+    [MOETIER_FAILED_CACHE] = { "copying an expert into the DRAM cache", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_MAP_IN] = { "mapping the DRAM cache over an expert", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_MAP_OUT] = { "mapping an expert back onto the slow tier", "the slot stays in DRAM" },
+    [MOETIER_FAILED_LOCK] = { "locking an expert's pages (mlock)", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_UNLOCK] = { "unlocking an expert's pages (munlock)", "the slot stays locked in DRAM" },
+    [MOETIER_FAILED_MOVE_IN] = { "moving an expert's pages to the DRAM node (move_pages)", "the slot stays on the slow tier" },
+    [MOETIER_FAILED_MOVE_OUT] = { "moving an expert's pages back to the slow node (move_pages)", "the slot stays in DRAM" },
+    [MOETIER_FAILED_RELEASE] = { "freeing an expert's DRAM cache pages (punch hole)",
+                                 "the pages stay counted against the budget and are freed later" },
+};
+
+const char *moetier_migrate_failure_what(enum moetier_migrate_failure k)
+{
+    return (unsigned)k < MOETIER_FAILED_KINDS ? failures[k].what : "?";
+}
+
+const char *moetier_migrate_failure_left(enum moetier_migrate_failure k)
+{
+    return (unsigned)k < MOETIER_FAILED_KINDS ? failures[k].left : "?";
+}
+
+/* Counts a failure of kind k (rc: -errno) for the caller's warning; returns rc. */
+static int failed_as(struct moetier_migrator *m, enum moetier_migrate_failure k, int rc)
+{
+    if (!m->fail[k]++)
+        m->fail_err[k] = -rc;
+    return rc;
+}
+
+/* Page migration and locking move nothing of the source: whole cache units of r. */
+static int check_in_place(const struct moetier_migrator *m, const struct moetier_range *r)
+{
+    size_t unit = m->cache->unit;
+    return r->len && r->len % unit == 0 && r->addr % unit == 0 ? 0 : -EINVAL;
+}
+
+static int check_copy(const struct moetier_migrator *m, const struct moetier_range *r)
+{
+    size_t unit = m->cache->unit;
+    if (r->file >= m->cache->n_files || m->src_fd[r->file] < 0 || r->len == 0 || r->len % unit ||
+        r->addr % unit || r->off % unit || (r->prot & PROT_WRITE))
+        return -EINVAL;
+    return 0;
 }
 
 /* mmap(MAP_FIXED) of fd at off over r, or the injected failure of `map`. */
@@ -168,10 +218,8 @@ static void restore(struct moetier_migrator *m, const struct moetier_range *r, i
     anon_rescue(m, r);
 }
 
-int moetier_migrate_detach(struct moetier_migrator *m, const struct moetier_range *r)
+static int copy_detach(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    if (m->move || m->lock)
-        return 0;
     if (map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 0) == 0)
         return 0;
     return anon_rescue(m, r);
@@ -183,6 +231,7 @@ static void release(struct moetier_migrator *m, uint32_t file, uint64_t off, siz
     int rc = e ? -e : moetier_dram_cache_release(m->cache, file, off, len);
     if (rc == 0)
         return;
+    failed_as(m, MOETIER_FAILED_RELEASE, rc);
     if (m->n_pending < MOETIER_PENDING_MAX) {
         m->pending[m->n_pending].file = file;
         m->pending[m->n_pending].off = off;
@@ -205,12 +254,6 @@ void moetier_migrate_retry_pending(struct moetier_migrator *m)
 }
 
 
-void moetier_migrate_set_nodes(struct moetier_migrator *m, int fast, int slow)
-{
-    m->move = 1;
-    m->fast_node = fast;
-    m->slow_node = slow;
-}
 
 /* Page migration of r to node: 0 when at least some pages are there now. */
 static int move_range(struct moetier_migrator *m, const struct moetier_range *r, int node)
@@ -233,14 +276,17 @@ static int move_range(struct moetier_migrator *m, const struct moetier_range *r,
 
 static int promote_move(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = moetier_dram_cache_charge(m->cache, r->len);
+    int rc = check_in_place(m, r);
+    if (rc)
+        return rc;
+    rc = moetier_dram_cache_charge(m->cache, r->len);
     if (rc)
         return rc;
     rc = move_range(m, r, m->fast_node);
     if (rc) {
         moetier_dram_cache_uncharge(m->cache, r->len);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MOVE_IN, rc);
     }
     m->n.promotions++;
     m->n.bytes_promoted += r->len;
@@ -249,10 +295,13 @@ static int promote_move(struct moetier_migrator *m, const struct moetier_range *
 
 static int demote_move(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = move_range(m, r, m->slow_node);
+    int rc = check_in_place(m, r);
+    if (rc)
+        return rc;
+    rc = move_range(m, r, m->slow_node);
     if (rc) {
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MOVE_OUT, rc);
     }
     moetier_dram_cache_uncharge(m->cache, r->len);
     m->n.demotions++;
@@ -260,10 +309,6 @@ static int demote_move(struct moetier_migrator *m, const struct moetier_range *r
     return 0;
 }
 
-void moetier_migrate_set_lock(struct moetier_migrator *m)
-{
-    m->lock = 1;
-}
 
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 0x01
@@ -305,6 +350,8 @@ static long lock_vmas(const struct moetier_range *r)
 
 static int promote_lock(struct moetier_migrator *m, const struct moetier_range *r)
 {
+    if (check_in_place(m, r) || r->file >= m->cache->n_files)
+        return -EINVAL;
     long vmas = lock_vmas(r);
     if (injected(m, MOETIER_FAULT_MAPCOUNT) || moetier_migrate_headroom(m) < vmas) {
         m->n.no_headroom++;
@@ -326,7 +373,7 @@ static int promote_lock(struct moetier_migrator *m, const struct moetier_range *
             sys_lock(a[i], len[i], 0);
         moetier_dram_cache_uncharge(m->cache, r->len);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_LOCK, rc);
     }
     /* read what is not cached yet, exactly the range (the locks take hold as it is mapped) */
     if (m->src_fd[r->file] >= 0)
@@ -339,6 +386,8 @@ static int promote_lock(struct moetier_migrator *m, const struct moetier_range *
 
 static int demote_lock(struct moetier_migrator *m, const struct moetier_range *r)
 {
+    if (check_in_place(m, r) || r->file >= m->cache->n_files)
+        return -EINVAL;
     uintptr_t a[2];
     size_t len[2];
     int n = lock_pieces(r, a, len);
@@ -349,7 +398,7 @@ static int demote_lock(struct moetier_migrator *m, const struct moetier_range *r
     if (rc) {
         /* still (partly) locked: it stays promoted and counted, and is retried */
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_UNLOCK, rc);
     }
     moetier_dram_cache_uncharge(m->cache, r->len);
     m->map_now -= lock_vmas(r);
@@ -358,23 +407,10 @@ static int demote_lock(struct moetier_migrator *m, const struct moetier_range *r
     return 0;
 }
 
-int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, size_t len)
+static int lock_keep_window(struct moetier_migrator *m, uintptr_t addr, size_t len)
 {
     (void)m;
     return sys_lock(addr, len, 0);
-}
-
-static int check_range(const struct moetier_migrator *m, const struct moetier_range *r)
-{
-    size_t unit = m->cache->unit;
-    if (m->move || m->lock)
-        return r->len && r->len % unit == 0 && r->addr % unit == 0 && (!m->lock || r->file < m->cache->n_files)
-                   ? 0
-                   : -EINVAL;
-    if (r->file >= m->cache->n_files || m->src_fd[r->file] < 0 || r->len == 0 || r->len % unit ||
-        r->addr % unit || r->off % unit || (r->prot & PROT_WRITE))
-        return -EINVAL;
-    return 0;
 }
 
 /* A release still pending over r would punch holes in a fresh copy: settle it first. */
@@ -393,13 +429,9 @@ static int settle_pending(struct moetier_migrator *m, const struct moetier_range
     return 0;
 }
 
-int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r)
+static int copy_promote(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = check_range(m, r);
-    if (rc == 0 && m->move)
-        return promote_move(m, r);
-    if (rc == 0 && m->lock)
-        return promote_lock(m, r);
+    int rc = check_copy(m, r);
     if (rc == 0)
         rc = settle_pending(m, r);
     if (rc)
@@ -411,20 +443,21 @@ int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_ran
     int e = injected(m, MOETIER_FAULT_FILL);
     if (e) {
         m->n.failed++;
-        return -e;
+        return failed_as(m, MOETIER_FAILED_CACHE, -e);
     }
     rc = moetier_dram_cache_fill(m->cache, r->file, r->off, (const void *)r->addr, r->len);
     if (rc) {
-        if (rc != -ENOSPC)
-            m->n.failed++;
-        return rc;
+        if (rc == -ENOSPC)
+            return rc; /* no room: not a failure */
+        m->n.failed++;
+        return failed_as(m, MOETIER_FAILED_CACHE, rc);
     }
     rc = map_over(m, r, moetier_dram_cache_fd(m->cache, r->file), r->off, 1);
     if (rc) {
         restore(m, r, 0);
         release(m, r->file, r->off, r->len);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MAP_IN, rc);
     }
     m->map_now += VMAS_PER_RANGE;
     m->n.promotions++;
@@ -432,24 +465,128 @@ int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_ran
     return 0;
 }
 
-int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r)
+static int copy_demote(struct moetier_migrator *m, const struct moetier_range *r)
 {
-    int rc = check_range(m, r);
+    int rc = check_copy(m, r);
     if (rc)
         return rc;
-    if (m->move)
-        return demote_move(m, r);
-    if (m->lock)
-        return demote_lock(m, r);
     rc = map_over(m, r, m->src_fd[r->file], m->src_base[r->file] + r->off, 1);
     if (rc) {
         restore(m, r, 1);
         m->n.failed++;
-        return rc;
+        return failed_as(m, MOETIER_FAILED_MAP_OUT, rc);
     }
     release(m, r->file, r->off, r->len);
     m->map_now -= VMAS_PER_RANGE;
     m->n.demotions++;
     m->n.bytes_demoted += r->len;
     return 0;
+}
+
+/* ---- the three backends: operation tables ------------------------------- */
+
+/* The memory went away (the binary unmapped it): what the range held goes. */
+static void copy_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    int rc = moetier_dram_cache_release(m->cache, r->file, r->off, r->len);
+    if (rc)
+        failed_as(m, MOETIER_FAILED_RELEASE, rc);
+    m->map_now -= VMAS_PER_RANGE;
+}
+
+static void lock_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    moetier_dram_cache_uncharge(m->cache, r->len); /* the locks went with the mapping */
+    m->map_now -= VMAS_PER_RANGE;
+}
+
+static void move_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    moetier_dram_cache_uncharge(m->cache, r->len); /* page migration moved nothing we own */
+}
+
+/* A forked child shares nothing that locking or page migration made. */
+static int nothing_to_detach(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    (void)m, (void)r;
+    return 0;
+}
+
+static int move_place(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out)
+{
+    moetier_touch_pages((const void *)r->addr, r->len);
+    return moetier_numa_move((void *)r->addr, r->len, m->slow_node, MOETIER_NUMA_INTERIOR, out);
+}
+
+const struct moetier_migrate_ops moetier_migrate_copy_ops = {
+    .name = "copy",
+    .promote = copy_promote,
+    .demote = copy_demote,
+    .drop = copy_drop,
+    .detach = copy_detach,
+};
+
+const struct moetier_migrate_ops moetier_migrate_lock_ops = {
+    .name = "lock",
+    .promote = promote_lock,
+    .demote = demote_lock,
+    .drop = lock_drop,
+    .detach = nothing_to_detach,
+    .keep_window = lock_keep_window,
+};
+
+const struct moetier_migrate_ops moetier_migrate_move_ops = {
+    .name = "move_pages",
+    .promote = promote_move,
+    .demote = demote_move,
+    .drop = move_drop,
+    .detach = nothing_to_detach,
+    .place = move_place,
+};
+
+void moetier_migrate_set_nodes(struct moetier_migrator *m, int fast, int slow)
+{
+    m->ops = &moetier_migrate_move_ops;
+    m->fast_node = fast;
+    m->slow_node = slow;
+}
+
+void moetier_migrate_set_lock(struct moetier_migrator *m)
+{
+    m->ops = &moetier_migrate_lock_ops;
+}
+
+int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    return m->ops->promote(m, r);
+}
+
+int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    return m->ops->demote(m, r);
+}
+
+void moetier_migrate_drop(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    m->ops->drop(m, r);
+}
+
+int moetier_migrate_detach(struct moetier_migrator *m, const struct moetier_range *r)
+{
+    return m->ops->detach(m, r);
+}
+
+int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, size_t len)
+{
+    return m->ops->keep_window ? m->ops->keep_window(m, addr, len) : 0;
+}
+
+int moetier_migrate_can_place(const struct moetier_migrator *m)
+{
+    return m->ops->place != NULL;
+}
+
+int moetier_migrate_place(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out)
+{
+    return m->ops->place ? m->ops->place(m, r, out) : -EOPNOTSUPP;
 }

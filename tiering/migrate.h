@@ -68,6 +68,25 @@ enum moetier_migrate_point {
     MOETIER_FAULT_POINTS
 };
 
+/* What failed, by kind: tiering does not log, so the caller reads these
+ * (fail[], fail_err[]) and says once per kind what went wrong. */
+enum moetier_migrate_failure {
+    MOETIER_FAILED_CACHE,     /* copying a range into the DRAM cache (memfd_create, ftruncate, pwrite, mmap) */
+    MOETIER_FAILED_MAP_IN,    /* mapping the cache over a range: it stays on the slow tier */
+    MOETIER_FAILED_MAP_OUT,   /* mapping the slow tier back: it stays in the cache */
+    MOETIER_FAILED_LOCK,      /* mlock of a range: it stays unlocked */
+    MOETIER_FAILED_UNLOCK,    /* munlock: it stays locked, retried */
+    MOETIER_FAILED_MOVE_IN,   /* move_pages to the DRAM node */
+    MOETIER_FAILED_MOVE_OUT,  /* move_pages back to the slow node */
+    MOETIER_FAILED_RELEASE,   /* freeing cache pages (punch hole): they stay counted, retried */
+    MOETIER_FAILED_KINDS
+};
+
+/* "copying an expert into the DRAM cache", ...: what failed, for a log line. */
+const char *moetier_migrate_failure_what(enum moetier_migrate_failure k);
+/* "the slot stays on the slow tier", ...: what that left. */
+const char *moetier_migrate_failure_left(enum moetier_migrate_failure k);
+
 struct moetier_migrate_counters {
     uint64_t promotions, demotions, bytes_promoted, bytes_demoted;
     uint64_t failed;       /* operations that failed and were rolled back */
@@ -79,6 +98,35 @@ struct moetier_migrate_counters {
 
 #define MOETIER_PENDING_MAX 64
 
+struct moetier_migrator;
+struct moetier_numa_moved;
+
+/*
+ * One backend: how a range moves, as a table of operations. The migrator
+ * holds one, chosen once when the engine starts (copy by default;
+ * moetier_migrate_set_lock when the plan says the file tier locks,
+ * moetier_migrate_set_nodes when the slow tier is a NUMA node), and every
+ * call below goes through it: no caller asks which backend it has.
+ *   promote, demote  move one range in or out (0 or -errno; the rules above)
+ *   drop             the binary unmapped a promoted range: forget what it
+ *                    holds (cache pages, budget, map count), moving nothing
+ *   detach           a forked child's copy of a promoted range (above)
+ *   keep_window      locking only (NULL otherwise): unlock a probe window
+ *   place            page migration only (NULL otherwise): put a range's
+ *                    pages on the slow node at start-up
+ */
+struct moetier_migrate_ops {
+    const char *name; /* "copy", "lock", "move_pages" */
+    int (*promote)(struct moetier_migrator *m, const struct moetier_range *r);
+    int (*demote)(struct moetier_migrator *m, const struct moetier_range *r);
+    void (*drop)(struct moetier_migrator *m, const struct moetier_range *r);
+    int (*detach)(struct moetier_migrator *m, const struct moetier_range *r);
+    int (*keep_window)(struct moetier_migrator *m, uintptr_t addr, size_t len);
+    int (*place)(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out);
+};
+
+extern const struct moetier_migrate_ops moetier_migrate_copy_ops, moetier_migrate_lock_ops, moetier_migrate_move_ops;
+
 struct moetier_migrator {
     struct moetier_dram_cache *cache;
     int src_fd[MOETIER_CACHE_MAX_FILES];        /* what to map back on demotion */
@@ -87,14 +135,15 @@ struct moetier_migrator {
     long map_allowed;  /* this process's mappings may not pass this (a share of map_max) */
     _Atomic long map_now; /* mappings now: counted at init, tracked, recounted; forget lowers it (engine.h) */
     struct moetier_migrate_counters n;
-    int move;          /* page migration between fast_node and slow_node instead of remapping */
-    int lock;          /* mlock/munlock in place instead of remapping */
-    int fast_node, slow_node;
+    const struct moetier_migrate_ops *ops; /* the backend (moetier_migrate_ops above) */
+    int fast_node, slow_node;              /* page migration: the DRAM node and the slow node */
     struct { uint32_t file; uint64_t off; size_t len; } pending[MOETIER_PENDING_MAX];
     int n_pending;     /* releases that failed, retried later (their bytes stay counted) */
     int fault_err[MOETIER_FAULT_POINTS];
     uint32_t fault_count[MOETIER_FAULT_POINTS];
     uint32_t fault_skip[MOETIER_FAULT_POINTS];
+    uint64_t fail[MOETIER_FAILED_KINDS]; /* failures by kind */
+    int fail_err[MOETIER_FAILED_KINDS];  /* the first one's errno */
 };
 
 /*
@@ -122,6 +171,12 @@ int moetier_migrate_unlock_window(struct moetier_migrator *m, uintptr_t addr, si
 
 int moetier_migrate_promote(struct moetier_migrator *m, const struct moetier_range *r);
 int moetier_migrate_demote(struct moetier_migrator *m, const struct moetier_range *r);
+/* A promoted range's memory went away: its cache pages, budget and mappings are forgotten. */
+void moetier_migrate_drop(struct moetier_migrator *m, const struct moetier_range *r);
+/* Page migration: whether the backend places ranges on the slow node, and
+ * placing one (moetier_numa_move's result in out). -EOPNOTSUPP otherwise. */
+int moetier_migrate_can_place(const struct moetier_migrator *m);
+int moetier_migrate_place(struct moetier_migrator *m, const struct moetier_range *r, struct moetier_numa_moved *out);
 
 /* Mappings a promotion may still add before the limit (may be negative). */
 long moetier_migrate_headroom(const struct moetier_migrator *m);

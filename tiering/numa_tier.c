@@ -19,6 +19,9 @@
 #include "common/fail_point.h"
 
 #include "common/fmt.h"
+#include "common/number.h"
+#include "common/page.h"
+#include "common/sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,16 +46,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static size_t page_size(void)
-{
-    static size_t pg;
-    if (!pg) {
-        long v = sysconf(_SC_PAGESIZE);
-        pg = v > 0 ? (size_t)v : 4096;
-    }
-    return pg;
-}
-
 static void mask_set(unsigned long *m, int bit)
 {
     m[bit / LONG_BITS] |= 1UL << (bit % LONG_BITS);
@@ -61,43 +54,6 @@ static void mask_set(unsigned long *m, int bit)
 static int mask_test(const unsigned long *m, int bit)
 {
     return (m[bit / LONG_BITS] >> (bit % LONG_BITS)) & 1;
-}
-
-/* Reads a small file into buf (NUL-terminated). Returns bytes or -errno. */
-static ssize_t read_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t n = 0;
-    while (n + 1 < cap) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            close(fd);
-            return -e;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = 0;
-    close(fd);
-    return (ssize_t)n;
-}
-
-static const char *parse_u64(const char *s, uint64_t *v)
-{
-    uint64_t x = 0;
-    const char *p = s;
-    while (*p >= '0' && *p <= '9') {
-        x = x * 10 + (uint64_t)(*p - '0');
-        p++;
-    }
-    *v = x;
-    return p == s ? NULL : p;
 }
 
 /* ---- node masks ---------------------------------------------------------- */
@@ -110,15 +66,11 @@ int moetier_numa_mask_parse(const char *s, unsigned long *mask)
         p++;
     while (*p && *p != '\n') {
         uint64_t a, b;
-        p = parse_u64(p, &a);
-        if (!p)
+        if (moetier_parse_u64(p, 10, &a, &p))
             return -EINVAL;
         b = a;
-        if (*p == '-') {
-            p = parse_u64(p + 1, &b);
-            if (!p)
-                return -EINVAL;
-        }
+        if (*p == '-' && moetier_parse_u64(p + 1, 10, &b, &p))
+            return -EINVAL;
         if (b < a || b >= MOETIER_NUMA_MASK_BITS)
             return -ERANGE;
         for (uint64_t i = a; i <= b; i++)
@@ -166,7 +118,7 @@ static uint64_t meminfo_field(const char *text, const char *key)
             while (*p == ' ')
                 p++;
             uint64_t v;
-            if (parse_u64(p, &v))
+            if (moetier_parse_u64(p, 10, &v, &p) == 0)
                 return v * 1024; /* the files say kB */
         }
         line = k + kl;
@@ -177,7 +129,7 @@ static uint64_t meminfo_field(const char *text, const char *key)
 static int read_mask(const char *path, unsigned long *mask)
 {
     char buf[512];
-    ssize_t r = read_file(path, buf, sizeof buf);
+    ssize_t r = moetier_read_text(path, buf, sizeof buf);
     if (r < 0)
         return (int)r;
     return moetier_numa_mask_parse(buf, mask);
@@ -201,7 +153,8 @@ static void read_tiers(struct moetier_numa_topo *t)
             memcpy(&reclen, buf + off + 16, sizeof reclen);
             const char *name = buf + off + 19;
             uint64_t k;
-            if (!strncmp(name, "memory_tier", 11) && parse_u64(name + 11, &k)) {
+            const char *end;
+            if (!strncmp(name, "memory_tier", 11) && moetier_parse_u64(name + 11, 10, &k, &end) == 0) {
                 char path[128];
                 unsigned long mask[MOETIER_NUMA_MASK_LONGS];
                 moetier_fmt(path, sizeof path, TIERS "/%s/nodelist", name);
@@ -245,7 +198,7 @@ int moetier_numa_discover(struct moetier_numa_topo *t)
         nd->tier = -1;
         char path[96], buf[4096];
         moetier_fmt(path, sizeof path, SYSNODE "/node%d/meminfo", id);
-        if (read_file(path, buf, sizeof buf) > 0) {
+        if (moetier_read_text(path, buf, sizeof buf) > 0) {
             nd->total = meminfo_field(buf, "MemTotal");
             nd->free = meminfo_field(buf, "MemFree");
         }
@@ -254,19 +207,17 @@ int moetier_numa_discover(struct moetier_numa_topo *t)
     for (int i = 0; i < t->n; i++) {
         char path[96], buf[1024];
         moetier_fmt(path, sizeof path, SYSNODE "/node%d/distance", t->node[i].id);
-        if (read_file(path, buf, sizeof buf) <= 0)
+        if (moetier_read_text(path, buf, sizeof buf) <= 0)
             continue;
         const char *p = buf;
         for (int j = 0; j < MOETIER_NUMA_MAX_NODES && *p; j++) {
             while (*p == ' ')
                 p++;
             uint64_t d;
-            const char *q = parse_u64(p, &d);
-            if (!q)
+            if (moetier_parse_u64(p, 10, &d, &p))
                 break;
             if (j < t->n)
                 t->distance[i][j] = d > 255 ? 255 : (uint8_t)d;
-            p = q;
         }
     }
     read_tiers(t);
@@ -318,7 +269,7 @@ int moetier_numa_spec_parse(const char *spec, const struct moetier_numa_topo *t,
     uint64_t v;
     const char *end;
     moetier_fmt(msg, msgcap, "%s", "");
-    if (!spec || strncmp(spec, "numa:", 5) || !(end = parse_u64(spec + 5, &v)) || *end ||
+    if (!spec || strncmp(spec, "numa:", 5) || moetier_parse_u64(spec + 5, 10, &v, &end) || *end ||
         end - (spec + 5) > 6) {
         moetier_fmt(msg, msgcap, "\"%s\": not numa:N (N a node number)", spec ? spec : "(null)");
         return -EINVAL;
@@ -348,7 +299,7 @@ int moetier_numa_spec_parse(const char *spec, const struct moetier_numa_topo *t,
 static int page_range(const void *addr, size_t len, unsigned flags, uintptr_t *lo, uintptr_t *hi,
                       uint64_t *edge)
 {
-    uintptr_t a = (uintptr_t)addr, pg = page_size();
+    uintptr_t a = (uintptr_t)addr, pg = moetier_page_size();
     if (a + len < a)
         return -EINVAL;
     uintptr_t e = a + len;
@@ -378,7 +329,7 @@ static int page_range(const void *addr, size_t len, unsigned flags, uintptr_t *l
  * batches: pages counted "already" were really there before the call. */
 static uintptr_t batch_end(uintptr_t at, uintptr_t hi)
 {
-    uintptr_t span = (uintptr_t)BATCH * page_size();
+    uintptr_t span = (uintptr_t)BATCH * moetier_page_size();
     uintptr_t end = (at / span + 1) * span;
     return end < hi && end > at ? end : hi;
 }
@@ -401,7 +352,7 @@ static int query(unsigned long n, void **pages, int *status)
 int moetier_numa_where(const void *addr, size_t len, unsigned flags, uint64_t *per_node, int n_counts,
                        struct moetier_numa_where *out)
 {
-    uintptr_t lo, hi, pg = page_size();
+    uintptr_t lo, hi, pg = moetier_page_size();
     memset(out, 0, sizeof *out);
     int rc = page_range(addr, len, flags, &lo, &hi, &out->edge);
     if (rc)
@@ -452,7 +403,7 @@ static void count_reason(struct moetier_numa_moved *r, int s)
 
 int moetier_numa_move(void *addr, size_t len, int node, unsigned flags, struct moetier_numa_moved *res)
 {
-    uintptr_t lo, hi, pg = page_size();
+    uintptr_t lo, hi, pg = moetier_page_size();
     memset(res, 0, sizeof *res);
     if (node < 0 || node >= MOETIER_NUMA_MASK_BITS)
         return -EINVAL;

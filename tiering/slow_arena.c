@@ -24,6 +24,7 @@
 #include "tiering/numa_tier.h"
 
 #include "common/fmt.h"
+#include "common/page.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -73,16 +74,6 @@ struct moetier_slow_arena {
     uint64_t mapped, extents, refused, purged, allocs; /* atomic counters */
 };
 
-static size_t page_size(void)
-{
-    static size_t pg;
-    if (!pg) {
-        long v = sysconf(_SC_PAGESIZE);
-        pg = v > 0 ? (size_t)v : 4096;
-    }
-    return pg;
-}
-
 #define ADD(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
 
 /* ---- extent hooks (called by jemalloc, possibly from any thread) ---------- */
@@ -91,7 +82,7 @@ static void *hook_alloc(slow_hooks_t *h, void *new_addr, size_t size, size_t ali
                         bool *commit, unsigned ind)
 {
     struct moetier_slow_arena *a = (struct moetier_slow_arena *)h;
-    uintptr_t pg = page_size(), al = alignment < pg ? pg : alignment, start, end;
+    uintptr_t pg = moetier_page_size(), al = alignment < pg ? pg : alignment, start, end;
     if (!size || size % pg || (al & (al - 1)))
         goto refuse;
     uintptr_t cur = __atomic_load_n(&a->cursor, __ATOMIC_RELAXED);
@@ -230,7 +221,7 @@ static int load_jemalloc(char *err, size_t errcap)
 
 static size_t struct_size(void)
 {
-    size_t pg = page_size();
+    size_t pg = moetier_page_size();
     return (sizeof(struct moetier_slow_arena) + pg - 1) & ~(pg - 1);
 }
 
@@ -365,7 +356,7 @@ void moetier_slow_arena_close(struct moetier_slow_arena *a)
 
 static int lg_align(size_t align)
 {
-    size_t pg = page_size();
+    size_t pg = moetier_page_size();
     if (align < pg)
         align = pg;
     return __builtin_ctzl(align);

@@ -20,6 +20,8 @@
 #include "tiering/stage.h"
 
 #include "common/fmt.h"
+#include "common/number.h"
+#include "common/page.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -228,12 +230,6 @@ static void sys_munmap(const void *p, size_t len)
     int e = errno;
     syscall(SYS_munmap, p, len);
     errno = e;
-}
-
-static uint64_t page_size(void)
-{
-    long p = sysconf(_SC_PAGESIZE);
-    return p > 0 ? (uint64_t)p : 4096;
 }
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -549,29 +545,16 @@ static int sysfs_u64(const char *path, uint64_t *out)
         return n < 0 ? (int)n : -EIO;
     buf[n] = '\0';
     const char *p = buf;
-    int base = 10;
+    unsigned base = 10;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
         base = 16;
         p += 2;
     }
-    uint64_t v = 0;
-    int any = 0;
-    for (; *p && *p != '\n'; p++) {
-        int d;
-        if (*p >= '0' && *p <= '9')
-            d = *p - '0';
-        else if (base == 16 && *p >= 'a' && *p <= 'f')
-            d = *p - 'a' + 10;
-        else if (base == 16 && *p >= 'A' && *p <= 'F')
-            d = *p - 'A' + 10;
-        else
-            return -EINVAL;
-        if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
-            return -ERANGE;
-        v = v * (uint64_t)base + (uint64_t)d;
-        any = 1;
-    }
-    if (!any)
+    uint64_t v;
+    int rc = moetier_parse_u64(p, base, &v, &p);
+    if (rc)
+        return rc;
+    if (*p && *p != '\n')
         return -EINVAL;
     *out = v;
     return 0;
@@ -623,7 +606,7 @@ static int locate_fsdax(const char *dir, const char *model, const char *abs, con
     }
     memcpy(&L->e, &rec.e, sizeof L->e);
     L->is_devdax = 0;
-    L->align = page_size();
+    L->align = (uint64_t)moetier_page_size();
     rc = join(dir, rec.e.copy_name, NULL, L->copy_path, sizeof L->copy_path);
     if (rc) {
         say(why, cap, "copy path in %s too long", dir);
@@ -679,7 +662,7 @@ static int dax_geometry(int fd, const char *dev, uint64_t *align, uint64_t *size
         return -errno;
     }
     if (S_ISREG(st.st_mode)) { /* a stand-in for the device (tests of the layout) */
-        *align = page_size();
+        *align = (uint64_t)moetier_page_size();
         *size = (uint64_t)st.st_size;
         return 0;
     }

@@ -25,7 +25,8 @@
  */
 #include "config.h"
 
-#include "common/meminfo.h"
+#include "common/sysfs.h"
+#include "common/page.h"
 #include "tools/bench.h"
 
 #include <errno.h>
@@ -195,7 +196,7 @@ static long minor_faults(void)
 /* Microseconds per fault of one first touch of [len) of a fresh mapping. */
 static double fault_once(int fd, size_t len, double *pages_per_fault)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = moetier_page_size();
     unsigned char *p = fd >= 0 ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
                                : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)

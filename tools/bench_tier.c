@@ -30,6 +30,7 @@
 #include "config.h"
 
 #include "common/memlock.h"
+#include "common/page.h"
 #include "common/size.h"
 #include "tiering/dram_cache.h"
 #include "tiering/migrate.h"
@@ -77,7 +78,7 @@ int bench_fill_file(int fd, uint64_t size)
 /* Share of the file's pages in the page cache (mincore of a mapping). */
 static double resident_share(int fd, uint64_t size)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = (size_t)((size + page - 1) / page);
+    size_t page = moetier_page_size(), pages = (size_t)((size + page - 1) / page);
     void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
     unsigned char *vec = malloc(pages);
     double share = -1;
@@ -245,7 +246,7 @@ static void migrate_rounds(const struct bench_opts *o, struct moetier_migrator *
         }
         double t1 = bench_now();
         struct moetier_memlock ml;
-        if (m->lock && moetier_memlock_read(&ml) == 0 && ml.locked > out->locked)
+        if (m->ops == &moetier_migrate_lock_ops && moetier_memlock_read(&ml) == 0 && ml.locked > out->locked)
             out->locked = ml.locked; /* the kernel's word that the pages are locked (VmLck) */
         if (!failed && !same_as_file(fd, base, len, range)) {
             failed = "byte identity";
@@ -319,7 +320,7 @@ static void measure_lock(const struct bench_opts *o, int fd, uint64_t size, size
         return;
     }
     uint64_t room = moetier_memlock_room(&ml);
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), range = RANGE;
+    size_t page = moetier_page_size(), range = RANGE;
     if (room < (uint64_t)len) {
         /* what RLIMIT_MEMLOCK allows: whole ranges, or one smaller range */
         len = (size_t)(room / range * range);

@@ -4,6 +4,7 @@
  * longest known piece; every piece's prefixes are present, so merges chain.
  */
 #include "tools/mkmoe_vocab.h"
+#include "common/hash.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -161,14 +162,6 @@ void mkmoe_vocab_free(struct mkmoe_vocab *v)
     memset(v, 0, sizeof *v);
 }
 
-/* FNV-1a over n bytes, for the piece lookup table. */
-static uint64_t hash(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return h;
-}
 
 long mkmoe_vocab_count_tokens(const struct mkmoe_vocab *v, const char *text, double *freq)
 {
@@ -193,7 +186,7 @@ long mkmoe_vocab_count_tokens(const struct mkmoe_vocab *v, const char *text, dou
         size_t len = strlen(v->tokens[i]);
         if (len > maxlen)
             maxlen = len;
-        size_t h = hash(v->tokens[i], len) & (cap - 1);
+        size_t h = moetier_fnv1a(MOETIER_FNV1A_INIT, v->tokens[i], len) & (cap - 1);
         while (table[h] >= 0)
             h = (h + 1) & (cap - 1);
         table[h] = (int32_t)i;
@@ -213,7 +206,7 @@ long mkmoe_vocab_count_tokens(const struct mkmoe_vocab *v, const char *text, dou
         size_t take = 0;
         int32_t id = -1;
         for (size_t len = (maxlen < n - pos ? maxlen : n - pos); len > 0 && id < 0; len--) {
-            size_t h = hash(norm + pos, len) & (cap - 1);
+            size_t h = moetier_fnv1a(MOETIER_FNV1A_INIT, norm + pos, len) & (cap - 1);
             for (; table[h] >= 0; h = (h + 1) & (cap - 1)) {
                 const char *t = v->tokens[table[h]];
                 if (strlen(t) == len && memcmp(t, norm + pos, len) == 0) {

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 #include "tools/system_probe.h"
+#include "common/page.h"
+#include "common/sysfs.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -20,23 +22,15 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+/* A small kernel file without its trailing newline and blanks: 0 or -errno. */
 static int read_text(const char *path, char *buf, size_t cap)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = '\0';
+    ssize_t n = moetier_read_text(path, buf, cap);
+    if (n < 0)
+        return (int)n;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     return 0;
-}
-
-static uint64_t read_u64(const char *path, uint64_t dflt)
-{
-    char b[64];
-    return read_text(path, b, sizeof b) == 0 ? strtoull(b, NULL, 0) : dflt;
 }
 
 /* Is node `id` listed in a tier's nodelist like "0-1,3"? */
@@ -107,7 +101,7 @@ static void read_pmem(struct system_probe *p)
             continue;
         char path[300], buf[128];
         snprintf(path, sizeof path, "/sys/bus/nd/devices/%s/size", e->d_name);
-        uint64_t size = read_u64(path, 0);
+        uint64_t size = moetier_read_u64(path, 0);
         if (!size)
             continue;
         struct probe_pmem *m = &p->pmem[p->n_pmem++];
@@ -160,8 +154,7 @@ static void probe_sampler_interfaces(struct system_probe *p)
         static volatile char page[1 << 13];
         page[0] = 1;
         uint64_t v = 0;
-        long ps = sysconf(_SC_PAGESIZE);
-        p->pagemap_ok = pread(fd, &v, 8, (off_t)((uintptr_t)page / (uintptr_t)ps * 8)) == 8 && (v >> 63);
+        p->pagemap_ok = pread(fd, &v, 8, (off_t)((uintptr_t)page / moetier_page_size() * 8)) == 8 && (v >> 63);
         close(fd);
     }
     /* process_madvise(MADV_DONTNEED) on a private scratch mapping of our own */
@@ -225,7 +218,7 @@ void system_probe_read(struct system_probe *p)
         if (a && b && (size_t)(b - a - 1) < sizeof p->thp)
             snprintf(p->thp, sizeof p->thp, "%.*s", (int)(b - a - 1), a + 1);
     }
-    p->max_map_count = read_u64("/proc/sys/vm/max_map_count", 0);
+    p->max_map_count = moetier_read_u64("/proc/sys/vm/max_map_count", 0);
     struct rlimit rl;
     if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
         p->memlock_soft = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;

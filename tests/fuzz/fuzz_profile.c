@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include "profiler/profile.h"
+#include "common/hash.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -48,14 +49,6 @@ static void counting_free(void *p)
 {
     live -= p != NULL;
     free(p);
-}
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
 }
 
 static void check_loaded(const struct moetier_profile *p)
@@ -127,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 8)
         return 0;
     uint8_t sum[8];
-    uint64_t h = fnv1a(data, size - 8);
+    uint64_t h = moetier_fnv1a(MOETIER_FNV1A_INIT, data, size - 8);
     for (int i = 0; i < 8; i++)
         sum[i] = (uint8_t)(h >> (8 * i));
     if (pwrite(fd, sum, 8, (off_t)(size - 8)) != 8)

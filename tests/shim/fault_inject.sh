@@ -3,7 +3,8 @@
 # run under the preload counts every fail point it reaches (MOETIER_FAULT_REPORT);
 # then, for each site, its first call fails, and a later one where the site
 # is called more than once. Every run: exit 0, tokens identical to a run
-# without moetier, exactly one "fault injected" line naming the site and call.
+# without moetier, exactly one "fault injected" line naming the site and call,
+# and a failed copy into the DRAM cache or remap says so in one warn line.
 # Counts what it injected. Needs a build configured with
 # --enable-fault-injection (docs/fault-injection.md); skipped otherwise.
 . "$(dirname "$0")/../lib.sh"
@@ -46,6 +47,13 @@ while read -r site calls; do
         [ "$lines" -eq 1 ] || fail "$site:$n: $lines injection lines: $(cat "$TMP/$site.$n.err")"
         [ "$(grep -c "fault injected" "$TMP/$site.$n.err")" -eq 1 ] || fail "$site:$n: more than one fault injected"
         injected=$((injected + 1))
+        # a failed copy into the DRAM cache or remap: one warn line naming it (once per kind, never silent)
+        warns=$(grep -c "warn: tiering: .* failed: " "$TMP/$site.$n.err")
+        case $site in
+        cache.memfd_create | cache.ftruncate | cache.pwrite | migrate.mmap_fixed)
+            [ "$warns" -eq 1 ] || fail "$site:$n: $warns warn lines for the failed move, want 1: $(cat "$TMP/$site.$n.err")" ;;
+        *) [ "$warns" -le 1 ] || fail "$site:$n: $warns warn lines for one failed move" ;;
+        esac
         other=$(grep '^moetier\[' "$TMP/$site.$n.err" | grep -v "fault injected" | sed 's/^moetier\[[0-9]*\] //' |
             head -n 2 | tr '\n' '|')
         note "$site call $n failed: exit 0, tokens identical; runtime said: ${other:-(nothing at warn: counted in the exit summary)}"

@@ -179,6 +179,10 @@ static void test_promote_faults(void)
         CHECK(moetier_migrate_promote(&m, &r) == -EMLINK);
         after_failure("map-count check", &c, &r, 'f', 0);
         CHECK(m.n.no_headroom == 1);
+        /* each failure counted by kind, with the first one's errno (the shim's one warning per kind) */
+        CHECK(m.fail[MOETIER_FAILED_CACHE] == 1 && m.fail_err[MOETIER_FAILED_CACHE] == errs[i]);
+        CHECK(m.fail[MOETIER_FAILED_MAP_IN] == 3 && m.fail_err[MOETIER_FAILED_MAP_IN] == errs[i]);
+        CHECK(m.fail[MOETIER_FAILED_MAP_OUT] == 0 && m.fail[MOETIER_FAILED_RELEASE] == 0);
         moetier_dram_cache_free(&c);
     }
 }
@@ -217,6 +221,9 @@ static void test_demote_faults(void)
     CHECK(m.n_pending == 1 && c.used == r.len);
     moetier_migrate_retry_pending(&m);
     CHECK(m.n_pending == 0 && c.used == 0 && moetier_dram_cache_resident(&c) == 0);
+    CHECK(m.fail[MOETIER_FAILED_MAP_OUT] == 3 && m.fail_err[MOETIER_FAILED_MAP_OUT] == ENOMEM);
+    CHECK(m.fail[MOETIER_FAILED_RELEASE] == 1 && m.fail_err[MOETIER_FAILED_RELEASE] == EIO);
+    CHECK(m.fail[MOETIER_FAILED_CACHE] == 0 && m.fail[MOETIER_FAILED_MAP_IN] == 0);
     moetier_dram_cache_free(&c);
 }
 
@@ -276,12 +283,13 @@ static void test_lock(void)
         CHECK(moetier_migrate_promote(&m, &r) == -errs[i]);
         CHECK(vm_locked() == base && c.used == 0 && bytes_ok(&r));
     }
-    CHECK(m.n.failed == 3);
+    CHECK(m.n.failed == 3 && m.fail[MOETIER_FAILED_LOCK] == 3 && m.fail_err[MOETIER_FAILED_LOCK] == EAGAIN);
     /* munlock fails: still promoted and counted, and a later demotion works */
     CHECK(moetier_migrate_promote(&m, &r) == 0);
     moetier_migrate_inject(&m, MOETIER_FAULT_RELEASE, ENOMEM, 0, 1);
     CHECK(moetier_migrate_demote(&m, &r) == -ENOMEM);
     CHECK(c.used == r.len && vm_locked() == base + 28 * page);
+    CHECK(m.fail[MOETIER_FAILED_UNLOCK] == 1 && m.fail_err[MOETIER_FAILED_UNLOCK] == ENOMEM);
     CHECK(moetier_migrate_demote(&m, &r) == 0 && vm_locked() == base && c.used == 0);
     /* the map-count check and the budget refuse before anything is locked */
     moetier_migrate_inject(&m, MOETIER_FAULT_MAPCOUNT, 0, 0, 1);

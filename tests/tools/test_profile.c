@@ -11,6 +11,7 @@
  *   - invalid input to save is -EINVAL; the default path follows XDG_CACHE_HOME.
  */
 #include "profiler/profile.h"
+#include "common/hash.h"
 #include "tests/unit/check.h"
 
 #include <errno.h>
@@ -188,20 +189,9 @@ static void test_corruption(void)
     release(&p);
 }
 
-/* FNV-1a 64, to craft files with a valid checksum. */
-static uint64_t fnv(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static int load_crafted(unsigned char *buf, size_t n, char *err, size_t errlen)
 {
-    uint64_t h = fnv(buf, n - 8);
+    uint64_t h = moetier_fnv1a(MOETIER_FNV1A_INIT, buf, n - 8);
     for (int i = 0; i < 8; i++)
         buf[n - 8 + (size_t)i] = (unsigned char)(h >> (8 * i));
     char path[400];
