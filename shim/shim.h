@@ -106,6 +106,7 @@ struct shim_state {
     _Atomic int warmup;
     _Atomic int loaded;        /* the binary decoded once: its weights are in place */
     _Atomic int armed;         /* a sample is armed: no migration now */
+    _Atomic int per_token;     /* the plan: every decode step sampled, migration per token (else rounds) */
     int profile_seeded;         /* hotness started from a profile (warm start) */
 
     struct moetier_stats_writer stats;
@@ -235,6 +236,8 @@ void shim_plan_stopped(void);
 int shim_plan_map_hint(void);
 /* A sampler build: tries the routing callback when the plan says so; the plan's sampler. */
 enum moetier_plan_sampler shim_plan_sampler(void);
+/* A routing sample split the graph (keep mode did not apply): per token no more. */
+void shim_plan_routing_split(void);
 
 /* ---- staged PMem copies (staged.c) ---- */
 /* Under shim.lock: model file `file` was opened; look for its staged copy once. */

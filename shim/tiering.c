@@ -7,7 +7,13 @@
  * anonymous buffers are DRAM-resident and untiered. Each sample feeds the
  * residency policy; the runtime thread calls shim_tiering_round() and the
  * engine moves memory towards what the policy wants, never while a sample is
- * armed. Every entry point runs under shim.lock with shim_busy set, so the
+ * armed. Per token (the plan: every decode step sampled exactly), each
+ * token's experts go through the policy in order on the decode thread (as
+ * replay's do: tiering/residency.h), and the wanted set it leaves is the
+ * hand-off: the runtime thread, woken at once, carries out the admissions and
+ * evictions without the rounds' hysteresis; tokens that arrive while it moves
+ * coalesce into its next pass (a slot admitted and evicted again in between
+ * never moves). Every entry point runs under shim.lock with shim_busy set, so the
  * engine's own mmap calls pass through the hooks. Moves themselves run with
  * shim.lock released, one slot at a time (run_move): start-up's placement on
  * the slow node, the warm start's promotions and every round's.
@@ -46,6 +52,8 @@ static char policy_name[32];
 static uint64_t clamped_from;       /* the configured budget when a cgroup limit cut it, else 0 */
 static int placing;                 /* numa: start-up's placement on the slow node is still to run */
 static int warm_pending;            /* the first round promotes without hysteresis (warm start) */
+static uint64_t pt_tokens, pt_passes, pt_coalesced; /* per token: tokens sampled, passes, tokens a later pass took */
+static uint64_t pt_pending;         /* tokens since the last pass */
 
 static uint32_t engine_part(int part)
 {
@@ -455,6 +463,10 @@ void shim_tiering_finish(void)
              (unsigned long long)n->promotions, moetier_size_format(n->bytes_promoted, a, sizeof a),
              (unsigned long long)n->demotions, (unsigned long long)n->failed, (unsigned long long)n->no_headroom,
              moetier_size_format(engine.cache.peak, b, sizeof b), moetier_size_format(engine.cache.budget, c, sizeof c));
+    if (pt_tokens)
+        log_info("tiering: per token: %llu tokens through the policy, their moves in %llu passes (%llu tokens "
+                 "coalesced into a later pass)", (unsigned long long)pt_tokens, (unsigned long long)pt_passes,
+                 (unsigned long long)pt_coalesced);
     traffic_line();
 }
 
@@ -491,6 +503,10 @@ void shim_tiering_sample(const uint8_t *used)
         return;
     moetier_engine_account(&engine, used); /* before a round can react to it */
     moetier_residency_sample(&want, used);
+    if (shim.per_token) {
+        pt_tokens++;
+        pt_pending++;
+    }
 }
 
 /* One two-phase move (docs/tiering.md), chosen under shim.lock: performed
@@ -542,6 +558,14 @@ void shim_tiering_round(void)
     struct moetier_round out;
     struct moetier_move m;
     int warm = warm_pending;
+    moetier_engine_set_per_token(&engine, shim.per_token);
+    if (want.policy) /* per token a miss is read in place, then copied in: admitting it is one more read */
+        moetier_policy_set_admit_cost(want.policy, shim.per_token ? 1 : 0);
+    if (shim.per_token && pt_pending) {
+        pt_passes++;
+        pt_coalesced += pt_pending - 1;
+        pt_pending = 0;
+    }
     moetier_engine_round_begin(&engine, shim_now_ns(), warm, &out);
     /* a sample armed between two moves ends the round (the next one goes on) */
     while (state > 0 && !shim.stop && !shim.given_up && !(shim.armed && !lock_mode) &&
