@@ -104,6 +104,7 @@ const struct moetier_plan *shim_plan_counted(uint32_t tierable_slots, size_t n_c
 void shim_plan_stopped(void)
 {
     facts.stopped = 1;
+    shim.per_token = 0; /* nothing migrates: sampling goes back to its budget */
 }
 
 int shim_plan_map_hint(void)

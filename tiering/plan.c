@@ -353,7 +353,7 @@ static void per_token(const struct moetier_plan_facts *f, struct moetier_plan *p
     const int at = MOETIER_PLAN_AT_SAMPLER;
     enum moetier_tristate want = f->cfg.per_token;
     const char *why = NULL;
-    if (!p->on)
+    if (!p->on || f->stopped)
         return; /* nothing migrates */
     int routing = p->sampler == MOETIER_PLAN_SAMPLER_ROUTING && f->routing > 0;
     int every = p->sample_budget >= 100; /* MOETIER_SAMPLE_BUDGET=100%: every step, whatever it costs */

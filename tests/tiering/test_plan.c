@@ -376,9 +376,11 @@ static void check_per_token(void)
     /* not known yet (doctor): the condition, no decision */
     base(&f), r_routing_unknown(&f), f.routing_keep = -1, moetier_plan_make(&f, &p);
     CHECK(p.per_token == 0 && has_line(&p, "migration: per token where the routing sampler reads every decode step", 0));
-    /* tiering off: no migration, no line */
+    /* tiering off, or stopped after it started: no migration, no line */
     base(&f), r_fits(&f), moetier_plan_make(&f, &p);
     CHECK(p.per_token == 0 && !has_line(&p, "migration", 0) && p.per_token_why[0] == '\0');
+    base(&f), r_copy(&f), r_stopped(&f), moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && !has_line(&p, "migration", 0));
 }
 
 /* The branches no row shows by its outcome alone. */
