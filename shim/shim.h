@@ -24,7 +24,10 @@
  * an acquisition out of this order:
  *   1. shim.lock        model, placements, sampler, hotness, tiering engine
  *                       (its slow-tier traffic counters too: counted and
- *                       published under this lock, no lock of their own);
+ *                       published under this lock, no lock of their own),
+ *                       the ring of sampled steps on their way to the policy
+ *                       (the policy's residency is the runtime thread's
+ *                       alone: it feeds it with the lock released);
  *                       shim.moved, its condition variable, wakes whoever
  *                       waits for a migration in flight (below)
  *   2. staged.c `lock`  staged-copy and device-dax mapping tables
