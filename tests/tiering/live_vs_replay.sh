@@ -15,7 +15,7 @@
 # its bytes plus one read per admission are what the runtime's are compared
 # with. Asserted: every step and use counted, the stat tool's per-token
 # figures are the counters', both below the bytes with no cache, and the
-# runtime within 8% of that replay figure (measured 0.7-0.8% per token; rounds,
+# runtime within 8% of that replay figure (measured 0.7-3.6% per token; rounds,
 # MOETIER_PER_TOKEN=off, 12-15% above: docs/policies.md). Counts are exact; what
 # varies from run to run is only how many tokens a pass of moves takes at once.
 . "$(dirname "$0")/../lib.sh"
