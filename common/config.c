@@ -29,6 +29,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_HUGEPAGES] = { "MOETIER_HUGEPAGES", "--hugepages", "auto", "huge pages for the DRAM cache: auto, on, off" },
     [MOETIER_CFG_CUDA_PIN] = { "MOETIER_CUDA_PIN", "--cuda-pin", "auto", "pin the DRAM cache for CUDA when the process uses CUDA: auto, on, off" },
     [MOETIER_CFG_PROMOTE] = { "MOETIER_PROMOTE", "--promote", "auto", "how the file tier promotes: lock (mlock the page cache in place), copy (memfd + remap), auto (lock when the memlock limit allows)" },
+    [MOETIER_CFG_PER_TOKEN] = { "MOETIER_PER_TOKEN", "--per-token", "auto", "migration decided per token: auto (where the routing sampler reads every decode step exactly and the cache copies), on (wherever it reads every step exactly), off (rounds)" },
     [MOETIER_CFG_STATS_DIR] = { "MOETIER_STATS_DIR", "--stats-dir", "", "where live stats segments go (empty: $XDG_RUNTIME_DIR/moetier or /dev/shm)" },
     [MOETIER_CFG_LOG] = { "MOETIER_LOG", "--log", "warn", "log level: error, warn, info, debug" },
     [MOETIER_CFG_LOG_FILE] = { "MOETIER_LOG_FILE", "--log-file", "", "log destination (empty: stderr)" },
@@ -238,14 +239,17 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
         c->alloc_min = sz.bytes;
         return 0;
     case MOETIER_CFG_HUGEPAGES:
-    case MOETIER_CFG_CUDA_PIN: {
+    case MOETIER_CFG_CUDA_PIN:
+    case MOETIER_CFG_PER_TOKEN: {
         enum moetier_tristate t;
         if (parse_tristate(v, &t))
             return fail(err, n, name, v, "not one of auto, on, off");
         if (var == MOETIER_CFG_HUGEPAGES)
             c->hugepages = t;
-        else
+        else if (var == MOETIER_CFG_CUDA_PIN)
             c->cuda_pin = t;
+        else
+            c->per_token = t;
         return 0;
     }
     case MOETIER_CFG_PROMOTE:
@@ -365,6 +369,7 @@ const char *moetier_config_value(const struct moetier_config *c, int var, char *
     case MOETIER_CFG_ALLOC_MIN: return moetier_size_format(c->alloc_min, buf, cap);
     case MOETIER_CFG_HUGEPAGES: return tri[c->hugepages + 1];
     case MOETIER_CFG_CUDA_PIN: return tri[c->cuda_pin + 1];
+    case MOETIER_CFG_PER_TOKEN: return tri[c->per_token + 1];
     case MOETIER_CFG_PROMOTE: return c->promote == MOETIER_PROMOTE_LOCK ? "lock" : c->promote == MOETIER_PROMOTE_COPY ? "copy" : "auto";
     case MOETIER_CFG_STATS_DIR: return c->stats_dir;
     case MOETIER_CFG_LOG: return levels[c->log_level];

@@ -18,6 +18,8 @@
 static struct moetier_plan_facts facts;
 static struct moetier_plan plan;
 static struct moetier_numa_topo topo; /* large: not on the stack */
+static int split_seen; /* a routing sample split the graph: keep mode does not apply here */
+static int sampler_stage; /* shim_plan_sampler is making the plan: it logs the sampler stage's lines itself */
 
 struct moetier_plan_facts *shim_plan_facts(void)
 {
@@ -60,6 +62,12 @@ const struct moetier_plan *shim_plan_make(int stage)
     moetier_plan_make(&facts, &plan);
     if (stage >= 0)
         moetier_plan_render(&plan, stage, log_line, NULL);
+    /* per token or rounds: the runtime reads it at every step; a change
+     * outside the sampler's stage (which logs it) gets its line too */
+    int was = shim.per_token;
+    shim.per_token = plan.on && plan.per_token;
+    if (shim.per_token != was && !sampler_stage && plan.per_token_why[0])
+        log_info("%s", plan.per_token_why);
     return &plan;
 }
 
@@ -67,6 +75,7 @@ const struct moetier_plan *shim_plan_open(void)
 {
     memset(&facts, 0, sizeof facts);
     facts.routing = -1;
+    facts.routing_keep = -1;
     gather(0);
     return shim_plan_make(MOETIER_PLAN_AT_OPEN);
 }
@@ -95,6 +104,7 @@ const struct moetier_plan *shim_plan_counted(uint32_t tierable_slots, size_t n_c
 void shim_plan_stopped(void)
 {
     facts.stopped = 1;
+    shim.per_token = 0; /* nothing migrates: sampling goes back to its budget */
 }
 
 int shim_plan_map_hint(void)
@@ -113,11 +123,23 @@ enum moetier_plan_sampler shim_plan_sampler(void)
     facts.cfg.sampler = shim.cfg.sampler;
     facts.routing_failed = shim.routing_failed;
     facts.routing = -1;
+    facts.routing_keep = -1;
+    sampler_stage = 1;
     const struct moetier_plan *p = shim_plan_make(-1);
     if (p->try_routing) {
         facts.routing = shim_routing_usable(facts.routing_why, sizeof facts.routing_why) == 0;
+        if (facts.routing > 0)
+            facts.routing_keep = shim_routing_cheap() && !split_seen;
         p = shim_plan_make(-1);
     }
+    sampler_stage = 0;
     moetier_plan_render(p, MOETIER_PLAN_AT_SAMPLER, log_line, NULL);
     return p->sampler;
+}
+
+void shim_plan_routing_split(void)
+{
+    split_seen = 1;
+    facts.routing_keep = 0;
+    shim_plan_make(-1);
 }

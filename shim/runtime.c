@@ -456,6 +456,8 @@ static int sample_due(uint64_t now)
         shim.first_decode_ns = now;
     if (shim.sampler_fetch)
         return 1; /* the fetch sampler reads experts in: every step */
+    if (shim.per_token)
+        return 1; /* the plan: every step's experts, exactly (keep mode: microseconds a step) */
     /* the period spaces out the page samplers' disturbance; the routing
      * sampler's keep mode disturbs nothing: only the budget limits it */
     int period = !(shim.sampler_routing && shim_routing_cheap() &&
@@ -466,7 +468,9 @@ static int sample_due(uint64_t now)
     return (double)shim.sampler_ns <= elapsed * shim.cfg.sample_budget / 100 || shim.hot.samples == 0;
 }
 
-/* Asks the runtime thread for a round now instead of at its next period: a
+/* Asks the runtime thread for a round now instead of at its next period (per
+ * token: at once, for this token's moves; in rounds: at most every
+ * ROUND_MIN_MS): a
  * futex word, no lock and no descriptor (a host that closes every fd, or
  * forks, cannot make this write into one of its own). One wake while one is
  * pending. */
@@ -571,6 +575,8 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
         char why[200];
         int n = shim_routing_collect(rc, shim.used, why, sizeof why);
         learn = n > 0;
+        if (n > 0 && shim.per_token && shim_routing_split() && shim.cfg.sample_budget < 100)
+            shim_plan_routing_split(); /* keep mode did not apply: sampling every step would cost speed */
         if (n < 0 && !shim.routing_failed) {
             /* one line; the next due sample builds today's samplers */
             log_warn("routing sampler: %s; falling back to the other samplers", why);
@@ -758,7 +764,9 @@ static void *runtime_thread(void *arg)
     while (!shim.stop) {
         runtime_sleep(ROUND_MS);
         uint64_t since = shim_now_ns() - last_round;
-        if (since < ROUND_MIN_MS * 1000000ULL) {
+        /* per token: each token's moves now, before the next token (the
+         * tokens that came meanwhile are already in the wanted set) */
+        if (!shim.per_token && since < ROUND_MIN_MS * 1000000ULL) {
             /* woken by samples faster than rounds are worth running */
             struct timespec ts = { 0, (long)(ROUND_MIN_MS * 1000000ULL - since) };
             nanosleep(&ts, NULL);

@@ -24,7 +24,10 @@
  * an acquisition out of this order:
  *   1. shim.lock        model, placements, sampler, hotness, tiering engine
  *                       (its slow-tier traffic counters too: counted and
- *                       published under this lock, no lock of their own);
+ *                       published under this lock, no lock of their own),
+ *                       the ring of sampled steps on their way to the policy
+ *                       (the policy's residency is the runtime thread's
+ *                       alone: it feeds it with the lock released);
  *                       shim.moved, its condition variable, wakes whoever
  *                       waits for a migration in flight (below)
  *   2. staged.c `lock`  staged-copy and device-dax mapping tables
@@ -106,6 +109,7 @@ struct shim_state {
     _Atomic int warmup;
     _Atomic int loaded;        /* the binary decoded once: its weights are in place */
     _Atomic int armed;         /* a sample is armed: no migration now */
+    _Atomic int per_token;     /* the plan: every decode step sampled, migration per token (else rounds) */
     int profile_seeded;         /* hotness started from a profile (warm start) */
 
     struct moetier_stats_writer stats;
@@ -235,6 +239,8 @@ void shim_plan_stopped(void);
 int shim_plan_map_hint(void);
 /* A sampler build: tries the routing callback when the plan says so; the plan's sampler. */
 enum moetier_plan_sampler shim_plan_sampler(void);
+/* A routing sample split the graph (keep mode did not apply): per token no more. */
+void shim_plan_routing_split(void);
 
 /* ---- staged PMem copies (staged.c) ---- */
 /* Under shim.lock: model file `file` was opened; look for its staged copy once. */

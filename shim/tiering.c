@@ -7,7 +7,15 @@
  * anonymous buffers are DRAM-resident and untiered. Each sample feeds the
  * residency policy; the runtime thread calls shim_tiering_round() and the
  * engine moves memory towards what the policy wants, never while a sample is
- * armed. Every entry point runs under shim.lock with shim_busy set, so the
+ * armed. A sample's expert set goes into a ring (under shim.lock, never
+ * waiting); the runtime thread, which alone touches the residency, feeds the
+ * pending steps through the policy in order (as replay feeds tokens:
+ * tiering/residency.h) with the lock released, then runs its round. Per
+ * token (the plan: every decode step sampled exactly) it is woken at once
+ * and carries out the admissions and evictions without the rounds'
+ * hysteresis; tokens that arrive while it moves coalesce into its next pass
+ * (the policy sees each of them; a slot admitted and evicted again in
+ * between never moves). Every entry point runs under shim.lock with shim_busy set, so the
  * engine's own mmap calls pass through the hooks. Moves themselves run with
  * shim.lock released, one slot at a time (run_move): start-up's placement on
  * the slow node, the warm start's promotions and every round's.
@@ -46,6 +54,20 @@ static char policy_name[32];
 static uint64_t clamped_from;       /* the configured budget when a cgroup limit cut it, else 0 */
 static int placing;                 /* numa: start-up's placement on the slow node is still to run */
 static int warm_pending;            /* the first round promotes without hysteresis (warm start) */
+static uint64_t pt_tokens, pt_passes, pt_coalesced; /* per token: tokens sampled, passes, tokens a later pass took */
+static uint64_t pt_pending;         /* tokens since the last pass */
+
+/* Sampled steps on their way from the decode threads to the policy: a ring
+ * of their expert sets (a bit a slot), pushed under shim.lock, drained by the
+ * runtime thread, which alone touches the residency (`want`) and feeds it
+ * with the lock released, in order. Full (the runtime far behind), a step is
+ * dropped and counted: decode never waits. */
+#define TOKEN_RING 64
+static uint8_t *ring;               /* [TOKEN_RING][ring_bytes] */
+static uint8_t *ring_out;           /* [TOKEN_RING][ring_bytes]: the runtime's copy */
+static uint8_t *ring_used;          /* [n_slots]: one step, expanded */
+static size_t ring_bytes;
+static uint64_t ring_head, ring_tail, ring_dropped;
 
 static uint32_t engine_part(int part)
 {
@@ -378,6 +400,14 @@ static void start_locked(void)
         stop_with("cannot set up the policy");
         return;
     }
+    ring_bytes = (engine.n_slots + 7) / 8;
+    ring = calloc(TOKEN_RING, ring_bytes);
+    ring_out = calloc(TOKEN_RING, ring_bytes);
+    ring_used = calloc(engine.n_slots, 1);
+    if (!ring || !ring_out || !ring_used) {
+        stop_with("out of memory for the policy's tokens");
+        return;
+    }
     moetier_fmt(policy_name, sizeof policy_name, "%s", pol);
     log_info("tiering: %s, %u of %u experts tierable, room for %u", moetier_plan_summary(shim_plan_facts(), p, line, sizeof line),
              tierable_slots, engine.n_slots, moetier_engine_capacity(&engine));
@@ -471,6 +501,13 @@ void shim_tiering_finish(void)
              (unsigned long long)n->promotions, moetier_size_format(n->bytes_promoted, a, sizeof a),
              (unsigned long long)n->demotions, (unsigned long long)n->failed, (unsigned long long)n->no_headroom,
              moetier_size_format(engine.cache.peak, b, sizeof b), moetier_size_format(engine.cache.budget, c, sizeof c));
+    if (pt_tokens)
+        log_info("tiering: per token: %llu tokens through the policy, their moves in %llu passes (%llu tokens "
+                 "coalesced into a later pass)", (unsigned long long)pt_tokens, (unsigned long long)pt_passes,
+                 (unsigned long long)pt_coalesced);
+    if (ring_dropped)
+        log_info("tiering: %llu sampled steps not seen by the policy (the runtime thread was %d steps behind)",
+                 (unsigned long long)ring_dropped, TOKEN_RING);
     traffic_line();
 }
 
@@ -506,7 +543,19 @@ void shim_tiering_sample(const uint8_t *used)
     if (state <= 0)
         return;
     moetier_engine_account(&engine, used); /* before a round can react to it */
-    moetier_residency_sample(&want, used);
+    if (ring_head - ring_tail == TOKEN_RING) {
+        ring_dropped++;
+        return;
+    }
+    uint8_t *e = ring + (ring_head++ % TOKEN_RING) * ring_bytes;
+    memset(e, 0, ring_bytes);
+    for (uint32_t s = 0; s < engine.n_slots; s++)
+        if (used[s])
+            e[s / 8] |= (uint8_t)(1u << (s % 8));
+    if (shim.per_token) {
+        pt_tokens++;
+        pt_pending++;
+    }
 }
 
 /* One two-phase move (docs/tiering.md), chosen under shim.lock: performed
@@ -543,6 +592,28 @@ static void place_slow(void)
              (unsigned long long)sum.shared, (unsigned long long)sum.not_present);
 }
 
+/* Runtime thread: the steps pushed since the last round go through the
+ * policy, in order, with shim.lock released (the residency is this thread's
+ * alone); called and returns under the lock. */
+static void feed_policy(void)
+{
+    uint64_t n = ring_head - ring_tail;
+    for (uint64_t i = 0; i < n; i++)
+        memcpy(ring_out + i * ring_bytes, ring + ((ring_tail + i) % TOKEN_RING) * ring_bytes, ring_bytes);
+    ring_tail = ring_head;
+    if (!n)
+        return;
+    uint32_t n_slots = engine.n_slots;
+    shim_unlock();
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *e = ring_out + i * ring_bytes;
+        for (uint32_t s = 0; s < n_slots; s++)
+            ring_used[s] = (uint8_t)((e[s / 8] >> (s % 8)) & 1);
+        moetier_residency_sample(&want, ring_used);
+    }
+    shim_lock();
+}
+
 /* Runtime thread, every round: called under shim.lock, which it releases
  * around each move. */
 void shim_tiering_round(void)
@@ -556,9 +627,20 @@ void shim_tiering_round(void)
         return;
     if (placing)
         place_slow();
+    feed_policy();
+    if (state <= 0)
+        return; /* turned off meanwhile */
     struct moetier_round out;
     struct moetier_move m;
     int warm = warm_pending;
+    moetier_engine_set_per_token(&engine, shim.per_token);
+    if (want.policy) /* per token a miss is read in place, then copied in: admitting it is one more read */
+        moetier_policy_set_admit_cost(want.policy, shim.per_token ? 1 : 0);
+    if (shim.per_token && pt_pending) {
+        pt_passes++;
+        pt_coalesced += pt_pending - 1;
+        pt_pending = 0;
+    }
     moetier_engine_round_begin(&engine, shim_now_ns(), warm, &out);
     /* a sample armed between two moves ends the round (the next one goes on) */
     while (state > 0 && !shim.stop && !shim.given_up && !(shim.armed && !lock_mode) &&

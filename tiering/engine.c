@@ -517,6 +517,21 @@ void moetier_engine_account(struct moetier_engine *e, const uint8_t *used)
     }
 }
 
+void moetier_engine_set_per_token(struct moetier_engine *e, int on)
+{
+    if (!on == !e->per_token)
+        return;
+    e->per_token = on;
+    if (on) {
+        e->rounds_opts = e->opts;
+        e->opts.promote_after = 1;
+        e->opts.min_resident_ns = 0;
+    } else {
+        e->opts.promote_after = e->rounds_opts.promote_after;
+        e->opts.min_resident_ns = e->rounds_opts.min_resident_ns;
+    }
+}
+
 int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate)
 {
     e->cache.budget = budget;

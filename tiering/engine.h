@@ -8,6 +8,8 @@
  *  - hysteresis: a slot is promoted only once it has been wanted for
  *    `promote_after` consecutive rounds, and a promoted slot is not demoted to
  *    make room within `min_resident_ns` (a budget shrink overrides this);
+ *    per token (moetier_engine_set_per_token) there is none: the policy has
+ *    decided each token's admissions and evictions, a round carries them out;
  *  - rate limit: at most `bytes_per_s` promoted per second (0 = no limit);
  *  - a slot is moved whole: when one of its parts fails, the parts already
  *    moved are moved back;
@@ -100,6 +102,8 @@ struct moetier_engine {
     struct moetier_dram_cache cache;
     struct moetier_migrator mig;
     struct moetier_engine_opts opts;
+    struct moetier_engine_opts rounds_opts; /* the hysteresis of rounds, while per token */
+    int per_token;                 /* moetier_engine_set_per_token */
     uint64_t last_round_ns;
     double allowance;              /* bytes the rate limit still allows */
     uint32_t *order;               /* [n_slots] scratch */
@@ -218,6 +222,14 @@ int moetier_engine_moving(const struct moetier_engine *e, uintptr_t start, uintp
  * Excluded and untiered slots are not the slow tier's and are not counted.
  */
 void moetier_engine_account(struct moetier_engine *e, const uint8_t *used);
+
+/*
+ * Per-token mode (on) or rounds (off): per token, a round follows the wanted
+ * set as it is (promote_after 1, no minimum residency), since the policy saw
+ * every token in order and already decided; in rounds, the options given at
+ * init (or their defaults). Budget and rate limit hold either way.
+ */
+void moetier_engine_set_per_token(struct moetier_engine *e, int on);
 
 /* A new budget; when it shrinks, coldest slots are demoted until it holds. 0 or -EBUSY (could not). */
 int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate);

@@ -340,6 +340,54 @@ static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
     }
 }
 
+/* At the first sample too: migration per token where every decode step's
+ * experts are known exactly (the routing sampler in keep mode samples every
+ * step at microseconds' cost; through its callback, which splits the graph,
+ * only where MOETIER_SAMPLE_BUDGET=100% allows every step), so the policy sees each token in order, as
+ * `moetier replay` does, and the runtime carries out its decisions before the
+ * next token; else rounds. auto leaves the file tier's locking in rounds: it
+ * follows the slowly changing hot set, where a demand cache would lock and
+ * unlock every expert each token uses (docs/policies.md). */
+static void per_token(const struct moetier_plan_facts *f, struct moetier_plan *p)
+{
+    const int at = MOETIER_PLAN_AT_SAMPLER;
+    enum moetier_tristate want = f->cfg.per_token;
+    const char *why = NULL;
+    if (!p->on || f->stopped)
+        return; /* nothing migrates */
+    int routing = p->sampler == MOETIER_PLAN_SAMPLER_ROUTING && f->routing > 0;
+    int every = p->sample_budget >= 100; /* MOETIER_SAMPLE_BUDGET=100%: every step, whatever it costs */
+    int unknown = want != MOETIER_OFF &&
+                  ((p->try_routing && f->routing < 0) || (routing && f->routing_keep < 0 && !every));
+    if (want == MOETIER_OFF)
+        why = "MOETIER_PER_TOKEN=off";
+    else if (want == MOETIER_AUTO && p->lock)
+        why = "the file tier locks the page cache and follows the slowly changing hot set (a demand cache would lock "
+              "and unlock every expert each token uses)";
+    else if (unknown)
+        why = NULL;
+    else if (!routing)
+        why = "the sampler does not read every decode step's experts exactly";
+    else if (f->routing_keep == 0 && !every)
+        why = "the routing sampler splits the graph here (no keep mode): sampling every step would cost speed "
+              "(MOETIER_SAMPLE_BUDGET=100% allows it)";
+    unknown = unknown && !why;
+    if (unknown) {
+        say(p, at, 0, "migration: per token where the routing sampler reads every decode step exactly (its keep "
+                      "mode, one CPU backend; or MOETIER_SAMPLE_BUDGET=100%%), else in rounds");
+    } else if (why) {
+        int warn = want == MOETIER_ON;
+        say(p, at, warn, "%s%s: migration in rounds (at most every 10 ms; a slot wanted 2 rounds is promoted and "
+                         "stays at least 1 s)", warn ? "MOETIER_PER_TOKEN=on: " : "", why);
+    } else {
+        p->per_token = 1;
+        say(p, at, 0, "migration: per token (every decode step sampled exactly; each token goes through policy %s in "
+                      "order, as in moetier replay, and its admissions and evictions are carried out before the "
+                      "next)", p->policy);
+    }
+    moetier_fmt(p->per_token_why, sizeof p->per_token_why, "%s", p->line[p->n_lines - 1].text);
+}
+
 void moetier_plan_make(const struct moetier_plan_facts *f, struct moetier_plan *p)
 {
     memset(p, 0, sizeof *p);
@@ -355,6 +403,7 @@ void moetier_plan_make(const struct moetier_plan_facts *f, struct moetier_plan *
     if (p->on)
         counted(f, p);
     sampler(f, p);
+    per_token(f, p);
 }
 
 void moetier_plan_render(const struct moetier_plan *p, int stage,

@@ -78,6 +78,8 @@ struct moetier_plan_facts {
     int routing;               /* 1: llama.cpp's routing callback is usable, 0: not (routing_why), -1 not tried */
     int routing_failed;        /* it was used and failed a check once */
     char routing_why[200];
+    int routing_keep;          /* 1: it reads the ids after the step (keep mode): every step costs microseconds;
+                                  0: its callback splits the graph; -1: not known */
 };
 
 enum moetier_plan_sampler {
@@ -125,6 +127,9 @@ struct moetier_plan {
     int policy_ranked;         /* static: ranked by the profile */
     int policy_warn;           /* policy_why is a warning (static without a profile) */
     char policy_why[MOETIER_PLAN_LINE]; /* "" when the policy is the one named */
+    int per_token;             /* every decode step sampled exactly, each token through the policy, its moves
+                                  carried out before the next; else migration in rounds */
+    char per_token_why[MOETIER_PLAN_LINE]; /* the sentence of that decision */
 
     struct moetier_plan_line line[MOETIER_PLAN_LINES];
     int n_lines;

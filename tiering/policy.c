@@ -105,6 +105,7 @@ int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
             moetier_policy_free(p);
             return rc;
         }
+        p->adapt.admit_cost = o->admit_cost > 0 ? o->admit_cost : 0;
     }
     if (kind == K_PREDICT) {
         p->k = o->topk ? o->topk : 1;
@@ -307,6 +308,12 @@ size_t moetier_policy_prefetch(struct moetier_policy *p, uint32_t layer, uint32_
         sc[best] = 0;
     }
     return n;
+}
+
+void moetier_policy_set_admit_cost(struct moetier_policy *p, double reads)
+{
+    if (p->kind == K_ADAPT && reads >= 0)
+        p->adapt.admit_cost = reads;
 }
 
 void moetier_policy_resize(struct moetier_policy *p, uint32_t slots)

@@ -61,6 +61,9 @@ struct moetier_policy_opts {
     uint32_t prefetch;         /* predict: slots prefetched per layer (0 = topk) */
     double prev_weight;        /* predict: weight of the previous token's choice against
                                   the co-occurrence share (0 = the default 0.01) */
+    double admit_cost;         /* adapt: reads an admitted miss costs beyond the miss itself: 0 when
+                                  the read that serves it fills the cache (replay's model), 1 when the
+                                  cache is filled after the step by a copy (the runtime per token) */
 };
 
 /* The policy names moetier_policy_new() knows, NULL-terminated. */
@@ -88,6 +91,9 @@ const char *moetier_policy_name(const struct moetier_policy *p);
 /* The cache the policy evicts from now holds `slots` slots (adapt sizes its
  * shadows by it; the others ignore it). */
 void moetier_policy_resize(struct moetier_policy *p, uint32_t slots);
+
+/* adapt: a new admit_cost (moetier_policy_opts); the others ignore it. */
+void moetier_policy_set_admit_cost(struct moetier_policy *p, double reads);
 
 /*
  * Whether a miss on slot should take victim's place (the victim the policy just

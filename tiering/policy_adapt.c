@@ -106,7 +106,8 @@ void adapt_access(struct adapt *a, uint32_t slot, uint64_t t)
         uint32_t v, evicted;
         if (s->n < s->cap || moetier_policy_victim(order, s->res, s->n, s->pinned, &v) ||
             !gated(i) || passes(a, slot, v))
-            moetier_slot_set_insert(s, order, slot, &evicted);
+            if (moetier_slot_set_insert(s, order, slot, &evicted) == 0)
+                a->cost[i] += w * a->admit_cost; /* the copy that admits it, when it is one more read */
         for (uint32_t g = 0; g < a->n_group; g++)
             s->pinned[a->group[g]] = 0;
     }

@@ -6,7 +6,9 @@
  * read the fewest pairs from the slow tier so far (ARC's idea, with whole
  * policies for ghosts): a shadow cache of the real cache's size per rule sees
  * every access, and each shadow miss adds to that rule's cost (decayed with a
- * half-life in accesses; 0 = the whole history). A rule is an eviction order
+ * half-life in accesses; 0 = the whole history), and admit_cost more when the
+ * rule admits it (where the cache is filled by a copy after the step that
+ * read the miss in place: the runtime per token). A rule is an eviction order
  * (lru; lfu without decay; reuse, policy.c's expected-next-use order with a
  * short rate half-life) and an admission: every miss, or only a pair used more
  * often than the victim (lfu's counts; a miss not admitted is read in place and
@@ -38,6 +40,7 @@ struct adapt {
     struct moetier_slot_set shadow[ADAPT_RULES];
     double cost[ADAPT_RULES]; /* decayed shadow misses (inflated, like policy.c's lfu) */
     double half_life, base;   /* cost decay, in accesses; 0 = none */
+    double admit_cost;        /* reads an admitted shadow miss adds beyond the miss (policy.h) */
     uint32_t experts;
     uint32_t *group, n_group, group_layer, group_cap; /* slots of the running (token, layer) */
     uint64_t switches;        /* times the followed rule changed */

@@ -199,6 +199,7 @@ int moetier_replay_policy_map(const struct moetier_routing *r, const char *name,
         o.half_life = opts->half_life;
         o.prefetch = opts->prefetch;
         o.prev_weight = opts->prev_weight;
+        o.admit_cost = opts->admit_cost;
     }
     o.topk = (uint32_t)r->topk;
     size_t n_slots = (size_t)r->layers * r->experts;

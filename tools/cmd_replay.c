@@ -29,7 +29,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: moetier replay TRACE [--policy NAME[,NAME...]|all] [--cache SHARE[,SHARE...]]\n"
             "                      [--half-life TOKENS] [--predict-half-life TOKENS]\n"
-            "                      [--adapt-half-life TOKENS] [--prev-weight W]\n"
+            "                      [--adapt-half-life TOKENS] [--prev-weight W] [--admit-cost READS]\n"
             "                      [--expert-size SIZE] [--json]\n"
             "                      [--residency-plot OUT.png [--plot-tokens FROM:TO]]\n"
             "\n"
@@ -51,6 +51,9 @@ static void usage(FILE *f)
             "  --adapt-half-life  the same for adapt's shadow costs (default %d)\n"
             "  --prev-weight  predict: weight of the previous token's choice against the\n"
             "              co-occurrence share (default 0.01)\n"
+            "  --admit-cost  adapt: reads an admitted miss costs beyond the miss, as adapt\n"
+            "              weighs its rules (default 0: the read fills the cache; 1: the\n"
+            "              runtime per token, which reads a miss in place, then copies it)\n"
             "  --expert-size  bytes of one expert (one layer's): prints bytes per token,\n"
             "              else experts per token\n"
             "  --json      one JSON object: schema, trace, model, layers, experts, topk,\n"
@@ -371,7 +374,7 @@ int cmd_replay(int argc, char **argv)
         { "half-life", required_argument, 0, 'H' }, { "json", no_argument, 0, 'j' },
         { "prev-weight", required_argument, 0, 'W' }, { "predict-half-life", required_argument, 0, 'P' },
         { "adapt-half-life", required_argument, 0, 'A' }, { "expert-size", required_argument, 0, 'S' },
-        { "residency-plot", required_argument, 0, 'R' }, { "plot-tokens", required_argument, 0, 'T' },
+        { "admit-cost", required_argument, 0, 'C' }, { "residency-plot", required_argument, 0, 'R' }, { "plot-tokens", required_argument, 0, 'T' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -379,7 +382,7 @@ int cmd_replay(int argc, char **argv)
     double shares[MAX_SHARES];
     int np = 0, ns = 0, json = 0, c;
     double half_life = 0, predict_half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS, prev_weight = 0;
-    double adapt_half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS;
+    double adapt_half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS, admit_cost = 0;
     uint64_t expert_bytes = 0, from = 0, to = UINT64_MAX;
     int window = 0;
     parse_policies("all", pol, &np);
@@ -429,6 +432,11 @@ int cmd_replay(int argc, char **argv)
             if (moetier_size_parse(optarg, 0, &sz) || sz.bytes == 0)
                 return cli_error(CLI_USAGE, CMD, "bad --expert-size '%s' (bytes, as 4.6M)", optarg);
             expert_bytes = sz.bytes;
+        } else if (c == 'C') {
+            char *end;
+            admit_cost = strtod(optarg, &end);
+            if (end == optarg || *end || !(admit_cost >= 0) || !isfinite(admit_cost))
+                return cli_error(CLI_USAGE, CMD, "bad --admit-cost '%s' (reads, >= 0)", optarg);
         } else if (c == 'W') {
             char *end;
             prev_weight = strtod(optarg, &end);
@@ -480,7 +488,8 @@ int cmd_replay(int argc, char **argv)
             double hl = strcmp(name, "predict") == 0 ? predict_half_life
                         : strcmp(name, "adapt") == 0 ? adapt_half_life
                                                      : half_life;
-            struct moetier_policy_opts po = { .half_life = hl * r.layers * r.topk, .prev_weight = prev_weight };
+            struct moetier_policy_opts po = { .half_life = hl * r.layers * r.topk, .prev_weight = prev_weight,
+                                              .admit_cost = admit_cost };
             rc = moetier_replay_policy_map(&r, pol[i], shares[s], &po, &res[i * ns + s], map);
             if (rc) {
                 code = cli_error(CLI_FAIL, CMD, "replay %s at %g%%: %s", pol[i], shares[s] * 100, strerror(-rc));

@@ -31,6 +31,7 @@ static int gather(struct moetier_plan_facts *f, const char *model, const struct 
     f->cuda_runtime = probe->cuda_runtime && probe->nvidia_device;
     f->started = 1;
     f->routing = -1;
+    f->routing_keep = -1;
     if (!model)
         return 0;
     struct moetier_model m;

@@ -6,11 +6,18 @@
 # budget), and the engine counts each step's hits and misses. The live stats
 # (`moetier stat --json`) and the exit summary are read, and replay runs the
 # runtime's policy on the same tokens with a cache of the same number of
-# experts. The runtime acts in rounds, asynchronously, so the figures differ:
-# asserted are what must hold anyway (every step and use counted, the stat
-# tool's per-token figures are the counters', both below the bytes with no
-# cache) and that the runtime's bytes per token are within 2x of replay's
-# either way (docs/policies.md has the measured numbers).
+# experts. Every step sampled exactly, the plan migrates per token: each token
+# goes through the policy in order, as in replay, and the runtime carries out
+# its moves before the next token. The runtime reads a miss in place and then
+# copies it in, so an admission costs it one more read than replay's model
+# (where the read that serves a miss fills the cache): replay runs with
+# --admit-cost 1, adapt weighs its rules that way as the runtime's does, and
+# its bytes plus one read per admission are what the runtime's are compared
+# with. Asserted: every step and use counted, the stat tool's per-token
+# figures are the counters', both below the bytes with no cache, and the
+# runtime within 8% of that replay figure (measured 0.7-3.6% per token; rounds,
+# MOETIER_PER_TOKEN=off, 12-15% above: docs/policies.md). Counts are exact; what
+# varies from run to run is only how many tokens a pass of moves takes at once.
 . "$(dirname "$0")/../lib.sh"
 need_driver
 need_shim
@@ -58,6 +65,7 @@ note "${line#*info: }"
 set -- $(echo "$line" | sed 's/.*(\([0-9]*\) sampled steps).*(\([0-9]*\) of \([0-9]*\) sampled uses).*/\1 \2 \3/')
 [ "$3" -le $((N * L * K)) ] && [ "$3" -ge $((N * L * K * 9 / 10)) ] && [ "$3" -eq $(($1 * L * K)) ] ||
     fail "uses counted $3 for $1 steps of $L x top-$K (from $N steps)"
+grep -q "migration: per token" "$TMP/run.err" || fail "not migrating per token: $(grep migration "$TMP/run.err")"
 room=$(sed -n 's/.*, room for \([0-9]*\)$/\1/p' "$TMP/run.err")
 pol=$(sed -n 's/.*tiering: .*, policy \([a-z]*\), .*/\1/p' "$TMP/run.err")
 [ -n "$room" ] && [ -n "$pol" ] || fail "no tiering line: $(cat "$TMP/run.err")"
@@ -82,22 +90,25 @@ awk -v d="$D" -v s="$S" -v j="$jd" -v p="$P" -v t="$T" -v jp="$jp" 'BEGIN {
 { head -n 1 "$TRACE"; sed -n "2,$((T + 1))p" "$TRACE"; } > "$TMP/prefix.trace"
 B=$(awk -v d="$D" -v m="$((A - H))" 'BEGIN { printf "%d", d / m }')
 share=$(awk -v r="$room" -v n="$pairs" 'BEGIN { printf "%.6f", (r + 0.5) / n }')
-"$MOETIER" replay "$TMP/prefix.trace" --policy "$pol" --cache "$share" --expert-size "$B" --json \
+"$MOETIER" replay "$TMP/prefix.trace" --policy "$pol" --cache "$share" --expert-size "$B" --admit-cost 1 --json \
     > "$TMP/replay.json" || fail "replay failed"
 rb=$(sed -n 's/.*"slow_bytes_per_token":\([0-9.e+-]*\).*/\1/p' "$TMP/replay.json")
 rh=$(sed -n 's/.*"hit_rate":\([0-9.e+-]*\).*/\1/p' "$TMP/replay.json")
+rp=$(sed -n 's/.*"promoted":\([0-9]*\).*/\1/p' "$TMP/replay.json")
 slots=$(sed -n 's/.*"slots":\([0-9]*\).*/\1/p' "$TMP/replay.json")
-[ -n "$rb" ] && [ -n "$rh" ] && [ "$slots" = "$room" ] || fail "replay: $(cat "$TMP/replay.json")"
+[ -n "$rb" ] && [ -n "$rh" ] && [ -n "$rp" ] && [ "$slots" = "$room" ] || fail "replay: $(cat "$TMP/replay.json")"
 
 awk -v d="$D" -v s="$S" -v p="$P" -v t="$T" -v a="$A" -v h="$H" -v rb="$rb" -v rh="$rh" -v b="$B" \
-    -v lk="$((L * K))" -v pol="$pol" -v room="$room" 'BEGIN {
+    -v rp="$rp" -v lk="$((L * K))" -v pol="$pol" -v room="$room" 'BEGIN {
     direct = d / s; total = direct + p / t; none = lk * b
+    live = rb + rp * b / t # replay, each admission one more read, as the runtime makes it
     printf "%s, %d experts (%d tokens): runtime %.0f KiB/token (misses %.0f + promoted %.0f), hit rate %.3f; " \
-        "replay %.0f KiB/token, hit rate %.3f; runtime/replay %.2f; no cache %.0f KiB/token\n",
-        pol, room, t, total / 1024, direct / 1024, p / t / 1024, h / a, rb / 1024, rh, total / rb, none / 1024
+        "replay (--admit-cost 1) %.0f KiB/token, %.0f with the copies, hit rate %.3f; runtime/replay %.3f; " \
+        "no cache %.0f KiB/token\n", pol, room, t, total / 1024, direct / 1024, p / t / 1024, h / a, rb / 1024,
+        live / 1024, rh, total / live, none / 1024
     if (!(total < 0.9 * none)) { print "the runtime saves less than 10% of the no-cache bytes"; exit 1 }
     if (!(rb < none)) { print "replay reads no less than no cache"; exit 1 }
-    if (!(total <= 2 * rb && total >= rb / 2)) { print "runtime and replay more than 2x apart"; exit 1 }
+    if (!(total <= 1.08 * live && total >= live / 1.08)) { print "runtime and replay more than 8% apart"; exit 1 }
 }' > "$TMP/cmp" || fail "$(cat "$TMP/cmp")"
 note "$(cat "$TMP/cmp")"
 echo "PASS: $test_name"

@@ -447,6 +447,51 @@ static void test_engine(void)
     moetier_engine_free(&e);
 }
 
+/* Per token: the policy decided, so a round carries out the wanted set at
+ * once (no rounds wanted first, no minimum residency); back in rounds, the
+ * hysteresis returns. Budget held throughout. */
+static void test_engine_per_token(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 6 * 3 * 40 * 1024) == 0); /* fixture: promote after 2 rounds, 1000 ns resident */
+    struct moetier_residency r;
+    CHECK(moetier_residency_new(&r, "lfu", L, E, 2, moetier_engine_capacity(&e), NULL) == 0);
+    float rate[L * E] = { 0 };
+    uint8_t used[L * E];
+    struct moetier_round out;
+    moetier_engine_set_per_token(&e, 1);
+    memset(used, 0, sizeof used);
+    used[0] = used[1] = used[E + 0] = used[E + 1] = 1;
+    moetier_residency_sample(&r, used);
+    moetier_engine_round(&e, &r, rate, 1000, 0, &out);
+    CHECK(out.promoted == 4 && e.state[0] == MOETIER_SLOT_DRAM && e.state[E + 1] == MOETIER_SLOT_DRAM);
+    /* the working set moves: 1 ns later (well within the 1000 ns residency) the cache follows */
+    for (int i = 0; i < 20; i++) {
+        memset(used, 0, sizeof used);
+        for (int x = 4; x < 8; x++)
+            used[E + x] = 1;
+        moetier_residency_sample(&r, used);
+    }
+    moetier_engine_round(&e, &r, rate, 1001, 0, &out);
+    for (int x = 4; x < 8; x++)
+        CHECK(e.state[E + x] == MOETIER_SLOT_DRAM);
+    CHECK(out.demoted >= 1 && e.cache.used <= e.cache.budget && all_bytes_ok(&e));
+    /* rounds again: a newly wanted slot waits for its second round */
+    moetier_engine_set_per_token(&e, 0);
+    CHECK(e.opts.promote_after == 2 && e.opts.min_resident_ns == 1000);
+    memset(used, 0, sizeof used);
+    used[2] = 1;
+    for (int i = 0; i < 30; i++)
+        moetier_residency_sample(&r, used);
+    moetier_engine_round(&e, &r, rate, 5000, 0, &out);
+    CHECK(e.state[2] == MOETIER_SLOT_SLOW);
+    moetier_engine_round(&e, &r, rate, 6000, 0, &out);
+    CHECK(e.state[2] == MOETIER_SLOT_DRAM && e.cache.used <= e.cache.budget);
+    moetier_engine_demote_all(&e);
+    moetier_residency_free(&r);
+    moetier_engine_free(&e);
+}
+
 /* A residency that wants slots 0 and 1 (rate: theirs 1, the others 0), and one warm round towards it. */
 static void promote_first_two(struct moetier_engine *e, struct moetier_residency *r, float *rate,
                               struct moetier_round *out)
@@ -585,6 +630,7 @@ int main(void)
     test_lock();
     test_lock_rlimit();
     test_engine();
+    test_engine_per_token();
     test_engine_lock();
     test_engine_warm_and_rate();
     test_engine_pin();

@@ -55,6 +55,7 @@ static void base(struct moetier_plan_facts *f)
     f->tierable_slots = 1000;
     f->page_unit = 4096;
     f->routing = 1;
+    f->routing_keep = 1;
 }
 
 static void env(struct moetier_plan_facts *f, int var)
@@ -344,6 +345,44 @@ static void check_row(const struct row *r)
     }
 }
 
+/* Per token or rounds (the sampler's stage): each branch, its decision and its sentence. */
+static void check_per_token(void)
+{
+    struct moetier_plan_facts f;
+    struct moetier_plan p;
+    /* copy, routing in keep mode: per token, the policy named */
+    base(&f), r_copy(&f), moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 1);
+    CHECK(has_line(&p, "migration: per token (every decode step sampled exactly; each token goes through policy adapt", 0));
+    CHECK(strstr(p.per_token_why, "migration: per token") != NULL);
+    /* off by name */
+    base(&f), r_copy(&f), f.cfg.per_token = MOETIER_OFF, moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && has_line(&p, "MOETIER_PER_TOKEN=off: migration in rounds", 0));
+    /* the file tier locks: auto keeps rounds, on forces per token */
+    base(&f), moetier_plan_make(&f, &p);
+    CHECK(p.lock == 1 && p.per_token == 0 && has_line(&p, "the file tier locks the page cache and follows", 0));
+    base(&f), f.cfg.per_token = MOETIER_ON, f.cfg.sampler = MOETIER_SAMPLER_ROUTING, moetier_plan_make(&f, &p);
+    CHECK(p.lock == 1 && p.per_token == 1);
+    /* no exact routing: rounds; asked for by name, a warning */
+    base(&f), r_no_routing(&f), moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && has_line(&p, "the sampler does not read every decode step's experts exactly", 0));
+    base(&f), r_no_routing(&f), f.cfg.per_token = MOETIER_ON, moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && has_line(&p, "MOETIER_PER_TOKEN=on: the sampler does not read", 1));
+    /* the routing callback splits the graph: rounds, unless every step is paid for */
+    base(&f), r_copy(&f), f.routing_keep = 0, moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && has_line(&p, "splits the graph here", 0));
+    base(&f), r_copy(&f), f.routing_keep = 0, f.cfg.sample_budget = 100, moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 1);
+    /* not known yet (doctor): the condition, no decision */
+    base(&f), r_routing_unknown(&f), f.routing_keep = -1, moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && has_line(&p, "migration: per token where the routing sampler reads every decode step", 0));
+    /* tiering off, or stopped after it started: no migration, no line */
+    base(&f), r_fits(&f), moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && !has_line(&p, "migration", 0) && p.per_token_why[0] == '\0');
+    base(&f), r_copy(&f), r_stopped(&f), moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 0 && !has_line(&p, "migration", 0));
+}
+
 /* The branches no row shows by its outcome alone. */
 static void check_details(void)
 {
@@ -414,5 +453,6 @@ int main(void)
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         check_row(&rows[i]);
     check_details();
+    check_per_token();
     return check_exit("test_plan");
 }

@@ -313,6 +313,40 @@ static void test_adapt(void)
     moetier_policy_free(p);
 }
 
+/* adapt's admit cost: where admitting a miss costs one more read (the
+ * runtime per token copies it in after the step read it in place), pairs
+ * that do not come back make the gated rules the cheap ones. 2 layers x 4
+ * experts, 2 slots, slots 0 4 1 5 (a layer each, so no two share a group):
+ * every rule misses all four and admits the first two (room); then the
+ * ungated rules admit 1 and 5, the gated ones do not (used no more often than
+ * their victims). Costs: 4 misses each, plus 4 or 2 admissions at 1 read. */
+static void test_admit_cost(void)
+{
+    struct moetier_policy_opts po = { .cache_slots = 2, .topk = 1 };
+    for (int cost = 0; cost <= 1; cost++) {
+        struct moetier_policy *p = mk("adapt", 2, 4, &po);
+        moetier_policy_set_admit_cost(p, cost);
+        static const uint32_t seq[] = { 0, 4, 1, 5 };
+        for (uint64_t t = 0; t < 4; t++)
+            moetier_policy_access(p, seq[t], t);
+        /* cost 0: a tie (4 each) keeps lru, which admits; 1: gated (6 against 8), 6 is no hotter than 0 */
+        CHECK(moetier_policy_admit(p, 6, 0) == !cost);
+        moetier_policy_free(p);
+    }
+    /* replay passes it on: the same stream twice over, far fewer admissions */
+    struct moetier_routing r;
+    struct moetier_replay_result x0, x1;
+    CHECK(load("# layers=2 experts=4 topk=1\n0 0\n1 1\n2 2\n3 3\n0 0\n1 1\n2 2\n3 3\n", &r) == 0);
+    struct moetier_policy_opts o = { .admit_cost = 1 };
+    CHECK(moetier_replay_policy(&r, "adapt", 0.25, NULL, &x0) == 0);
+    CHECK(moetier_replay_policy(&r, "adapt", 0.25, &o, &x1) == 0);
+    /* 0: lru's admissions until its shadow falls behind (10 promoted, no hit);
+     * 1: gated from the third access: 0 and 4 stay and hit on their return */
+    CHECK(x0.promoted == 10 && x0.hits == 0);
+    CHECK(x1.promoted == 2 && x1.direct == 12 && x1.hits == 2);
+    moetier_routing_free(&r);
+}
+
 /* hot: the wanted set is the top `cap` by decayed use count, changing only
  * when an outsider passes a member by the margin; a profile's rates seed it. */
 static void test_hot(void)
@@ -394,6 +428,7 @@ int main(void)
     test_replay();
     test_bytes();
     test_adapt();
+    test_admit_cost();
     test_config_names();
     char path[300];
     snprintf(path, sizeof path, "%s/t.trace", dir);
