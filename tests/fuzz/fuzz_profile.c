@@ -2,8 +2,9 @@
  * fuzz_profile: libFuzzer target for the profile loader (profiler/profile.c),
  * which the shim runs at start on a file in the user's cache directory.
  *
- * The loader takes a path, so each input goes into one memfd read through
- * /proc/self/fd/N, twice: as it is, and with its last 8 bytes replaced by the
+ * The loader takes a path, so each input goes into one file of a private
+ * directory (a real file: the loader refuses symbolic links, which
+ * /proc/self/fd/N of a memfd is), read twice: as it is, and with its last 8 bytes replaced by the
  * FNV-1a checksum of the rest, so that mutations reach the checks behind the
  * checksum. A profile that loads is saved (to a private directory) and loaded
  * again: the two must be equal. Besides ASan/UBSan findings, the target traps
@@ -21,11 +22,11 @@
 #include "common/hash.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define CHECK(x)                                                                                   \
@@ -35,7 +36,7 @@
     } while (0)
 
 static int fd = -1;
-static char path[64], saved[128];
+static char path[128], saved[128];
 static long live; /* allocations through counting_alloc not yet freed */
 
 static void *counting_alloc(size_t n)
@@ -105,10 +106,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
         snprintf(saved, sizeof saved, "%s/p.prof", dir);
-        fd = memfd_create("fuzz_profile", MFD_CLOEXEC);
+        snprintf(path, sizeof path, "%s/in.prof", dir);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
             abort();
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     }
 
     /* 1. as it is */
