@@ -422,6 +422,13 @@ int moetier_profile_load_ex(const char *path, const char *expect_id, struct moet
         rc = perr(err, errlen, -EPROTO, path, "corrupt profile: unterminated model id or path");
         goto out;
     }
+    /* the id goes into log lines (a mismatch names it): ids moetier writes are
+     * hex and dashes, so a control character means a damaged or forged file */
+    for (const unsigned char *c = h + 48; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) {
+            rc = perr(err, errlen, -EPROTO, path, "corrupt profile: control character in the model id");
+            goto out;
+        }
 
     blocks = alloc(4u * nl);
     experts = blocks ? alloc((size_t)n * sizeof *experts) : NULL;
