@@ -392,6 +392,14 @@ static int header_sane(const struct moetier_stage_header *h, char *why, size_t c
     return 0;
 }
 
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
 int moetier_stage_record_check(const struct moetier_stage_header *h, size_t avail, char *why,
                                size_t cap)
 {
@@ -423,8 +431,11 @@ int moetier_stage_record_check(const struct moetier_stage_header *h, size_t avai
         return -EBADMSG;
     }
     for (uint32_t i = 0; i < h->n_entries; i++) {
+        /* the paths go into log lines (a mismatch names them): a control
+         * character in one would split or forge the line */
         if (memchr(e[i].orig_path, 0, sizeof e[i].orig_path) == NULL ||
-            memchr(e[i].copy_name, 0, sizeof e[i].copy_name) == NULL || e[i].orig_path[0] != '/') {
+            memchr(e[i].copy_name, 0, sizeof e[i].copy_name) == NULL || e[i].orig_path[0] != '/' ||
+            has_control(e[i].orig_path) || has_control(e[i].copy_name)) {
             say(why, cap, "stage record entry %u has a bad path", i);
             return -EBADMSG;
         }

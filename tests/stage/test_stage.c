@@ -151,6 +151,11 @@ static void test_record(void)
     snprintf(r.e[1].orig_path, sizeof r.e[1].orig_path, "relative.gguf");
     moetier_stage_record_seal(&r.h, r.e, 2);
     CHECK(moetier_stage_record_check(&r.h, sizeof r, why, sizeof why) == -EBADMSG);
+    /* a control character in a path: it would split the log line naming it (found by fuzz_stage) */
+    snprintf(r.e[1].orig_path, sizeof r.e[1].orig_path, "/models/a\nb.gguf");
+    moetier_stage_record_seal(&r.h, r.e, 2);
+    CHECK(moetier_stage_record_check(&r.h, sizeof r, why, sizeof why) == -EBADMSG);
+    CHECK(!strchr(why, '\n'));
     /* zero entries */
     moetier_stage_record_seal(&r.h, r.e, 0);
     CHECK(moetier_stage_record_check(&r.h, sizeof r, why, sizeof why) == -EBADMSG);
