@@ -18,9 +18,12 @@
  *    as the application's for that scheduler and the llama_context decoding on
  *    this thread; forwards them unchanged, except inside a sampled step, where
  *    moetier's callback goes in instead (a graph rebuilt during the step).
- *  - shim_routing_step(ctx, 1) before a sampled llama_decode: moetier's
- *    callback on every scheduler of ctx; shim_routing_step(ctx, 0) after it:
- *    the application's (cb, ud) again, exactly as llama.cpp last set them.
+ *  - shim_routing_step(ctx, 1, keep_only) before a sampled llama_decode:
+ *    moetier's callback on every scheduler of ctx whose graph is not kept
+ *    (none with keep_only: that step is then read only if its graph is
+ *    rebuilt and kept, else it goes unread); shim_routing_step(ctx, 0, 0)
+ *    after it: the application's (cb, ud) again, exactly as llama.cpp last
+ *    set them.
  *  - ggml_backend_sched_free: the scheduler goes away; forgotten first.
  *  - keep mode, where the scheduler has one backend (CPU-only builds):
  *    ggml_backend_sched_alloc_graph of a one-token decode graph marks its
@@ -29,7 +32,13 @@
  *    what llama.cpp's graph_reserve does; buffers only grow), so the allocator
  *    never reuses their memory; after a sampled step the ids are read straight
  *    from them. No callback, no split: a sample costs a few microseconds.
- *    A step whose graph was not kept uses the callback.
+ *    Graphs are kept from the first one built wherever the routing sampler
+ *    may run (llama.cpp reuses a decode graph for as long as its shape
+ *    holds: one built before the sampler would stay unkept). A graph that
+ *    cannot be kept (more than one backend, another layout) clears
+ *    shim_routing_cheap() for good; a step whose graph is not kept uses the
+ *    callback (installed at alloc_graph for a graph rebuilt inside the step)
+ *    unless keep_only.
  *
  * moetier's callback asks for the `ffn_moe_topk-N` tensors and for whatever
  * the application's asks for (the application's ask runs for every node,
@@ -109,7 +118,10 @@ static void *fn_get_name, *fn_nbytes, *fn_nelements, *fn_nrows, *fn_element_size
 static __thread void *tl_ctx;      /* the llama_context decoding on this thread */
 static __thread int tl_routing;    /* this thread's decode step is sampled by routing */
 static __thread int tl_n_tokens;
-static __thread int tl_split;      /* this step ran moetier's callback (the graph split) */
+static __thread int tl_split;      /* moetier's callback ran in this step (the graph split) */
+static __thread int tl_keep_only;  /* this sampled step may not split the graph */
+static __thread int tl_unread;     /* this sampled step has a graph neither kept nor observed */
+static int keep_refused;           /* a one-token decode graph could not be kept: keep mode does not apply */
 
 static struct moetier_topk routing;
 static int routing_ready;          /* routing initialized for the model */
@@ -118,6 +130,23 @@ static int layout_checked;         /* 1 ok, -1 refused */
 static set_cb_t real_setter(void)
 {
     return (set_cb_t)shim_real_optional("ggml_backend_sched_set_eval_callback", &real_set);
+}
+
+/* Keep mode's functions, looked up once (get_name too: keep_graph may run
+ * before the sampler is built). */
+static int keep_symbols(void)
+{
+    if (keep_ok < 0)
+        keep_ok = shim_real_optional("ggml_backend_sched_alloc_graph", &real_alloc_graph) &&
+                  shim_real_optional("ggml_get_name", &fn_get_name) &&
+                  shim_real_optional("ggml_graph_n_nodes", &fn_graph_n_nodes) &&
+                  shim_real_optional("ggml_graph_node", &fn_graph_node) &&
+                  shim_real_optional("ggml_set_output", &fn_set_output) &&
+                  shim_real_optional("ggml_get_data", &fn_get_data) &&
+                  shim_real_optional("ggml_backend_sched_synchronize", &fn_sched_sync) &&
+                  shim_real_optional("ggml_backend_sched_reserve", &fn_sched_reserve) &&
+                  shim_real_optional("ggml_backend_sched_get_n_backends", &fn_sched_n_backends);
+    return keep_ok > 0;
 }
 
 int shim_routing_usable(char *why, size_t cap)
@@ -150,15 +179,7 @@ int shim_routing_usable(char *why, size_t cap)
         }
         routing_ready = 1;
     }
-    if (keep_ok < 0)
-        keep_ok = shim_real_optional("ggml_backend_sched_alloc_graph", &real_alloc_graph) &&
-                  shim_real_optional("ggml_graph_n_nodes", &fn_graph_n_nodes) &&
-                  shim_real_optional("ggml_graph_node", &fn_graph_node) &&
-                  shim_real_optional("ggml_set_output", &fn_set_output) &&
-                  shim_real_optional("ggml_get_data", &fn_get_data) &&
-                  shim_real_optional("ggml_backend_sched_synchronize", &fn_sched_sync) &&
-                  shim_real_optional("ggml_backend_sched_reserve", &fn_sched_reserve) &&
-                  shim_real_optional("ggml_backend_sched_get_n_backends", &fn_sched_n_backends);
+    keep_symbols();
     return 0;
 }
 
@@ -228,6 +249,8 @@ static bool moetier_cb(void *t, bool ask, void *ud)
     const char *(*get_name)(const void *) = (const char *(*)(const void *))fn_get_name;
     if (ask) {
         bool mine = tl_routing && moetier_topk_block_of(get_name(t)) >= 0;
+        if (mine)
+            tl_split = 1; /* the scheduler splits the graph at every node this says yes to */
         bool app_need = app ? app(t, true, e->app_ud) : false;
         e->last_t = t;
         e->last_app = app_need;
@@ -282,11 +305,11 @@ void ggml_backend_sched_set_eval_callback(void *sched, eval_cb_t cb, void *ud)
     e->app_ud = ud;
     if (tl_ctx)
         e->ctx = tl_ctx;
-    /* a graph rebuilt inside a sampled step: keep mode reads it after the
-     * step (alloc_graph keeps its topk tensors), else moetier's callback */
-    e->ours = tl_routing && e->ctx == tl_ctx && keep_ok <= 0;
+    /* a graph rebuilt inside a sampled step: alloc_graph keeps its topk
+     * tensors (read after the step) or installs moetier's callback; without
+     * keep mode, moetier's callback now */
+    e->ours = tl_routing && e->ctx == tl_ctx && keep_ok <= 0 && !tl_keep_only;
     if (e->ours) {
-        tl_split = 1;
         set(sched, moetier_cb, e);
     } else {
         set(sched, cb, ud);
@@ -312,22 +335,47 @@ static int keep_layout(void *t)
     return 0;
 }
 
-static void keep_graph(void *sched, void *graph)
+/* Keep mode is wanted for the graphs built now: the routing sampler runs or
+ * may run (not yet built, not refused by the configuration or a failure). */
+static int keep_wanted(void)
+{
+    if (!shim.active || shim.child || shim_busy || shim.routing_failed || shim.sampler_fetch || !shim.model.n_layers)
+        return 0;
+    if (shim.sampler_built)
+        return shim.sampler_routing && keep_ok > 0;
+    return (shim.cfg.sampler == MOETIER_SAMPLER_AUTO || shim.cfg.sampler == MOETIER_SAMPLER_ROUTING) &&
+           keep_symbols();
+}
+
+/* A one-token decode graph of e's context that cannot be kept: keep mode
+ * does not apply to this process (one line; shim_routing_cheap() says 0). */
+static void keep_refuse(const char *why)
+{
+    if (!keep_refused)
+        log_info("routing sampler: %s; observing through the eval callback instead", why);
+    keep_refused = 1;
+}
+
+/* Under sched_lock: tries to keep graph's topk tensors (e->kept). */
+static void keep_graph(struct sched_entry *e, void *sched, void *graph)
 {
     int (*n_nodes)(void *) = (int (*)(void *))fn_graph_n_nodes;
     void *(*node)(void *, int) = (void *(*)(void *, int))fn_graph_node;
     void (*set_output)(void *) = (void (*)(void *))fn_set_output;
     const char *(*get_name)(const void *) = (const char *(*)(const void *))fn_get_name;
-    pthread_mutex_lock(&sched_lock);
-    struct sched_entry *e = entry_of(sched, 0);
     int (*n_backends)(void *) = (int (*)(void *))fn_sched_n_backends;
     bool (*reserve)(void *, void *) = (bool (*)(void *, void *))fn_sched_reserve;
+    e->kept = 0;
+    if (!tl_ctx || e->ctx != tl_ctx || tl_n_tokens != 1)
+        return; /* not a decode step's graph */
     /* one backend only: the reserve below resets the scheduler's tensor
      * assignments, which with one backend are all the same anyway */
-    if (!e || (e->kept = 0, !tl_ctx) || e->ctx != tl_ctx || tl_n_tokens != 1 || n_backends(sched) != 1)
-        goto out;
+    if (n_backends(sched) != 1) {
+        keep_refuse("the graph scheduler has more than one backend (keep mode needs one CPU backend)");
+        return;
+    }
     if (!e->topk && !(e->topk = calloc(shim.model.n_layers, sizeof *e->topk)))
-        goto out;
+        return;
     memset(e->topk, 0, shim.model.n_layers * sizeof *e->topk);
     uint32_t found = 0;
     for (int i = 0, n = n_nodes(graph); i < n; i++) {
@@ -336,17 +384,21 @@ static void keep_graph(void *sched, void *graph)
         if (block < 0)
             continue;
         int l = moetier_model_layer_of_block(&shim.model, block);
-        if (l < 0 || e->topk[l])
-            goto out; /* the callback's checks will say what is wrong */
-        if (keep_ok > 0 && !keep_layout(t))
+        if (l < 0 || e->topk[l]) {
+            keep_refuse("the decode graph's " MOETIER_TOPK_NAME "N tensors do not match the expert map one per layer");
+            return; /* the callback's checks will say what is wrong */
+        }
+        if (!keep_layout(t)) {
             keep_ok = 0;
-        if (keep_ok <= 0)
-            goto out;
+            return;
+        }
         e->topk[l] = t;
         found++;
     }
-    if (found != shim.model.n_layers)
-        goto out;
+    if (found != shim.model.n_layers) {
+        keep_refuse("the decode graph does not show every MoE layer's " MOETIER_TOPK_NAME "N tensor");
+        return;
+    }
     for (uint32_t l = 0; l < found; l++) {
         struct tensor_head *h = e->topk[l];
         set_output(h);
@@ -358,10 +410,7 @@ static void keep_graph(void *sched, void *graph)
      * llama.cpp's own graph_reserve does; the compute buffer only grows) */
     e->kept = reserve(sched, graph);
     if (!e->kept)
-        log_info("routing sampler: cannot plan the decode graph with the expert ids kept; observing through the "
-                 "eval callback instead");
-out:
-    pthread_mutex_unlock(&sched_lock);
+        keep_refuse("cannot plan the decode graph with the expert ids kept");
 }
 
 bool ggml_backend_sched_alloc_graph(void *sched, void *graph)
@@ -370,8 +419,21 @@ bool ggml_backend_sched_alloc_graph(void *sched, void *graph)
                                                                            &real_alloc_graph);
     if (!fn)
         return false;
-    if (keep_ok > 0 && shim.sampler_routing && shim.active && !shim.child && !shim_busy && sched && graph)
-        keep_graph(sched, graph);
+    if (sched && graph && keep_wanted()) {
+        pthread_mutex_lock(&sched_lock);
+        struct sched_entry *e = entry_of(sched, 0);
+        if (e) {
+            keep_graph(e, sched, graph);
+            /* rebuilt inside a sampled step and not kept: observe it now */
+            if (!e->kept && tl_routing && e->ctx == tl_ctx && !tl_keep_only && !e->ours) {
+                set_cb_t set = real_setter();
+                e->last_t = NULL;
+                set(sched, moetier_cb, e);
+                e->ours = 1;
+            }
+        }
+        pthread_mutex_unlock(&sched_lock);
+    }
     return fn(sched, graph);
 }
 
@@ -400,7 +462,7 @@ void shim_routing_enter(void *ctx, int n_tokens)
     tl_n_tokens = n_tokens;
 }
 
-void shim_routing_step(void *ctx, int on)
+void shim_routing_step(void *ctx, int on, int keep_only)
 {
     set_cb_t set = real_setter();
     if (!set)
@@ -409,25 +471,30 @@ void shim_routing_step(void *ctx, int on)
         moetier_topk_begin(&routing);
         tl_routing = 1;
         tl_split = 0;
+        tl_keep_only = keep_only;
     }
     void *read_sched[SCHED_MAX], **read_topk_of[SCHED_MAX];
-    int n_read = 0;
+    int n_read = 0, n_entries = 0, observed = 0;
     pthread_mutex_lock(&sched_lock);
     for (int i = 0; i < SCHED_MAX; i++) {
         struct sched_entry *e = &scheds[i];
         if (!e->sched || e->ctx != ctx)
             continue;
-        if (on && !e->ours && !e->kept) {
-            tl_split = 1;
+        n_entries++;
+        if (on && !e->ours && !e->kept && !keep_only) {
+            /* a graph rebuilt in the step puts the application's back
+             * (set_eval_callback) and is kept or observed at alloc_graph */
             e->last_t = NULL;
             set(e->sched, moetier_cb, e);
             e->ours = 1;
         } else if (!on && e->ours) {
             set(e->sched, e->app_cb, e->app_ud); /* exactly what llama.cpp last set */
             e->ours = 0;
+            observed = 1;
         } else if (!on && e->kept) {
             read_sched[n_read] = e->sched;
             read_topk_of[n_read++] = e->topk;
+            observed = 1;
         }
     }
     pthread_mutex_unlock(&sched_lock);
@@ -441,8 +508,14 @@ void shim_routing_step(void *ctx, int on)
         for (uint32_t l = 0; l < shim.model.n_layers; l++)
             read_topk(read_topk_of[i][l], moetier_topk_block_of(get_name(read_topk_of[i][l])));
     }
-    if (!on)
+    if (!on) {
+        /* keep_only and a graph that was not kept (reused from before keep
+         * mode, or refused): nothing read, the step goes unsampled. No
+         * scheduler seen at all is the collect's failure, as before. */
+        tl_unread = tl_keep_only && n_entries && !observed;
         tl_routing = 0;
+        tl_keep_only = 0;
+    }
 }
 
 int shim_routing_split(void)
@@ -452,13 +525,15 @@ int shim_routing_split(void)
 
 int shim_routing_cheap(void)
 {
-    return keep_ok > 0;
+    return keep_ok > 0 && !keep_refused;
 }
 
 int shim_routing_collect(int decode_rc, uint8_t *used, char *why, size_t cap)
 {
     if (decode_rc != 0)
         return 0; /* llama_decode failed or stopped early: nothing to learn, nothing wrong */
+    if (tl_unread)
+        return 0; /* a keep-only step whose graph was not kept: not sampled after all */
     int n = moetier_topk_collect(&routing, used);
     if (n < 0) {
         moetier_fmt(why, cap, "%s", routing.why);

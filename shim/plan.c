@@ -18,7 +18,6 @@
 static struct moetier_plan_facts facts;
 static struct moetier_plan plan;
 static struct moetier_numa_topo topo; /* large: not on the stack */
-static int split_seen; /* a routing sample split the graph: keep mode does not apply here */
 static int sampler_stage; /* shim_plan_sampler is making the plan: it logs the sampler stage's lines itself */
 
 struct moetier_plan_facts *shim_plan_facts(void)
@@ -129,7 +128,7 @@ enum moetier_plan_sampler shim_plan_sampler(void)
     if (p->try_routing) {
         facts.routing = shim_routing_usable(facts.routing_why, sizeof facts.routing_why) == 0;
         if (facts.routing > 0)
-            facts.routing_keep = shim_routing_cheap() && !split_seen;
+            facts.routing_keep = shim_routing_cheap();
         p = shim_plan_make(-1);
     }
     sampler_stage = 0;
@@ -139,7 +138,6 @@ enum moetier_plan_sampler shim_plan_sampler(void)
 
 void shim_plan_routing_split(void)
 {
-    split_seen = 1;
     facts.routing_keep = 0;
     shim_plan_make(-1);
 }

@@ -528,7 +528,10 @@ void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
     shim_unlock();
     if (*sampling == SHIM_SAMPLING_ROUTING) {
         uint64_t t0 = shim_now_ns();
-        shim_routing_step(ctx, 1);
+        /* per token, every step is sampled: only where keep mode reads it
+         * (a step whose graph was not kept goes unsampled), unless
+         * MOETIER_SAMPLE_BUDGET=100% pays for the split */
+        shim_routing_step(ctx, 1, shim.per_token && shim.cfg.sample_budget < 100);
         shim.sampler_ns += shim_now_ns() - t0;
     }
     shim_busy = 0;
@@ -538,7 +541,7 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
 {
     if (sampling == SHIM_SAMPLING_ROUTING) {
         shim_busy = 1;
-        shim_routing_step(ctx, 0);
+        shim_routing_step(ctx, 0, 0);
         shim_busy = 0;
     }
     uint64_t now = shim_now_ns();
@@ -575,8 +578,8 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
         char why[200];
         int n = shim_routing_collect(rc, shim.used, why, sizeof why);
         learn = n > 0;
-        if (n > 0 && shim.per_token && shim_routing_split() && shim.cfg.sample_budget < 100)
-            shim_plan_routing_split(); /* keep mode did not apply: sampling every step would cost speed */
+        if (shim.per_token && !shim_routing_cheap() && shim.cfg.sample_budget < 100)
+            shim_plan_routing_split(); /* a decode graph could not be kept: sampling every step would cost speed */
         if (n < 0 && !shim.routing_failed) {
             /* one line; the next due sample builds today's samplers */
             log_warn("routing sampler: %s; falling back to the other samplers", why);

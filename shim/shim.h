@@ -168,17 +168,21 @@ void shim_give_up(const char *why);
 int shim_routing_usable(char *why, size_t cap);
 /* Every llama_decode, before anything else: the context decoding on this thread. */
 void shim_routing_enter(void *ctx, int n_tokens);
-/* Around a sampled step: moetier's eval callback on ctx's schedulers (on=1),
- * the application's again (on=0). Not under shim.lock. */
-void shim_routing_step(void *ctx, int on);
+/* Around a sampled step: moetier's eval callback on ctx's schedulers whose
+ * graph is not kept (on=1; keep_only: none, the step may not split the
+ * graph), the application's again (on=0). Not under shim.lock. */
+void shim_routing_step(void *ctx, int on, int keep_only);
 /* After the step (on=0 done): sets used[] for the experts the step used.
- * >0 slots set, 0 nothing to learn (decode_rc != 0), <0 a check failed (why). */
+ * >0 slots set, 0 nothing to learn (decode_rc != 0, or a keep_only step
+ * whose graph was not kept), <0 a check failed (why). */
 int shim_routing_collect(int decode_rc, uint8_t *used, char *why, size_t cap);
 /* Keep mode is available (ids read after the step, no graph split): a
- * sample costs microseconds, so the sampling period does not apply. */
+ * sample costs microseconds, so the sampling period does not apply. 0 for
+ * good once a decode graph could not be kept. */
 int shim_routing_cheap(void);
-/* The step just ended ran moetier's callback (split the graph): its extra
- * decode time is the sampler's. Keep-mode steps cost only their reads. */
+/* The step just ended ran moetier's callback on its nodes (split the
+ * graph): its extra decode time is the sampler's. Keep-mode steps cost only
+ * their reads. */
 int shim_routing_split(void);
 
 /* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */
@@ -239,7 +243,7 @@ void shim_plan_stopped(void);
 int shim_plan_map_hint(void);
 /* A sampler build: tries the routing callback when the plan says so; the plan's sampler. */
 enum moetier_plan_sampler shim_plan_sampler(void);
-/* A routing sample split the graph (keep mode did not apply): per token no more. */
+/* A decode graph could not be kept (shim_routing_cheap() is 0 now): per token no more. */
 void shim_plan_routing_split(void);
 
 /* ---- staged PMem copies (staged.c) ---- */

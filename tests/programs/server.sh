@@ -76,4 +76,14 @@ note "$(cat "$TMP/set.out")"
 stop_server moe "$moe_pid"
 grep -q "moetier" "$TMP/moe.log" || fail "no moetier log lines in the server's log"
 grep -q "cache peak" "$TMP/moe.log" || { tail -n 20 "$TMP/moe.log"; fail "no exit summary: the runtime did not shut down with the server"; }
+# the copy cache with the routing sampler's keep mode (one CPU backend)
+# migrates per token for the server's whole life: no decode step, the
+# first of a request included, turns it off
+if ! grep -q "more than one backend" "$TMP/moe.log"; then
+    grep -q "migration: per token" "$TMP/moe.log" || fail "not per token: $(grep 'migration' "$TMP/moe.log")"
+    if grep -q "splits the graph" "$TMP/moe.log"; then
+        fail "per-token migration turned off during the run: $(grep 'splits the graph' "$TMP/moe.log")"
+    fi
+    note "$(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/moe.log"), per token throughout"
+fi
 echo "PASS: $test_name"
