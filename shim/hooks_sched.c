@@ -209,7 +209,9 @@ static int check_layout(void *t)
     return 1;
 }
 
-static void read_topk(void *t, int block)
+/* advise: the step is still computing (the callback): read the layer's
+ * chosen experts in now, before the layer reads them (shim/reads.c) */
+static void read_topk(void *t, int block, int advise)
 {
     const struct tensor_head *h = t;
     if (!layout_checked)
@@ -240,6 +242,11 @@ static void read_topk(void *t, int block)
     }
     get(t, ids, off, len);
     moetier_topk_add(&routing, block, k, 1, ids);
+    if (advise && shim.routing_reads) {
+        int l = moetier_model_layer_of_block(&shim.model, block);
+        if (l >= 0)
+            shim_reads_layer((uint32_t)l, ids, (int)k);
+    }
 }
 
 static bool moetier_cb(void *t, bool ask, void *ud)
@@ -261,7 +268,7 @@ static bool moetier_cb(void *t, bool ask, void *ud)
         ret = app(t, false, e->app_ud);
     int block;
     if (tl_routing && !shim.child && (block = moetier_topk_block_of(get_name(t))) >= 0)
-        read_topk(t, block);
+        read_topk(t, block, 1);
     return ret;
 }
 
@@ -419,13 +426,18 @@ bool ggml_backend_sched_alloc_graph(void *sched, void *graph)
                                                                            &real_alloc_graph);
     if (!fn)
         return false;
-    if (sched && graph && keep_wanted()) {
+    if (sched && graph && shim.active && !shim.child && !shim_busy) {
+        int keep = keep_wanted();
         pthread_mutex_lock(&sched_lock);
         struct sched_entry *e = entry_of(sched, 0);
         if (e) {
-            keep_graph(e, sched, graph);
-            /* rebuilt inside a sampled step and not kept: observe it now */
-            if (!e->kept && tl_routing && e->ctx == tl_ctx && !tl_keep_only && !e->ours) {
+            if (keep)
+                keep_graph(e, sched, graph);
+            else
+                e->kept = 0; /* a new graph: the topk tensors kept before are gone with the old one */
+            /* rebuilt inside a sampled step and not kept (or read during the
+             * step: exact reads): observe it now */
+            if ((!e->kept || shim.routing_reads) && tl_routing && e->ctx == tl_ctx && !tl_keep_only && !e->ours) {
                 set_cb_t set = real_setter();
                 e->last_t = NULL;
                 set(sched, moetier_cb, e);
@@ -481,7 +493,7 @@ void shim_routing_step(void *ctx, int on, int keep_only)
         if (!e->sched || e->ctx != ctx)
             continue;
         n_entries++;
-        if (on && !e->ours && !e->kept && !keep_only) {
+        if (on && !e->ours && (!e->kept || shim.routing_reads) && !keep_only) {
             /* a graph rebuilt in the step puts the application's back
              * (set_eval_callback) and is kept or observed at alloc_graph */
             e->last_t = NULL;
@@ -506,7 +518,7 @@ void shim_routing_step(void *ctx, int on, int keep_only)
     for (int i = 0; i < n_read; i++) {
         sync(read_sched[i]); /* an asynchronous backend may still be computing */
         for (uint32_t l = 0; l < shim.model.n_layers; l++)
-            read_topk(read_topk_of[i][l], moetier_topk_block_of(get_name(read_topk_of[i][l])));
+            read_topk(read_topk_of[i][l], moetier_topk_block_of(get_name(read_topk_of[i][l])), 0);
     }
     if (!on) {
         /* keep_only and a graph that was not kept (reused from before keep

@@ -8,6 +8,7 @@ shim_libmoetier_la_SOURCES = \
 	shim/hooks_mmap.c \
 	shim/hooks_llama.c \
 	shim/hooks_sched.c \
+	shim/reads.c \
 	shim/hooks_signal.c \
 	shim/tiering.c \
 	shim/staged.c \

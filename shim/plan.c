@@ -133,6 +133,7 @@ enum moetier_plan_sampler shim_plan_sampler(void)
     }
     sampler_stage = 0;
     moetier_plan_render(p, MOETIER_PLAN_AT_SAMPLER, log_line, NULL);
+    shim.routing_reads = p->sampler == MOETIER_PLAN_SAMPLER_ROUTING && p->routing_reads;
     return p->sampler;
 }
 

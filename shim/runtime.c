@@ -417,6 +417,9 @@ static void sampler_build_locked(void)
     if (choice == MOETIER_PLAN_SAMPLER_ROUTING) {
         shim.sampler_routing = 1;
         shim.sampler_built = 1;
+        if (shim.routing_reads)
+            log_info("sampler: routing with exact reads, %d expert tensors in the file mapping, every decode step",
+                     shim_reads_build_locked());
         return;
     }
     shim.sampler_routing = 0;
@@ -867,6 +870,13 @@ static void finish(void)
                  (unsigned long long)shim.hot.samples, (unsigned long long)shim.tokens_decode,
                  (unsigned long long)(shim.sampler_ns / 1000),
                  (unsigned long long)(shim.sampler_ns / 1000 / shim.hot.samples));
+    uint64_t read_calls, read_bytes;
+    shim_reads_totals(&read_calls, &read_bytes);
+    if (read_calls) {
+        char b[32];
+        log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all",
+                 (unsigned long long)read_calls, moetier_size_format(read_bytes, b, sizeof b));
+    }
     static struct profile_snapshot snap;
     int save = profile_snapshot(&snap);
     shim_tiering_finish();

@@ -94,6 +94,7 @@ struct shim_state {
     _Atomic int sampler_stale; /* placements changed since it was built */
     int sampler_fetch;          /* the tiering asked for the fetch sampler (file tier, locking) */
     int sampler_routing;        /* the routing sampler (hooks_sched.c) samples instead of shim.sampler */
+    int routing_reads;          /* the plan: the routing sampler reads each layer's chosen experts in (reads.c) */
     int routing_failed;         /* it failed once: the other samplers from then on */
     uint8_t *used;              /* [slots] scratch for one sample */
     struct moetier_hotness hot;
@@ -184,6 +185,15 @@ int shim_routing_cheap(void);
  * graph): its extra decode time is the sampler's. Keep-mode steps cost only
  * their reads. */
 int shim_routing_split(void);
+
+/* ---- exact reads (reads.c): the routing sampler's per-layer reads ---- */
+/* Under shim.lock: the table of the model's expert tensors in the file
+ * mapping, from the placements. Returns how many tensors it covers. */
+int shim_reads_build_locked(void);
+/* Inside a step, no lock: MADV_WILLNEED of layer's experts ids[0..k). */
+void shim_reads_layer(uint32_t layer, const int32_t *ids, int k);
+/* The madvise calls made and the bytes they covered, since start. */
+void shim_reads_totals(uint64_t *calls, uint64_t *bytes);
 
 /* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */
 void shim_tiering_placed(const struct moetier_placement *p);

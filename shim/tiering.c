@@ -115,6 +115,7 @@ static void tiering_off(int release)
     shim_plan_stopped();
     if (shim.sampler_fetch) {
         shim.sampler_fetch = 0;
+        shim.routing_reads = 0; /* nothing is locked any more: the kernel's own reads do */
         shim.sampler_stale = 1;
         if (shim.sampler.kind == MOETIER_SAMPLE_FETCH) {
             moetier_sampler_disarm(&shim.sampler);

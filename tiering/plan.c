@@ -247,7 +247,8 @@ static void start(const struct moetier_plan_facts *f, struct moetier_plan *p)
      * each touched expert read in whole and alone, and no unlocked probe
      * windows (docs/tiering.md) */
     p->fetch = p->lock && !p->cuda_pin && !p->fits &&
-               (f->cfg.sampler == MOETIER_SAMPLER_AUTO || f->cfg.sampler == MOETIER_SAMPLER_FAULT);
+               (f->cfg.sampler == MOETIER_SAMPLER_AUTO || f->cfg.sampler == MOETIER_SAMPLER_FAULT ||
+                f->cfg.sampler == MOETIER_SAMPLER_ROUTING);
 }
 
 /* Once the engine counted what it can move: anything to tier, and the policy. */
@@ -297,8 +298,10 @@ static void counted(const struct moetier_plan_facts *f, struct moetier_plan *p)
     moetier_fmt(p->policy, sizeof p->policy, "%s", name);
 }
 
-/* At the first sample: routing (llama.cpp's eval callback) where it can be;
- * the fetch sampler reads experts in, so the file tier's locking keeps it. */
+/* At the first sample: routing (llama.cpp's eval callback) where it can be.
+ * The file tier's locking needs each used expert read in whole: the routing
+ * sampler's exact reads (every step, layer by layer, through the callback)
+ * where it works, else the fetch sampler. */
 static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
 {
     const int at = MOETIER_PLAN_AT_SAMPLER;
@@ -309,9 +312,18 @@ static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
         say(p, at, 0, "sampler choice: off (MOETIER_SAMPLER=off)");
         return;
     }
-    p->try_routing = !fetch && !f->routing_failed &&
+    p->try_routing = !f->routing_failed &&
                      (f->cfg.sampler == MOETIER_SAMPLER_AUTO || f->cfg.sampler == MOETIER_SAMPLER_ROUTING);
+    p->routing_reads = 0;
     if (p->try_routing) {
+        if (f->routing > 0 && fetch) {
+            p->sampler = MOETIER_PLAN_SAMPLER_ROUTING;
+            p->routing_reads = 1;
+            say(p, at, 0, "sampler: routing with exact reads (the file tier locks the page cache and the model does "
+                          "not fit): every decode step, each MoE layer's chosen experts read in whole as soon as its "
+                          "router has chosen them, before the layer reads them");
+            return;
+        }
         if (f->routing > 0) {
             p->sampler = MOETIER_PLAN_SAMPLER_ROUTING;
             say(p, at, 0, "sampler: routing, llama.cpp's ffn_moe_topk tensors through its eval callback, on sampled "

@@ -119,7 +119,10 @@ struct moetier_plan {
     int huge;                  /* the cache uses 2 MiB huge pages */
     int map_hint;              /* place the model's mapping for huge pages (before the lock decision) */
     int cuda_pin;              /* pin promoted ranges with cudaHostRegister */
-    int fetch;                 /* the file tier's fetch sampler, armed every step */
+    int fetch;                 /* the file tier reads each used expert in whole, every step: the fetch
+                                  sampler, or the routing sampler's exact reads (routing_reads) */
+    int routing_reads;         /* the routing sampler on every step, each MoE layer's chosen experts read
+                                  in as soon as the router has chosen them (MADV_WILLNEED) */
     double sample_budget;      /* percent of decode time */
     int try_routing;           /* the routing sampler is the one to try (f->routing says whether it works) */
     enum moetier_plan_sampler sampler;

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The file tier under a real memory cap: the real llama.cpp in a cgroup whose
 # memory limit is below the model's size, plain and under moetier (defaults:
-# promotion by locking, the hot policy, the fetch sampler reading each touched
-# expert in whole). Tokens identical, the fetch sampler in use, experts locked
-# and promoted, nothing failed. Speed is the benchmark's business
+# promotion by locking, the hot policy, the routing sampler's exact reads of
+# each MoE layer's chosen experts; and with MOETIER_SAMPLER=fault, the fetch
+# sampler reading each touched expert in whole at its fault). Tokens
+# identical, the reads in use, experts locked and promoted, nothing failed. Speed is the benchmark's business
 # (docs/bench-capped.md), not this test's. Needs root and a cgroup memory
 # controller (v1 or v2); skips otherwise.
 . "$(dirname "$0")/../lib.sh"
@@ -36,12 +37,23 @@ capped() {
 capped plain
 want=$(field "$TMP/plain.out" tokens)
 [ -n "$want" ] || fail "no tokens without the preload"
-capped fetch LD_PRELOAD="$MOETIER_LIB" MOETIER_PROFILE=off MOETIER_LOG=info MOETIER_STATS_DIR="$TMP/stats"
-[ "$want" = "$(field "$TMP/fetch.out" tokens)" ] || fail "tokens differ under the cap: $(cat "$TMP/fetch.err")"
-grep -q "promotion by locking the page cache, policy hot" "$TMP/fetch.err" || fail "not locking: $(cat "$TMP/fetch.err")"
+moe="LD_PRELOAD=$MOETIER_LIB MOETIER_PROFILE=off MOETIER_LOG=info MOETIER_STATS_DIR=$TMP/stats"
+capped reads $moe
+capped fetch $moe MOETIER_SAMPLER=fault
+for run in reads fetch; do
+    err=$TMP/$run.err
+    [ "$want" = "$(field "$TMP/$run.out" tokens)" ] || fail "$run: tokens differ under the cap: $(cat "$err")"
+    grep -q "promotion by locking the page cache, policy hot" "$err" || fail "$run: not locking: $(cat "$err")"
+    grep -q "tiering: [1-9][0-9]* promotions ([^)]*), [0-9]* demotions, 0 failed" "$err" ||
+        fail "$run: no promotions, or failures: $(grep 'tiering:' "$err")"
+    grep -q "warn" "$err" && fail "$run: a warning: $(grep warn "$err")"
+done
+grep -q "sampler: routing with exact reads, 9 expert tensors in the file mapping, every decode step" "$TMP/reads.err" ||
+    fail "no exact reads: $(cat "$TMP/reads.err")"
+grep -q "exact reads: [1-9][0-9]* expert slices advised" "$TMP/reads.err" || fail "nothing read: $(cat "$TMP/reads.err")"
 grep -q "sampler: fetch, 9 expert tensors, 192 experts covered" "$TMP/fetch.err" ||
-    fail "no fetch sampler: $(cat "$TMP/fetch.err")"
-grep -q "tiering: [1-9][0-9]* promotions ([^)]*), [0-9]* demotions, 0 failed" "$TMP/fetch.err" ||
-    fail "no promotions, or failures: $(grep 'tiering:' "$TMP/fetch.err")"
-note "56M cap: identical tokens; $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/fetch.err"); $(grep -o 'tiering: [0-9]* promotions.*' "$TMP/fetch.err")"
+    fail "MOETIER_SAMPLER=fault: no fetch sampler: $(cat "$TMP/fetch.err")"
+for run in reads fetch; do
+    note "56M cap, $run: identical tokens; $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/$run.err"); $(grep -o 'tiering: [0-9]* promotions.*' "$TMP/$run.err")"
+done
 echo "PASS: $test_name"

@@ -208,8 +208,9 @@ struct row {
 #define S(x) MOETIER_PLAN_SAMPLER_##x
 
 static const struct row rows[] = {
-    /* does not fit, no limit: lock a quarter (the default 50% halved), the fetch sampler, policy hot */
-    { "plain", r_plain, 1, OFF_NONE, 16 * G, 1, 0, 1, 0, 0, 0, S(FETCH), "hot", NULL, 0 },
+    /* does not fit, no limit: lock a quarter (the default 50% halved), the routing sampler's exact reads
+     * (fetch), policy hot */
+    { "plain", r_plain, 1, OFF_NONE, 16 * G, 1, 0, 1, 0, 0, 0, S(ROUTING), "hot", NULL, 0 },
     /* fits: no cache, half the sampling budget */
     { "fits", r_fits, 0, AT_START, 32 * G, 0, 0, 0, 0, 0, 0, S(ROUTING), NULL,
       "file tier: the model fits in the memory available; no expert cache", 0 },
@@ -219,12 +220,12 @@ static const struct row rows[] = {
     { "fits, DRAM named", r_fits_dram_env, 1, OFF_NONE, 8 * G, 0, 0, 0, 0, 0, 0, S(ROUTING), "adapt",
       "file tier: the model fits in memory; promoting by copy (MOETIER_PROMOTE=lock to lock anyway)", 0 },
     { "fits, DRAM named, lock", r_fits_dram_env_lock, 1, OFF_NONE, 8 * G, 1, 0, 0, 0, 0, 0, S(ROUTING), "hot", NULL, 0 },
-    { "a quarter short of fitting", r_quarter_short, 1, OFF_NONE, 16 * G, 1, 0, 1, 0, 0, 0, S(FETCH), "hot", NULL, 0 },
+    { "a quarter short of fitting", r_quarter_short, 1, OFF_NONE, 16 * G, 1, 0, 1, 0, 0, 0, S(ROUTING), "hot", NULL, 0 },
     { "memory unknown: budget 0", r_mem_unknown, 0, AT_START, 0, 0, 0, 0, 0, 0, 0, ANY, NULL,
       "DRAM budget 0: no expert cache", 0 },
-    { "cgroup clamp", r_cgroup, 1, OFF_NONE, 12 * G, 1, 0, 1, 0, 1, 0, S(FETCH), "hot",
+    { "cgroup clamp", r_cgroup, 1, OFF_NONE, 12 * G, 1, 0, 1, 0, 1, 0, S(ROUTING), "hot",
       "DRAM budget 14.00 GiB clamped to 12.00 GiB: the cgroup memory limit needs headroom", 1 },
-    { "moetier set before start", r_set_budget, 1, OFF_NONE, 2 * G, 1, 0, 1, 0, 0, 0, S(FETCH), "hot", NULL, 0 },
+    { "moetier set before start", r_set_budget, 1, OFF_NONE, 2 * G, 1, 0, 1, 0, 0, 0, S(ROUTING), "hot", NULL, 0 },
     { "budget 0", r_budget0, 0, AT_START, 0, 0, 0, 0, 0, 0, 0, ANY, NULL, "DRAM budget 0: no expert cache", 0 },
     /* memlock */
     { "memlock short: copy", r_memlock_short, 1, OFF_NONE, 32 * G, 0, 0, 0, 0, 0, 0, S(ROUTING), "adapt",
@@ -256,7 +257,7 @@ static const struct row rows[] = {
     { "numa, repacked: tiered anyway", r_numa_repacked, 1, OFF_NONE, 0, 0, 0, 0, 0, 0, 1, ANY, "adapt", NULL, 0 },
     { "auto: a CPU-less node", r_auto_numa, 1, OFF_NONE, 0, 0, 0, 0, 0, 0, 1, ANY, NULL,
       "MOETIER_SLOW=auto: numa:1 (node 1 has memory and no CPUs)", 0 },
-    { "auto: file", r_auto_file, 1, OFF_NONE, 16 * G, 1, 0, 1, 0, 0, 0, S(FETCH), "hot", "MOETIER_SLOW=auto: file", 0 },
+    { "auto: file", r_auto_file, 1, OFF_NONE, 16 * G, 1, 0, 1, 0, 0, 0, S(ROUTING), "hot", "MOETIER_SLOW=auto: file", 0 },
     { "pmem: fits, still tiers by copy", r_pmem_fits, 1, OFF_NONE, 32 * G, 0, 0, 0, 0, 0, 0, ANY, "adapt", NULL, 0 },
     /* the binary, the files, CUDA */
     { "mlockall", r_locked_all, 0, AT_START, 0, 0, 0, 0, 0, 0, 0, ANY, NULL,
@@ -414,9 +415,24 @@ static void check_details(void)
     base(&f), r_numa(&f), f.cfg.hugepages = MOETIER_ON, moetier_plan_make(&f, &p);
     CHECK(p.map_hint == 0 && p.huge == 0);
 
-    /* routing is tried only where it could be chosen */
+    /* the file tier's locking reads each used expert in whole: routing's exact
+     * reads where routing works, else (or with MOETIER_SAMPLER=fault) the fetch sampler */
     base(&f), moetier_plan_make(&f, &p);
-    CHECK(p.try_routing == 0); /* the fetch sampler */
+    CHECK(p.try_routing == 1 && p.fetch == 1 && p.sampler == S(ROUTING) && p.routing_reads == 1);
+    CHECK(has_line(&p, "sampler: routing with exact reads", 0));
+    base(&f), f.cfg.sampler = MOETIER_SAMPLER_ROUTING, moetier_plan_make(&f, &p);
+    CHECK(p.fetch == 1 && p.sampler == S(ROUTING) && p.routing_reads == 1);
+    base(&f), f.routing = 0, strcpy(f.routing_why, "no ggml scheduler"), moetier_plan_make(&f, &p);
+    CHECK(p.fetch == 1 && p.sampler == S(FETCH) && p.routing_reads == 0);
+    base(&f), f.routing_failed = 1, moetier_plan_make(&f, &p);
+    CHECK(p.fetch == 1 && p.sampler == S(FETCH) && p.routing_reads == 0);
+    base(&f), r_fault_lock(&f), moetier_plan_make(&f, &p);
+    CHECK(p.try_routing == 0 && p.fetch == 1 && p.sampler == S(FETCH) && p.routing_reads == 0);
+    base(&f), r_fits_dram_env_lock(&f), moetier_plan_make(&f, &p);
+    CHECK(p.fetch == 0 && p.sampler == S(ROUTING) && p.routing_reads == 0);
+    base(&f), r_lock_cuda(&f), moetier_plan_make(&f, &p);
+    CHECK(p.fetch == 0 && p.routing_reads == 0);
+    /* routing is tried only where it could be chosen */
     base(&f), r_copy(&f), moetier_plan_make(&f, &p);
     CHECK(p.try_routing == 1);
     base(&f), r_pagemap(&f), moetier_plan_make(&f, &p);

@@ -1,0 +1,103 @@
+/*
+ * reads: the routing sampler's exact reads, layer by layer (the file tier
+ * when it locks the page cache and the model does not fit).
+ *
+ * Plain llama.cpp reads an expert from the file mapping by faulting on it:
+ * the kernel reads around the fault (16 MiB with llama.cpp's SEQUENTIAL
+ * advice), so every miss pulls in neighbours nobody asked for, one fault at a
+ * time. The fetch sampler (profiler/sampler.c) fixes the first by keeping
+ * the experts PROT_NONE and reading each touched expert in whole at its
+ * fault. Here the routing sampler's callback has each MoE layer's chosen
+ * experts as soon as the router has computed them, before the layer's
+ * MUL_MAT_ID reads them: shim_reads_layer asks the kernel for exactly those
+ * experts' bytes at once (MADV_WILLNEED on the mapping: readahead of the file
+ * range, started and not waited for; no read-around mark), so their reads
+ * are in flight together and the matmul's faults find the pages in the page
+ * cache or under I/O. No PROT_NONE, no fault per expert, no descriptor.
+ *
+ * The table (each layer's expert tensors: base, stride, count in the file
+ * mapping) is built under shim.lock when the sampler is built and read
+ * without a lock by the decode threads: it is allocated once for the model
+ * and overwritten in place, and a stale entry only advises memory that is no
+ * longer the model (MADV_WILLNEED never changes a byte).
+ */
+#include "shim/shim.h"
+#include "common/page.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct read_part {
+    uintptr_t base;
+    uint64_t stride;
+    uint32_t n_expert;
+};
+
+static struct read_part (*parts)[3]; /* [n_layers][part]; n_expert 0: none */
+static uint32_t n_parts_layers;
+static uint64_t reads_calls, reads_bytes; /* statistics (relaxed atomics) */
+
+int shim_reads_build_locked(void)
+{
+    uint32_t n = shim.model.n_layers;
+    if (!n)
+        return 0;
+    if (!parts) {
+        parts = calloc(n, sizeof *parts);
+        if (!parts)
+            return 0;
+        n_parts_layers = n;
+    }
+    for (uint32_t l = 0; l < n_parts_layers; l++)
+        for (int k = 0; k < 3; k++)
+            __atomic_store_n(&parts[l][k].n_expert, 0, __ATOMIC_RELAXED);
+    int covered = 0;
+    for (size_t i = 0; i < shim.placements.n; i++) {
+        const struct moetier_placement *q = &shim.placements.item[i];
+        if (!q->live || (q->kind != MOETIER_MEM_FILE_SHARED && q->kind != MOETIER_MEM_FILE_PRIVATE) ||
+            q->layer >= n_parts_layers || q->part > 3)
+            continue;
+        /* the fused gate_up tensor takes the gate position */
+        struct read_part *r = &parts[q->layer][q->part == MOETIER_EXPERT_GATE_UP ? 0 : q->part];
+        r->base = q->base;
+        r->stride = q->stride;
+        __atomic_store_n(&r->n_expert, q->n_expert, __ATOMIC_RELEASE);
+        covered++;
+    }
+    return covered;
+}
+
+void shim_reads_layer(uint32_t layer, const int32_t *ids, int k)
+{
+    if (!parts || layer >= n_parts_layers)
+        return;
+    const uintptr_t page = moetier_page_size();
+    uint64_t calls = 0, bytes = 0;
+    for (int p = 0; p < 3; p++) {
+        const struct read_part *r = &parts[layer][p];
+        uint32_t n = __atomic_load_n(&r->n_expert, __ATOMIC_ACQUIRE);
+        for (int i = 0; i < k; i++) {
+            if (ids[i] < 0 || (uint32_t)ids[i] >= n)
+                continue;
+            uintptr_t start = r->base + (uintptr_t)ids[i] * r->stride;
+            uintptr_t end = start + r->stride;
+            start &= ~(page - 1);
+            end = (end + page - 1) & ~(page - 1);
+            /* the raw call: what the binary's own madvise does is not ours to count */
+            if (syscall(SYS_madvise, (void *)start, (size_t)(end - start), MADV_WILLNEED) == 0) {
+                calls++;
+                bytes += end - start;
+            }
+        }
+    }
+    __atomic_fetch_add(&reads_calls, calls, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&reads_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+void shim_reads_totals(uint64_t *calls, uint64_t *bytes)
+{
+    *calls = __atomic_load_n(&reads_calls, __ATOMIC_RELAXED);
+    *bytes = __atomic_load_n(&reads_bytes, __ATOMIC_RELAXED);
+}
