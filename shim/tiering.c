@@ -672,10 +672,21 @@ int shim_tiering_set_budget(uint64_t budget)
     shim.dram_budget = budget;
     if (state <= 0)
         return 0;
-    int rc = moetier_engine_set_budget(&engine, budget, shim.hot.rate);
-    warn_failures();
+    /* a shrink demotes two-phase, shim.lock released around each move (the
+     * decode threads and the binary's free/munmap never wait behind it) */
+    moetier_engine_set_budget_only(&engine, budget);
+    struct moetier_move m;
+    struct moetier_round out;
+    memset(&out, 0, sizeof out);
+    while (state > 0 && !shim.stop && moetier_engine_shrink_next(&engine, shim.hot.rate, &m)) {
+        run_move(&m, &out);
+        if (out.failed)
+            break;
+    }
+    if (state <= 0 || !engine_up)
+        return 0; /* turned off meanwhile: nothing is cached any more */
     moetier_residency_resize(&want, moetier_engine_capacity(&engine));
-    return rc;
+    return engine.cache.used > engine.cache.budget ? -EBUSY : 0;
 }
 
 void shim_tiering_set_rate(uint64_t bytes_per_s)

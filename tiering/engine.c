@@ -532,16 +532,33 @@ void moetier_engine_set_per_token(struct moetier_engine *e, int on)
     }
 }
 
-int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate)
+void moetier_engine_set_budget_only(struct moetier_engine *e, uint64_t budget)
 {
     e->cache.budget = budget;
     e->gen++;
-    while (e->cache.used > budget) {
-        uint32_t v = pick_victim(e, NULL, rate, 0, 1);
-        if (v == MOETIER_SLOT_NONE || demote_slot(e, v) != 0)
+}
+
+int moetier_engine_shrink_next(struct moetier_engine *e, const float *rate, struct moetier_move *m)
+{
+    if (e->moving || e->cache.used <= e->cache.budget)
+        return 0;
+    uint32_t v = pick_victim(e, NULL, rate, 0, 1);
+    if (v == MOETIER_SLOT_NONE)
+        return 0;
+    choose(e, v, MOETIER_MOVE_DEMOTE, m);
+    return 1;
+}
+
+int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate)
+{
+    struct moetier_move m;
+    moetier_engine_set_budget_only(e, budget);
+    while (moetier_engine_shrink_next(e, rate, &m)) {
+        moetier_engine_move(e, &m);
+        if (!apply(e, &m))
             return -EBUSY;
     }
-    return 0;
+    return e->cache.used > budget ? -EBUSY : 0;
 }
 
 int moetier_engine_fork_child(struct moetier_engine *e)

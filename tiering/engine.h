@@ -231,8 +231,18 @@ void moetier_engine_account(struct moetier_engine *e, const uint8_t *used);
  */
 void moetier_engine_set_per_token(struct moetier_engine *e, int on);
 
-/* A new budget; when it shrinks, coldest slots are demoted until it holds. 0 or -EBUSY (could not). */
+/* A new budget; when it shrinks, coldest slots are demoted until it holds,
+ * all at once (one caller, no lock to release: tests, tools). 0 or -EBUSY
+ * (could not). */
 int moetier_engine_set_budget(struct moetier_engine *e, uint64_t budget, const float *rate);
+/* The same in two phases, for a caller that releases its lock around moves
+ * (the runtime): the new budget only, then each demotion the shrink needs,
+ * chosen under the lock like a round's move (coldest promoted slot first;
+ * the slot is marked in flight), moved with moetier_engine_move outside it
+ * and committed with moetier_engine_commit. shrink_next returns 0 once the
+ * cache holds within its budget, or when nothing can go. */
+void moetier_engine_set_budget_only(struct moetier_engine *e, uint64_t budget);
+int moetier_engine_shrink_next(struct moetier_engine *e, const float *rate, struct moetier_move *m);
 
 /*
  * In a forked child (one thread, before it runs anything else): every part in

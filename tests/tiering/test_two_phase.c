@@ -18,6 +18,8 @@
  *     waiter sees the committed slot, never a half-moved one.
  * After each: every tiered range reads the file's bytes, the cache holds
  * exactly the bytes it counts, and never more than the budget.
+ * A budget shrink (`moetier set --dram`) demotes the same way: one slot at a
+ * time, chosen under the lock, coldest first, moved with it released.
  */
 #include "config.h"
 
@@ -296,6 +298,43 @@ static void test_place_one_slot_at_a_time(void)
     moetier_engine_free(&e);
 }
 
+/* A budget shrink: the new budget at once, then one demotion at a time,
+ * each chosen (in flight) under the lock and moved without it. */
+static void test_shrink_one_slot_at_a_time(void)
+{
+    struct moetier_engine e;
+    CHECK(engine_setup(&e, 5 * 3 * 40 * 1024) == 0);
+    struct moetier_residency r;
+    float rate[L * E] = { 0 };
+    rate[0] = 3.0f, rate[1] = 2.0f, rate[2] = 1.0f;
+    wanting(&e, &r, rate);
+    struct moetier_round out;
+    moetier_engine_round(&e, &r, rate, 500, 1, &out);
+    CHECK(out.promoted == 3 && e.cache.used == e.bytes[0] + e.bytes[1] + e.bytes[2]);
+    uint64_t budget = e.bytes[0];
+    moetier_engine_set_budget_only(&e, budget);
+    CHECK(e.cache.budget == budget && moetier_engine_count(&e, MOETIER_SLOT_DRAM) == 3); /* nothing moved yet */
+    struct moetier_move m;
+    uint32_t order[3], n = 0;
+    memset(&out, 0, sizeof out);
+    while (moetier_engine_shrink_next(&e, rate, &m)) {
+        const struct moetier_range *q = &e.range[(size_t)m.slot * MOETIER_ENGINE_PARTS];
+        struct moetier_move other;
+        CHECK(m.kind == MOETIER_MOVE_DEMOTE && e.moving && moetier_engine_moving(&e, q->addr, q->addr + q->len));
+        CHECK(!moetier_engine_shrink_next(&e, rate, &other)); /* one in flight at a time */
+        moetier_engine_move(&e, &m);
+        moetier_engine_commit(&e, &m, &out);
+        if (n < 3)
+            order[n] = m.slot;
+        n++;
+    }
+    CHECK(n == 2 && order[0] == 2 && order[1] == 1); /* coldest first, until it holds */
+    CHECK(out.demoted == 2 && out.failed == 0 && e.state[0] == MOETIER_SLOT_DRAM && !e.moving);
+    CHECK(cache_consistent(&e) && all_bytes_ok(&e));
+    moetier_residency_free(&r);
+    moetier_engine_free(&e);
+}
+
 int main(void)
 {
     src_fd = scratch_file("test_two_phase", FILE_BYTES, &want);
@@ -313,5 +352,6 @@ int main(void)
     test_forget_in_flight();
     test_unmap_waits_for_the_move();
     test_place_one_slot_at_a_time();
+    test_shrink_one_slot_at_a_time();
     return check_exit("test_two_phase");
 }
