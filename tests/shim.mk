@@ -9,7 +9,9 @@ tests_bin_decode_threads_LDFLAGS = $(PRELOAD_LDFLAGS)
 tests_bin_decode_threads_LDADD = -ldl -lpthread
 check_LTLIBRARIES = tests/bin/libfake_llama.la
 tests_bin_libfake_llama_la_SOURCES = tests/shim/fake_llama.c
-tests_bin_libfake_llama_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+# loaded into decode_threads, under the preload: no ASan either (Makefile.am)
+tests_bin_libfake_llama_la_CFLAGS = $(PRELOAD_CFLAGS)
+tests_bin_libfake_llama_la_LDFLAGS = $(PRELOAD_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
 # linked against the shim with an absolute rpath (a setuid copy of it ignores
 # LD_PRELOAD but honours that rpath): secure_exec.sh
 tests_bin_secure_probe_SOURCES = tests/shim/secure_probe.c

@@ -99,5 +99,8 @@ int main(int argc, char **argv)
     printf("spearman: %.4f\n", pearson(rt, rs, n));
     printf("experts: %zu used in truth, %zu seen by the sampler, %llu hits over %llu decode tokens\n", nz_truth,
            nz_seen, total, (unsigned long long)p.tokens_decode);
+    free(truth), free(seen), free(rt), free(rs);
+    moetier_routing_free(&r);
+    moetier_profile_free(&p, free);
     return 0;
 }
