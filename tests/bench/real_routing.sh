@@ -1,0 +1,121 @@
+#!/bin/sh
+# Benchmark (not a test; make check never runs it): issue 12's capped
+# benchmark on real routing. For each .trace file, the real llama.cpp decodes
+# a model of the trace's grid with the trace's experts injected (the driver's
+# --route), in a memory cgroup of CAP (about half the model), every core,
+# page cache dropped before every run (tests/bench/capped.sh does the runs):
+#
+#   tests/bench/real_routing.sh [BUILD_DIR] [SIZE] [CAP] [TOKENS] [REPS] [TRACE...]
+#
+# Defaults: build, 800M (a 674 MiB q8_0 file for a 26 x 64 grid), 340M, 60,
+# 3, every data/traces/*.trace. Models are made once per grid (layers x
+# experts x top-k) with `moetier mkmoe --routing TRACE --size SIZE --type
+# q8_0` in RR_DIR (default /var/tmp/moetier-rr) and kept there.
+#
+# Configurations (the anchors issue 12 names), rounds rotated:
+#   uncapped  plain llama.cpp, no cgroup, page cache warm (the ceiling)
+#   capped    plain llama.cpp in the cgroup
+#   moetier   moetier's defaults: hot experts locked in the page cache, the
+#             routing sampler's exact reads layer by layer (shim/reads.c)
+#   fetch     moetier with MOETIER_SAMPLER=fault: the fetch sampler (each
+#             expert read at its first fault; the default before 2026-12-07)
+#   exact     exact reads alone: moetier with MOETIER_DRAM=1M (no cache to
+#             speak of: ik_llama.cpp's --prefetch-experts does this)
+#   pin       static hot pinning: mlock of the hottest third of the experts by
+#             a profile recorded on held-out text (llama.cpp's pin-hot-experts
+#             proposals; tests/bench/pin_hot.c)
+#   lru       an LRU expert cache: moetier with MOETIER_POLICY=lru (locked
+#             experts, recency order: llama.cpp's --moe-expert-cache proposal)
+#
+# Disk bytes per decoded token: (read bytes of a TOKENS run - those of a
+# 2-token run of the same configuration) / (TOKENS - 2), so the load's reads
+# (llama.cpp's prefetch of the mapping, the dense weights) cancel. The bound:
+# `moetier replay --policy belady` on the rows the runs decoded (the first
+# TOKENS + 8 of the trace), with a cache of the page cache the cap left the
+# plain capped run (the cgroup's cache after it, median): the reads per token
+# of a clairvoyant cache of the same memory, whole experts, no read-around.
+# Needs what capped.sh needs: root, the cgroup v1 memory controller, fincore,
+# GNU time. Results: docs/bench-capped.md ("Real routing").
+set -eu
+build=${1:-build}
+size=${2:-800M}
+cap=${3:-340M}
+tokens=${4:-60}
+reps=${5:-3}
+[ $# -gt 5 ] && shift 5 || set --
+top=$(cd "$(dirname "$0")/../.." && pwd)
+[ $# -gt 0 ] || set -- "$top"/data/traces/*.trace
+moetier=$build/tools/moetier
+[ -x "$moetier" ] || { echo "real_routing.sh: no $moetier (build first)" >&2; exit 1; }
+dir=${RR_DIR:-/var/tmp/moetier-rr}
+mkdir -p "$dir"
+configs="uncapped capped moetier pin"
+extra="fetch:MOETIER_SAMPLER=fault exact:MOETIER_DRAM=1M lru:MOETIER_POLICY=lru"
+all="$configs fetch exact lru"
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# read bytes of each run of a configuration (GNU time's %I, 512-byte blocks; 5th field)
+reads() { awk '{ print $5 * 512 }' "$1/$2.time" | median; }
+
+for trace in "$@"; do
+    name=$(basename "$trace" .trace)
+    grid=$(awk '/^#/ { next } { n = split($1, a, ","); print NF "x" n; exit }' "$trace")
+    experts=$(sed -n 's/^#.* experts=\([0-9]*\).*/\1/p' "$trace" | head -n 1)
+    [ -n "$experts" ] || { echo "real_routing.sh: $trace: no experts=N in its header" >&2; exit 1; }
+    model=$dir/model-$(echo "$grid" | cut -dx -f1)x${experts}x$(echo "$grid" | cut -dx -f2)-$size.gguf
+    if [ ! -s "$model" ]; then
+        echo "[$name] generating $model ($size, the grid of $trace) ..."
+        "$moetier" mkmoe "$model.tmp" --size "$size" --routing "$trace" --type q8_0 -q
+        mv "$model.tmp" "$model"
+    fi
+    keep=$dir/$name
+    keep2=$dir/$name.2
+    rm -rf "$keep" "$keep2"
+    echo "[$name] $tokens tokens, $reps rounds, cap $cap ($(date -u +%H:%M:%S))"
+    CAPPED_MODEL=$model CAPPED_ROUTE=$trace CAPPED_FIT=0 CAPPED_CONFIGS="$configs" CAPPED_EXTRA="$extra" \
+        CAPPED_KEEP=$keep "$top/tests/bench/capped.sh" "$build" "$size" "$cap" "$tokens" "$reps" > "$dir/$name.log" 2>&1 ||
+        { tail -n 20 "$dir/$name.log"; exit 1; }
+    echo "[$name] 2-token runs, the load's reads ($(date -u +%H:%M:%S))"
+    CAPPED_MODEL=$model CAPPED_ROUTE=$trace CAPPED_FIT=0 CAPPED_CONFIGS="$configs" CAPPED_EXTRA="$extra" \
+        CAPPED_KEEP=$keep2 "$top/tests/bench/capped.sh" "$build" "$size" "$cap" 2 1 > "$dir/$name.2.log" 2>&1 ||
+        { tail -n 20 "$dir/$name.2.log"; exit 1; }
+    # the bound: belady with the page cache the cap left plain llama.cpp
+    cache=$(median < "$keep/capped.cache")
+    nexp=$(echo "$grid" | cut -dx -f1)
+    pairs=$((nexp * experts))
+    total=$("$moetier" inspect --json "$model" | sed -n 's/.*"expert_bytes_total":\([0-9]*\).*/\1/p')
+    ebytes=$((total / pairs))
+    share=$(awk -v c="$cache" -v e="$ebytes" -v p="$pairs" 'BEGIN { s = c / e / p; if (s > 1) s = 1; printf "%.4f", s }')
+    # belady's reads over the rows the TOKENS run decoded, less those over the
+    # 2-token run's rows, per token: the same difference as the runs'
+    bound() { # POLICY: bytes per token of POLICY at the share, (rows(TOKENS+8) - rows(10)) / (TOKENS - 2)
+        for n in $((tokens + 8)) 10; do
+            awk -v n="$n" '/^#/ { print; next } { if (++i > n) exit; print }' "$trace" > "$dir/$name.rows$n.trace"
+            "$moetier" replay "$dir/$name.rows$n.trace" --policy "$1" --cache "$share" --expert-size "$ebytes" --json |
+                sed -n 's/.*"tokens":\([0-9]*\).*"slow_bytes_per_token":\([0-9.e+]*\).*/\1 \2/p'
+        done | awk -v t="$tokens" 'NR == 1 { a = $1 * $2 } NR == 2 { b = $1 * $2 } END { printf "%.0f", (a - b) / (t - 2) }'
+    }
+    belady=$(bound belady)
+    lru=$(bound lru)
+    {
+        echo
+        echo "## $name ($grid, $(du -hL "$model" | cut -f1) model, cap $cap, $tokens tokens, $reps rounds)"
+        grep -E "^(machine|model|moetier default|page cache left)" "$dir/$name.log" || true
+        echo "belady bound: a cache of the page cache plain left ($cache bytes = $share of $pairs experts of $ebytes bytes):" \
+            "$(awk -v b="$belady" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }'); replay lru at that cache:" \
+            "$(awk -v b="$lru" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }')"
+        printf '%-9s %-22s %9s %13s %11s\n' config "feed tok/s (range)" "/capped" "MiB/token" "/belady"
+        for c in $all; do
+            [ -f "$keep/$c.time" ] || continue
+            line=$(awk -v c="$c" '$1 == c && $3 ~ /^\(/' "$dir/$name.log" | head -n 1)
+            rate=$(echo "$line" | awk '{ print $2, $3 }')
+            vs=$(echo "$line" | awk '{ print $5 }')
+            r1=$(reads "$keep" "$c")
+            r2=$(reads "$keep2" "$c")
+            per=$(awk -v a="$r1" -v b="$r2" -v t="$tokens" 'BEGIN { printf "%.2f", (a - b) / (t - 2) / 1048576 }')
+            rel=$(awk -v p="$per" -v b="$belady" 'BEGIN { if (b > 0) printf "%.2f", p * 1048576 / b; else print "-" }')
+            printf '%-9s %-22s %9s %13s %11s\n' "$c" "$rate" "$vs" "$per" "$rel"
+        done
+        grep "tokens identical" "$dir/$name.log" | sed 's/.*\(tokens identical.*\)/\1/'
+    } | tee -a "$dir/summary.txt"
+done
