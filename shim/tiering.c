@@ -46,6 +46,7 @@ static struct moetier_residency want;
 static int state;                   /* 0 not started, 1 running, -1 off (tiering_off) */
 static int src_fd[MOETIER_CACHE_MAX_FILES];
 static uint32_t n_src;              /* src_fd[0..n_src) are open */
+static struct stat src_st[MOETIER_CACHE_MAX_FILES]; /* each model file as tiering found it */
 static int engine_up;               /* engine initialised */
 static struct shim_range locked[MAX_LOCKED];
 static size_t n_locked;
@@ -332,6 +333,7 @@ static void start_locked(void)
             return;
         }
         sizes[i] = (uint64_t)st.st_size;
+        src_st[i] = st;
     }
     struct moetier_engine_opts o = { .bytes_per_s = (uint64_t)shim.cfg.migrate_mbps << 20 };
     int rc = moetier_engine_init(&engine, shim.model.n_layers, shim.model.n_experts, n_files, sizes, budget, huge, &o);
@@ -615,6 +617,41 @@ static void feed_policy(void)
     shim_lock();
 }
 
+/* A model file written to (or truncated) while tiering runs: the binary's
+ * file mapping shows the new bytes, a copy in the DRAM cache the old ones.
+ * Copies only: locking keeps the page cache itself, and the numa tier moves
+ * memory the binary filled at load. Returns 1 with why filled when one
+ * changed (size, modification or change time). */
+static int model_changed(char *why, size_t cap)
+{
+    for (uint32_t i = 0; i < n_src; i++) {
+        struct stat st;
+        const struct stat *was = &src_st[i];
+        if (fstat(src_fd[i], &st) != 0)
+            continue;
+        if (st.st_size != was->st_size || st.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+            st.st_mtim.tv_nsec != was->st_mtim.tv_nsec || st.st_ctim.tv_sec != was->st_ctim.tv_sec ||
+            st.st_ctim.tv_nsec != was->st_ctim.tv_nsec) {
+            moetier_fmt(why, cap, "model file %s changed while mapped (%s)", moetier_gguf_model_path(shim.model.gguf, i),
+                        st.st_size != was->st_size ? "its size" : "written to");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Every copy goes back to the file (two-phase, as a shrink to 0 does): the
+ * binary then reads what the file holds now, as it would without moetier. */
+static void copies_dropped(void)
+{
+    struct moetier_move m;
+    struct moetier_round out;
+    memset(&out, 0, sizeof out);
+    moetier_engine_set_budget_only(&engine, 0);
+    while (state > 0 && moetier_engine_shrink_next(&engine, NULL, &m))
+        run_move(&m, &out);
+}
+
 /* Runtime thread, every round: called under shim.lock, which it releases
  * around each move. */
 void shim_tiering_round(void)
@@ -628,6 +665,13 @@ void shim_tiering_round(void)
         return;
     if (placing)
         place_slow();
+    char why[MOETIER_PATH_MAX + 64];
+    if (!lock_mode && !numa_mode && model_changed(why, sizeof why)) {
+        copies_dropped();
+        if (state > 0)
+            stop_with(why);
+        return;
+    }
     feed_policy();
     if (state <= 0)
         return; /* turned off meanwhile */

@@ -8,7 +8,8 @@ PROGRAM_TESTS = \
 	tests/programs/load_modes.sh \
 	tests/programs/rpc.sh \
 	tests/programs/quants.sh \
-	tests/programs/kimi_grid.sh
+	tests/programs/kimi_grid.sh \
+	tests/programs/model_rewrite.sh
 
 TESTS += $(PROGRAM_TESTS)
 EXTRA_DIST += $(PROGRAM_TESTS)

@@ -27,13 +27,14 @@
 #   lru       an LRU expert cache: moetier with MOETIER_POLICY=lru (locked
 #             experts, recency order: llama.cpp's --moe-expert-cache proposal)
 #
-# Disk bytes per decoded token: (read bytes of a TOKENS run - those of a
-# 2-token run of the same configuration) / (TOKENS - 2), so the load's reads
-# (llama.cpp's prefetch of the mapping, the dense weights) cancel. The bound:
-# `moetier replay --policy belady` on the rows the runs decoded (the first
-# TOKENS + 8 of the trace), with a cache of the page cache the cap left the
-# plain capped run (the cgroup's cache after it, median): the reads per token
-# of a clairvoyant cache of the same memory, whole experts, no read-around.
+# Disk bytes per decoded token: what the driver read from storage during the
+# feed (its feed_read_bytes, /proc/self/io: faults, readaheads and the
+# kernel's read-around, not the load's) / TOKENS, median over rounds. The
+# bound: `moetier replay --policy belady` on the rows the feed decoded (the
+# first TOKENS of the trace, cold start), with a cache of the page cache the
+# cap left the plain capped run (the cgroup's cache after it, median): the
+# reads per token of a clairvoyant cache of the same memory, whole experts,
+# no read-around; replay's lru at that cache beside it.
 # Needs what capped.sh needs: root, the cgroup v1 memory controller, fincore,
 # GNU time. Results: docs/bench-capped.md ("Real routing").
 set -eu
@@ -54,8 +55,6 @@ extra="fetch:MOETIER_SAMPLER=fault exact:MOETIER_DRAM=1M lru:MOETIER_POLICY=lru"
 all="$configs fetch exact lru"
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# read bytes of each run of a configuration (GNU time's %I, 512-byte blocks; 5th field)
-reads() { awk '{ print $5 * 512 }' "$1/$2.time" | median; }
 
 for trace in "$@"; do
     name=$(basename "$trace" .trace)
@@ -69,16 +68,11 @@ for trace in "$@"; do
         mv "$model.tmp" "$model"
     fi
     keep=$dir/$name
-    keep2=$dir/$name.2
-    rm -rf "$keep" "$keep2"
+    rm -rf "$keep"
     echo "[$name] $tokens tokens, $reps rounds, cap $cap ($(date -u +%H:%M:%S))"
     CAPPED_MODEL=$model CAPPED_ROUTE=$trace CAPPED_FIT=0 CAPPED_CONFIGS="$configs" CAPPED_EXTRA="$extra" \
         CAPPED_KEEP=$keep "$top/tests/bench/capped.sh" "$build" "$size" "$cap" "$tokens" "$reps" > "$dir/$name.log" 2>&1 ||
         { tail -n 20 "$dir/$name.log"; exit 1; }
-    echo "[$name] 2-token runs, the load's reads ($(date -u +%H:%M:%S))"
-    CAPPED_MODEL=$model CAPPED_ROUTE=$trace CAPPED_FIT=0 CAPPED_CONFIGS="$configs" CAPPED_EXTRA="$extra" \
-        CAPPED_KEEP=$keep2 "$top/tests/bench/capped.sh" "$build" "$size" "$cap" 2 1 > "$dir/$name.2.log" 2>&1 ||
-        { tail -n 20 "$dir/$name.2.log"; exit 1; }
     # the bound: belady with the page cache the cap left plain llama.cpp
     cache=$(median < "$keep/capped.cache")
     nexp=$(echo "$grid" | cut -dx -f1)
@@ -86,14 +80,10 @@ for trace in "$@"; do
     total=$("$moetier" inspect --json "$model" | sed -n 's/.*"expert_bytes_total":\([0-9]*\).*/\1/p')
     ebytes=$((total / pairs))
     share=$(awk -v c="$cache" -v e="$ebytes" -v p="$pairs" 'BEGIN { s = c / e / p; if (s > 1) s = 1; printf "%.4f", s }')
-    # belady's reads over the rows the TOKENS run decoded, less those over the
-    # 2-token run's rows, per token: the same difference as the runs'
-    bound() { # POLICY: bytes per token of POLICY at the share, (rows(TOKENS+8) - rows(10)) / (TOKENS - 2)
-        for n in $((tokens + 8)) 10; do
-            awk -v n="$n" '/^#/ { print; next } { if (++i > n) exit; print }' "$trace" > "$dir/$name.rows$n.trace"
-            "$moetier" replay "$dir/$name.rows$n.trace" --policy "$1" --cache "$share" --expert-size "$ebytes" --json |
-                sed -n 's/.*"tokens":\([0-9]*\).*"slow_bytes_per_token":\([0-9.e+]*\).*/\1 \2/p'
-        done | awk -v t="$tokens" 'NR == 1 { a = $1 * $2 } NR == 2 { b = $1 * $2 } END { printf "%.0f", (a - b) / (t - 2) }'
+    bound() { # POLICY: bytes per token of POLICY at the share over the feed's rows
+        awk -v n="$tokens" '/^#/ { print; next } { if (++i > n) exit; print }' "$trace" > "$dir/$name.rows.trace"
+        "$moetier" replay "$dir/$name.rows.trace" --policy "$1" --cache "$share" --expert-size "$ebytes" --json |
+            sed -n 's/.*"slow_bytes_per_token":\([0-9.e+]*\).*/\1/p'
     }
     belady=$(bound belady)
     lru=$(bound lru)
@@ -104,17 +94,17 @@ for trace in "$@"; do
         echo "belady bound: a cache of the page cache plain left ($cache bytes = $share of $pairs experts of $ebytes bytes):" \
             "$(awk -v b="$belady" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }'); replay lru at that cache:" \
             "$(awk -v b="$lru" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }')"
-        printf '%-9s %-22s %9s %13s %11s\n' config "feed tok/s (range)" "/capped" "MiB/token" "/belady"
+        printf '%-9s %-22s %9s %-24s %7s\n' config "feed tok/s (range)" "/capped" "feed MiB/token (range)" "/belady"
         for c in $all; do
             [ -f "$keep/$c.time" ] || continue
             line=$(awk -v c="$c" '$1 == c && $3 ~ /^\(/' "$dir/$name.log" | head -n 1)
             rate=$(echo "$line" | awk '{ print $2, $3 }')
             vs=$(echo "$line" | awk '{ print $5 }')
-            r1=$(reads "$keep" "$c")
-            r2=$(reads "$keep2" "$c")
-            per=$(awk -v a="$r1" -v b="$r2" -v t="$tokens" 'BEGIN { printf "%.2f", (a - b) / (t - 2) / 1048576 }')
+            per=$(median < "$keep/$c.feedio" | awk -v t="$tokens" '{ printf "%.2f", $1 / t / 1048576 }')
+            span=$(sort -g "$keep/$c.feedio" | awk -v t="$tokens" 'NR == 1 { lo = $1 } { hi = $1 }
+                END { printf "%.1f-%.1f", lo / t / 1048576, hi / t / 1048576 }')
             rel=$(awk -v p="$per" -v b="$belady" 'BEGIN { if (b > 0) printf "%.2f", p * 1048576 / b; else print "-" }')
-            printf '%-9s %-22s %9s %13s %11s\n' "$c" "$rate" "$vs" "$per" "$rel"
+            printf '%-9s %-22s %9s %8s (%s) %7s\n' "$c" "$rate" "$vs" "$per" "$span" "$rel"
         done
         grep "tokens identical" "$dir/$name.log" | sed 's/.*\(tokens identical.*\)/\1/'
     } | tee -a "$dir/summary.txt"

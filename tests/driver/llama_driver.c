@@ -144,6 +144,24 @@ struct driver {
 
 /* ------------------------------------------------------------------ helpers */
 
+/* Bytes this process has had read from storage so far (/proc/self/io
+ * read_bytes: its page faults' and readaheads' reads, the kernel's own
+ * read-around included), or -1: the feed's reads per token, without the
+ * load's (the capped benchmarks). */
+static long long read_bytes_now(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    long long v = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "read_bytes: %lld", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -1170,13 +1188,18 @@ int main(int argc, char **argv)
 
     /* feed */
     double t_feed = 0;
+    long long feed_io = -1;
     if (n_feed) {
         bool rec = routing && (o->phases & PH_FEED);
+        long long io0 = read_bytes_now();
         t0 = now_s();
         for (int i = 0; i < n_feed; i++)
             if (decode(d, ctx, &feed[i], 1, rec))
                 goto out;
         t_feed = now_s() - t0;
+        long long io1 = read_bytes_now();
+        if (io0 >= 0 && io1 >= io0)
+            feed_io = io1 - io0;
     }
 
     /* prompt */
@@ -1253,6 +1276,8 @@ int main(int argc, char **argv)
 
     fprintf(stderr, "feed_tokens: %d\nfeed_s: %.3f\nfeed_tok_per_s: %.2f\n", n_feed, t_feed,
             t_feed > 0 ? n_feed / t_feed : 0.0);
+    if (feed_io >= 0)
+        fprintf(stderr, "feed_read_bytes: %lld\n", feed_io);
     fprintf(stderr, "prompt_tokens: %d\nprompt_s: %.3f\nprompt_tok_per_s: %.2f\n", n_prompt, t_prompt,
             t_prompt > 0 ? n_prompt / t_prompt : 0.0);
     fprintf(stderr, "gen_tokens: %d\ngen_s: %.3f\ngen_tok_per_s: %.2f\n", n_gen, t_gen,

@@ -45,3 +45,26 @@ stop_server() { # NAME PID: SIGTERM, then the exit status must be 0
     done
     wait "$2" || { tail -n 20 "$TMP/$1.log"; fail "$1 server exited $? after SIGTERM"; }
 }
+
+# same_bytes PID: the weights as the server sees them. The model file's
+# mapping from its lowest file offset to its highest end (llama.cpp maps the
+# file once and unmaps the unused fragments at both ends; promoted ranges in
+# between are the cache's memfd), read through /proc/PID/mem, equals the same
+# bytes of the file: prints the bytes compared, else why not (status 1).
+same_bytes() {
+    fsize=$(stat -c %s "$model")
+    set -- $(awk -v f="$model" '$6 == f { split($1, a, "-"); print a[1], a[2], $3 }' "/proc/$1/maps" |
+        while read -r lo hi off; do
+            echo $((0x$lo)) $((0x$hi)) $((0x$off))
+        done | sort -n | awk 'NR == 1 { lo = $1; off = $3 } { hi = $2; end = $3 + $2 - $1 }
+                              END { if (NR) print lo, off, hi - lo, end - off }') "$1"
+    [ $# -eq 5 ] || { echo "the model file is not mapped in the server (load mode?)"; return 1; }
+    [ "$3" -eq "$4" ] || { echo "the model's mappings are not one contiguous view of the file ($3 bytes of address, $4 of file)"; return 1; }
+    # the last page of the mapping runs past the file's end
+    [ $(($2 + $3)) -le "$fsize" ] || set -- "$1" "$2" $((fsize - $2)) "$4" "$5"
+    dd if="/proc/$5/mem" bs=1M iflag=skip_bytes,count_bytes skip="$1" count="$3" of="$TMP/seen" \
+        2> "$TMP/dd.err" || { echo "reading the server's memory: $(cat "$TMP/dd.err")"; return 1; }
+    dd if="$model" bs=1M iflag=skip_bytes,count_bytes skip="$2" count="$3" of="$TMP/file" 2> /dev/null
+    cmp -s "$TMP/seen" "$TMP/file" || { echo "$(cmp "$TMP/seen" "$TMP/file" | head -n 1) (from file offset $2)"; return 1; }
+    echo "$3"
+}

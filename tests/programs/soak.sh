@@ -74,27 +74,9 @@ client 2 &
 c2=$!
 started_pids="$started_pids $c1 $c2"
 
-# the weights as the server sees them: the model file's mapping from its
-# lowest file offset to its highest end (llama.cpp maps the file once and
-# unmaps the unused fragments at both ends; promoted ranges in between are the
-# cache's memfd), read through /proc/PID/mem and compared with the same bytes
-# of the file
+# the weights as the server sees them (server_lib.sh's same_bytes)
 check_bytes() {
-    set -- $(awk -v f="$model" '$6 == f { split($1, a, "-"); print a[1], a[2], $3 }' "/proc/$moe_pid/maps" |
-        while read -r lo hi off; do
-            echo $((0x$lo)) $((0x$hi)) $((0x$off))
-        done | sort -n | awk 'NR == 1 { lo = $1; off = $3 } { hi = $2; end = $3 + $2 - $1 }
-                              END { if (NR) print lo, off, hi - lo, end - off }')
-    [ $# -eq 4 ] || fail "the model file is not mapped in the server (load mode?)"
-    [ "$3" -eq "$4" ] || fail "the model's mappings are not one contiguous view of the file ($3 bytes of address, $4 of file)"
-    # the last page of the mapping runs past the file's end
-    [ $(($2 + $3)) -le "$size" ] || set -- "$1" "$2" $((size - $2)) "$4"
-    dd if="/proc/$moe_pid/mem" bs=1M iflag=skip_bytes,count_bytes skip="$1" count="$3" of="$TMP/seen" \
-        2> "$TMP/dd.err" || fail "reading the server's memory: $(cat "$TMP/dd.err")"
-    dd if="$model" bs=1M iflag=skip_bytes,count_bytes skip="$2" count="$3" of="$TMP/file" 2> /dev/null
-    cmp -s "$TMP/seen" "$TMP/file" ||
-        fail "the server's weights differ from the file: $(cmp "$TMP/seen" "$TMP/file" | head -n 1) (from file offset $2)"
-    checked=$3
+    checked=$(same_bytes "$moe_pid") || fail "the server's weights differ from the file: $checked"
     checks=$((checks + 1))
 }
 
