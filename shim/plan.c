@@ -133,7 +133,10 @@ enum moetier_plan_sampler shim_plan_sampler(void)
     }
     sampler_stage = 0;
     moetier_plan_render(p, MOETIER_PLAN_AT_SAMPLER, log_line, NULL);
+    int reads_were = shim.routing_reads;
     shim.routing_reads = p->sampler == MOETIER_PLAN_SAMPLER_ROUTING && p->routing_reads;
+    if (reads_were && !shim.routing_reads)
+        shim_reads_stop_locked();
     return p->sampler;
 }
 

@@ -36,8 +36,11 @@ struct read_part {
 };
 
 static struct read_part (*parts)[3]; /* [n_layers][part]; n_expert 0: none */
+static int random_set;              /* the expert tensors' read-around is off (MADV_RANDOM) */
 static uint32_t n_parts_layers;
 static uint64_t reads_calls, reads_bytes; /* statistics (relaxed atomics) */
+
+static void reads_advise(int advice);
 
 int shim_reads_build_locked(void)
 {
@@ -66,7 +69,36 @@ int shim_reads_build_locked(void)
         __atomic_store_n(&r->n_expert, q->n_expert, __ATOMIC_RELEASE);
         covered++;
     }
+    reads_advise(MADV_RANDOM);
     return covered;
+}
+
+/* The kernel's read-around on a fault in an expert tensor (16 MiB under
+ * llama.cpp's SEQUENTIAL advice) reads neighbours nobody chose: with every
+ * chosen expert read here, it is only waste (a page evicted between the
+ * advice and the touch would bring 40 experts back). MADV_RANDOM on the
+ * expert tensors only (the dense weights keep it) changes how the kernel
+ * reads, never a byte; MADV_NORMAL gives it back when the reads stop. */
+static void reads_advise(int advice)
+{
+    const uintptr_t page = moetier_page_size();
+    for (uint32_t l = 0; l < n_parts_layers; l++)
+        for (int k = 0; k < 3; k++) {
+            const struct read_part *r = &parts[l][k];
+            if (!r->n_expert)
+                continue;
+            uintptr_t start = (r->base + page - 1) & ~(page - 1);
+            uintptr_t end = (r->base + (uintptr_t)r->n_expert * r->stride) & ~(page - 1);
+            if (end > start)
+                syscall(SYS_madvise, (void *)start, (size_t)(end - start), advice);
+        }
+    random_set = advice == MADV_RANDOM;
+}
+
+void shim_reads_stop_locked(void)
+{
+    if (parts && random_set)
+        reads_advise(MADV_NORMAL);
 }
 
 void shim_reads_layer(uint32_t layer, const int32_t *ids, int k)

@@ -190,6 +190,8 @@ int shim_routing_split(void);
 /* Under shim.lock: the table of the model's expert tensors in the file
  * mapping, from the placements. Returns how many tensors it covers. */
 int shim_reads_build_locked(void);
+/* Under shim.lock: the reads stop (tiering off): the expert tensors' read-around back. */
+void shim_reads_stop_locked(void);
 /* Inside a step, no lock: MADV_WILLNEED of layer's experts ids[0..k). */
 void shim_reads_layer(uint32_t layer, const int32_t *ids, int k);
 /* The madvise calls made and the bytes they covered, since start. */

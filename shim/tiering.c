@@ -116,6 +116,8 @@ static void tiering_off(int release)
     shim_plan_stopped();
     if (shim.sampler_fetch) {
         shim.sampler_fetch = 0;
+        if (shim.routing_reads)
+            shim_reads_stop_locked();
         shim.routing_reads = 0; /* nothing is locked any more: the kernel's own reads do */
         shim.sampler_stale = 1;
         if (shim.sampler.kind == MOETIER_SAMPLE_FETCH) {
