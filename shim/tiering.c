@@ -642,16 +642,21 @@ static int model_changed(char *why, size_t cap)
     return 0;
 }
 
-/* Every copy goes back to the file (two-phase, as a shrink to 0 does): the
- * binary then reads what the file holds now, as it would without moetier. */
-static void copies_dropped(void)
+/* A new budget, and the demotions a shrink needs: two-phase, shim.lock
+ * released around each move (the decode threads and the binary's
+ * free/munmap never wait behind it), coldest first (rate NULL: any order).
+ * A failed demotion ends it: its slot stays cached and would be chosen again. */
+static void shrink_to(uint64_t budget, const float *rate)
 {
     struct moetier_move m;
     struct moetier_round out;
     memset(&out, 0, sizeof out);
-    moetier_engine_set_budget_only(&engine, 0);
-    while (state > 0 && moetier_engine_shrink_next(&engine, NULL, &m))
+    moetier_engine_set_budget_only(&engine, budget);
+    while (state > 0 && !shim.stop && moetier_engine_shrink_next(&engine, rate, &m)) {
         run_move(&m, &out);
+        if (out.failed)
+            break;
+    }
 }
 
 /* Runtime thread, every round: called under shim.lock, which it releases
@@ -669,7 +674,9 @@ void shim_tiering_round(void)
         place_slow();
     char why[MOETIER_PATH_MAX + 64];
     if (!lock_mode && !numa_mode && model_changed(why, sizeof why)) {
-        copies_dropped();
+        /* every copy back to the file: the binary then reads what the file
+         * holds now, as it would without moetier */
+        shrink_to(0, NULL);
         if (state > 0)
             stop_with(why);
         return;
@@ -718,17 +725,7 @@ int shim_tiering_set_budget(uint64_t budget)
     shim.dram_budget = budget;
     if (state <= 0)
         return 0;
-    /* a shrink demotes two-phase, shim.lock released around each move (the
-     * decode threads and the binary's free/munmap never wait behind it) */
-    moetier_engine_set_budget_only(&engine, budget);
-    struct moetier_move m;
-    struct moetier_round out;
-    memset(&out, 0, sizeof out);
-    while (state > 0 && !shim.stop && moetier_engine_shrink_next(&engine, shim.hot.rate, &m)) {
-        run_move(&m, &out);
-        if (out.failed)
-            break;
-    }
+    shrink_to(budget, shim.hot.rate);
     if (state <= 0 || !engine_up)
         return 0; /* turned off meanwhile: nothing is cached any more */
     moetier_residency_resize(&want, moetier_engine_capacity(&engine));
