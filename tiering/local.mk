@@ -8,6 +8,7 @@ tiering_libtiering_la_SOURCES = \
 	tiering/tier_model.c tiering/tier_model.h \
 	tiering/tier_mm.c tiering/tier_mm.h \
 	tiering/slot_set.c tiering/slot_set.h \
+	tiering/demand_cache.c tiering/demand_cache.h \
 	tiering/residency.c tiering/residency.h \
 	tiering/dram_cache.c tiering/dram_cache.h \
 	tiering/migrate.c tiering/migrate.h \

@@ -125,5 +125,5 @@ void adapt_access(struct adapt *a, uint32_t slot, uint64_t t)
 void adapt_resize(struct adapt *a, uint32_t slots)
 {
     for (int i = 0; i < ADAPT_RULES; i++)
-        moetier_slot_set_resize(&a->shadow[i], a->order[i % ADAPT_ORDERS], slots);
+        moetier_slot_set_resize(&a->shadow[i], a->order[i % ADAPT_ORDERS], slots, NULL, NULL);
 }

@@ -1,12 +1,11 @@
 /*
  * replay: a trace through a cache policy (definitions in replay.h).
  *
- * Residency is a slot_set (one victim scan per miss). Invariants: the set's
- * pinned[] is all zero between layers; pf[] marks pairs prefetched for the
- * layer about to run and is cleared once that layer has run.
+ * Each layer of each token is one step of a demand cache (demand_cache.h, the
+ * same steps the file tier's read room runs live); replay adds them up.
  */
 #include "tiering/replay.h"
-#include "tiering/slot_set.h"
+#include "tiering/demand_cache.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -53,19 +52,6 @@ int moetier_replay_next_use(const struct moetier_routing *r, uint64_t **out)
     return 0;
 }
 
-/* Makes slot resident (evicting the policy's victim when full); a full set
- * whose every slot is pinned serves the access without caching it. pf[] marks
- * prefetched pairs not yet used: an evicted one loses its mark. */
-static void cache_insert(struct moetier_slot_set *c, uint8_t *pf, struct moetier_policy *p, uint32_t slot,
-                         struct moetier_replay_result *res)
-{
-    uint32_t v;
-    if (moetier_slot_set_insert(c, p, slot, &v) == 0 && v != MOETIER_SLOT_NONE) {
-        pf[v] = 0;
-        res->evictions++;
-    }
-}
-
 int moetier_replay_run(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
                        struct moetier_replay_result *res)
 {
@@ -85,7 +71,7 @@ static void map_token(const struct moetier_slot_set *c, uint32_t n_slots, uint8_
 int moetier_replay_run_map(const struct moetier_routing *r, struct moetier_policy *p, uint32_t slots,
                            struct moetier_replay_result *res, uint8_t *map)
 {
-    if (check_trace(r) || slots == 0)
+    if (check_trace(r) || slots == 0 || r->topk > MOETIER_DEMAND_MAX_K)
         return -EINVAL;
     const uint32_t L = r->layers, E = r->experts, K = r->topk, n_slots = L * E;
     if (slots > n_slots)
@@ -94,89 +80,43 @@ int moetier_replay_run_map(const struct moetier_routing *r, struct moetier_polic
     res->slots = slots;
     res->half_from = r->tokens / 2;
 
-    int rc = -ENOMEM;
-    struct moetier_slot_set c;
-    if (moetier_slot_set_init(&c, n_slots, slots))
+    struct moetier_demand_cache c;
+    if (moetier_demand_cache_init(&c, L, E, slots, p))
         return -ENOMEM;
-    uint32_t *pfl = NULL, npfl = 0, pfcap = E;
-    uint8_t *pf = calloc(n_slots, 1), *used = map ? calloc(n_slots, 1) : NULL;
-    uint32_t *want = malloc(pfcap * sizeof *want);
-    pfl = malloc(pfcap * sizeof *pfl);
-    if (!pf || !want || !pfl || (map && !used))
-        goto out;
-
-    uint64_t t = 0;
+    uint8_t *used = map ? calloc(n_slots, 1) : NULL;
+    if (map && !used) {
+        moetier_demand_cache_free(&c);
+        return -ENOMEM;
+    }
+    struct moetier_demand_step st;
     for (uint64_t tok = 0; tok < r->tokens; tok++) {
         int half = tok >= res->half_from;
         for (uint32_t l = 0; l < L; l++) {
             const uint16_t *row = r->routes + (tok * L + l) * K;
-            for (uint32_t k = 0; k < K; k++)
-                c.pinned[l * E + row[k]] = 1;
-            for (uint32_t k = 0; k < K; k++, t++) {
-                uint32_t slot = l * E + row[k];
-                int hit = moetier_slot_set_has(&c, slot);
-                res->accesses++;
-                res->hits += hit;
-                res->accesses_half += half;
-                res->hits_half += half && hit;
+            moetier_demand_cache_layer(&c, l, row, K, l + 1 < L ? row + K : NULL, &st);
+            for (uint32_t k = 0; k < K; k++) {
+                res->hits += st.hit[k];
+                res->hits_half += half && st.hit[k];
                 if (used)
-                    used[slot] = hit ? MOETIER_RES_HIT : MOETIER_RES_MISS;
-                if (pf[slot]) {
-                    res->prefetch_used += hit;
-                    pf[slot] = 0;
-                }
-                moetier_policy_access(p, slot, t);
-                if (!hit) {
-                    cache_insert(&c, pf, p, slot, res);
-                    if (moetier_slot_set_has(&c, slot))
-                        res->promoted++;
-                    else
-                        res->direct++;
-                }
+                    used[l * E + row[k]] = st.hit[k] ? MOETIER_RES_HIT : MOETIER_RES_MISS;
             }
-            moetier_policy_observe(p, l, row, K);
-            /* the prefetches for this layer have had their chance */
-            for (uint32_t i = 0; i < npfl; i++)
-                pf[pfl[i]] = 0;
-            npfl = 0;
-            size_t n = moetier_policy_prefetch(p, l, want, pfcap);
-            for (size_t i = 0; i < n; i++) {
-                uint32_t s = want[i];
-                if (s >= n_slots)
-                    continue;
-                res->predicted++;
-                for (uint32_t k = 0; k < K; k++) /* the trace knows what the next layer routes to */
-                    if (s == (l + 1) * E + row[K + k]) {
-                        res->predicted_used++;
-                        break;
-                    }
-                if (moetier_slot_set_has(&c, s))
-                    continue;
-                c.pinned[s] = 1; /* a prefetch never evicts another of the same round */
-                cache_insert(&c, pf, p, s, res);
-                if (moetier_slot_set_has(&c, s)) {
-                    pf[s] = 1;
-                    pfl[npfl++] = s;
-                    res->prefetched++;
-                }
-            }
-            for (uint32_t i = 0; i < npfl; i++)
-                c.pinned[pfl[i]] = 0;
-            for (uint32_t k = 0; k < K; k++)
-                c.pinned[l * E + row[k]] = 0;
+            res->accesses += K;
+            res->accesses_half += half ? K : 0;
+            res->evictions += st.n_evicted;
+            res->promoted += st.n_missed - st.n_direct;
+            res->direct += st.n_direct;
+            res->prefetched += st.n_prefetched;
+            res->prefetch_used += st.n_prefetch_used;
+            res->predicted += st.n_predicted;
+            res->predicted_used += st.n_predicted_used;
         }
         if (map)
-            map_token(&c, n_slots, used, map + tok * n_slots);
+            map_token(&c.set, n_slots, used, map + tok * n_slots);
     }
     res->slow_reads = res->promoted + res->direct + res->prefetched;
-    rc = 0;
-out:
     free(used);
-    free(pfl);
-    free(want);
-    free(pf);
-    moetier_slot_set_free(&c);
-    return rc;
+    moetier_demand_cache_free(&c);
+    return 0;
 }
 
 int moetier_replay_policy(const struct moetier_routing *r, const char *name, double share,

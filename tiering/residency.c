@@ -190,5 +190,5 @@ void moetier_residency_resize(struct moetier_residency *r, uint32_t cap)
         return;
     }
     moetier_policy_resize(r->policy, cap);
-    moetier_slot_set_resize(&r->set, r->policy, cap);
+    moetier_slot_set_resize(&r->set, r->policy, cap, NULL, NULL);
 }

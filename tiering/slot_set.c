@@ -65,7 +65,8 @@ int moetier_slot_set_insert(struct moetier_slot_set *s, struct moetier_policy *p
     return 0;
 }
 
-void moetier_slot_set_resize(struct moetier_slot_set *s, struct moetier_policy *p, uint32_t cap)
+void moetier_slot_set_resize(struct moetier_slot_set *s, struct moetier_policy *p, uint32_t cap, uint32_t *evicted,
+                             uint32_t *n_evicted)
 {
     s->cap = cap < s->n_slots ? cap : s->n_slots;
     while (s->n > s->cap) {
@@ -73,5 +74,7 @@ void moetier_slot_set_resize(struct moetier_slot_set *s, struct moetier_policy *
         if (moetier_policy_victim(p, s->res, s->n, NULL, &v))
             v = s->res[s->n - 1];
         moetier_slot_set_remove(s, v);
+        if (evicted)
+            evicted[(*n_evicted)++] = v;
     }
 }

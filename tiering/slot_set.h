@@ -39,7 +39,9 @@ static inline int moetier_slot_set_has(const struct moetier_slot_set *s, uint32_
 int moetier_slot_set_insert(struct moetier_slot_set *s, struct moetier_policy *p, uint32_t slot, uint32_t *evicted);
 void moetier_slot_set_remove(struct moetier_slot_set *s, uint32_t slot);
 
-/* New capacity; when it shrinks, p's victims are removed until n <= cap. */
-void moetier_slot_set_resize(struct moetier_slot_set *s, struct moetier_policy *p, uint32_t cap);
+/* New capacity; when it shrinks, p's victims are removed until n <= cap.
+ * evicted (may be NULL; room for n slots) lists them, *n_evicted counts them. */
+void moetier_slot_set_resize(struct moetier_slot_set *s, struct moetier_policy *p, uint32_t cap, uint32_t *evicted,
+                             uint32_t *n_evicted);
 
 #endif
