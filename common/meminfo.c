@@ -25,6 +25,20 @@ static uint64_t meminfo_key(const char *text, const char *key)
     return p ? parse_u64(p + strlen(key)) * 1024 : 0;
 }
 
+/* The value of the line starting "key" in the memory.stat file at path, 0
+ * when absent. */
+static uint64_t stat_key(const char *path, const char *key)
+{
+    char text[8192];
+    if (moetier_read_text(path, text, sizeof text) <= 0)
+        return 0;
+    size_t n = strlen(key);
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+        if (strncmp(line, key, n) == 0)
+            return parse_u64(line + n);
+    return 0;
+}
+
 int moetier_meminfo_read(struct moetier_meminfo *m)
 {
     memset(m, 0, sizeof *m);
@@ -75,6 +89,10 @@ int moetier_meminfo_read(struct moetier_meminfo *m)
                         strcat(path, usage);
                         if (moetier_read_text(path, val, sizeof val) > 0)
                             m->cgroup_usage = parse_u64(val);
+                        memcpy(path, base, strlen(base) + 1);
+                        strcat(path, rel);
+                        strcat(path, "/memory.stat");
+                        m->cgroup_anon = stat_key(path, v2 ? "anon " : "total_rss ");
                     }
                 }
             }

@@ -15,6 +15,7 @@ struct moetier_meminfo {
     uint64_t total;         /* MemTotal */
     uint64_t cgroup_limit;  /* 0 = none */
     uint64_t cgroup_usage;  /* current usage of the cgroup, 0 if unknown */
+    uint64_t cgroup_anon;   /* its anonymous memory (v2 memory.stat anon, v1 total_rss), 0 if unknown */
 };
 
 int moetier_meminfo_read(struct moetier_meminfo *m);

@@ -9,6 +9,7 @@ shim_libmoetier_la_SOURCES = \
 	shim/hooks_llama.c \
 	shim/hooks_sched.c \
 	shim/reads.c \
+	shim/read_room.c \
 	shim/hooks_signal.c \
 	shim/tiering.c \
 	shim/staged.c \

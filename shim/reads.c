@@ -29,13 +29,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct read_part {
-    uintptr_t base;
-    uint64_t stride;
-    uint32_t n_expert;
-};
-
-static struct read_part (*parts)[3]; /* [n_layers][part]; n_expert 0: none */
+static struct shim_read_part (*parts)[3]; /* [n_layers][part]; n_expert 0: none */
 static int random_set;              /* the expert tensors' read-around is off (MADV_RANDOM) */
 static uint32_t n_parts_layers;
 static uint64_t reads_calls, reads_bytes; /* statistics (relaxed atomics) */
@@ -63,14 +57,31 @@ int shim_reads_build_locked(void)
             q->layer >= n_parts_layers || q->part > 3)
             continue;
         /* the fused gate_up tensor takes the gate position */
-        struct read_part *r = &parts[q->layer][q->part == MOETIER_EXPERT_GATE_UP ? 0 : q->part];
+        struct shim_read_part *r = &parts[q->layer][q->part == MOETIER_EXPERT_GATE_UP ? 0 : q->part];
         r->base = q->base;
         r->stride = q->stride;
+        r->file = q->file;
+        r->file_off = q->file_off;
+        r->shared = q->kind == MOETIER_MEM_FILE_SHARED;
         __atomic_store_n(&r->n_expert, q->n_expert, __ATOMIC_RELEASE);
         covered++;
     }
     reads_advise(MADV_RANDOM);
+    shim_room_build_locked();
     return covered;
+}
+
+const struct shim_read_part *shim_reads_part(uint32_t layer, int part)
+{
+    if (!parts || layer >= n_parts_layers || part < 0 || part > 2)
+        return NULL;
+    const struct shim_read_part *r = &parts[layer][part];
+    return __atomic_load_n(&r->n_expert, __ATOMIC_ACQUIRE) ? r : NULL;
+}
+
+uint32_t shim_reads_n_layers(void)
+{
+    return parts ? n_parts_layers : 0;
 }
 
 /* The kernel's read-around on a fault in an expert tensor (16 MiB under
@@ -84,7 +95,7 @@ static void reads_advise(int advice)
     const uintptr_t page = moetier_page_size();
     for (uint32_t l = 0; l < n_parts_layers; l++)
         for (int k = 0; k < 3; k++) {
-            const struct read_part *r = &parts[l][k];
+            const struct shim_read_part *r = &parts[l][k];
             if (!r->n_expert)
                 continue;
             uintptr_t start = (r->base + page - 1) & ~(page - 1);
@@ -97,6 +108,7 @@ static void reads_advise(int advice)
 
 void shim_reads_stop_locked(void)
 {
+    shim_room_stop_locked();
     if (parts && random_set)
         reads_advise(MADV_NORMAL);
 }
@@ -105,10 +117,19 @@ void shim_reads_layer(uint32_t layer, const int32_t *ids, int k)
 {
     if (!parts || layer >= n_parts_layers)
         return;
+    /* the room first: what it evicts leaves before this layer's reads come in */
+    shim_room_layer(layer, ids, k);
+    shim_reads_experts(layer, ids, k);
+}
+
+void shim_reads_experts(uint32_t layer, const int32_t *ids, int k)
+{
+    if (!parts || layer >= n_parts_layers)
+        return;
     const uintptr_t page = moetier_page_size();
     uint64_t calls = 0, bytes = 0;
     for (int p = 0; p < 3; p++) {
-        const struct read_part *r = &parts[layer][p];
+        const struct shim_read_part *r = &parts[layer][p];
         uint32_t n = __atomic_load_n(&r->n_expert, __ATOMIC_ACQUIRE);
         for (int i = 0; i < k; i++) {
             if (ids[i] < 0 || (uint32_t)ids[i] >= n)

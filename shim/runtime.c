@@ -877,6 +877,19 @@ static void finish(void)
         log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all",
                  (unsigned long long)read_calls, moetier_size_format(read_bytes, b, sizeof b));
     }
+    struct shim_room_totals room;
+    shim_room_totals(&room);
+    if (room.steps) {
+        char b[32], c[32];
+        log_info("read room (policy %s): %llu layer steps, %llu experts read on a miss (%llu without a place), %llu "
+                 "prefetched, %llu evicted (%llu drops refused: locked); %u of %u experts of %s held (%s)",
+                 room.policy, (unsigned long long)room.steps, (unsigned long long)room.misses,
+                 (unsigned long long)room.direct,
+                 (unsigned long long)room.prefetched, (unsigned long long)room.evicted,
+                 (unsigned long long)room.drop_failed, room.slots, room.cap,
+                 moetier_size_format(room.pair_bytes, b, sizeof b),
+                 moetier_size_format(room.pair_bytes * room.cap, c, sizeof c));
+    }
     static struct profile_snapshot snap;
     int save = profile_snapshot(&snap);
     shim_tiering_finish();

@@ -192,8 +192,44 @@ int shim_routing_split(void);
 int shim_reads_build_locked(void);
 /* Under shim.lock: the reads stop (tiering off): the expert tensors' read-around back. */
 void shim_reads_stop_locked(void);
-/* Inside a step, no lock: MADV_WILLNEED of layer's experts ids[0..k). */
+/* Inside a step, no lock: the read room's step for layer (read_room.c),
+ * then MADV_WILLNEED of layer's experts ids[0..k). */
 void shim_reads_layer(uint32_t layer, const int32_t *ids, int k);
+/* The MADV_WILLNEED alone (the room's prefetches use it too). */
+void shim_reads_experts(uint32_t layer, const int32_t *ids, int k);
+/* One expert tensor of a layer in the file mapping (part 0 gate or gate_up,
+ * 1 up, 2 down), NULL when it has none. Read without a lock (see reads.c). */
+struct shim_read_part {
+    uintptr_t base;
+    uint64_t stride;
+    uint32_t n_expert;
+    int file;          /* model file index, and the file offset of base */
+    uint64_t file_off;
+    int shared;        /* a shared mapping (MAP_SHARED): dropping its pages never changes a byte */
+};
+const struct shim_read_part *shim_reads_part(uint32_t layer, int part);
+uint32_t shim_reads_n_layers(void);
+
+/* ---- the read room (read_room.c): the page cache the exact reads fill ---- */
+/* Under shim.lock, from shim_reads_build_locked: the room for the model (its
+ * policy, the experts already cached adopted). */
+void shim_room_build_locked(void);
+/* Under shim.lock: the room stops managing (its pages stay). */
+void shim_room_stop_locked(void);
+/* Under shim.lock, each round: the room's size from the memory this process
+ * may use, locked bytes (the engine's locked experts) left out. */
+void shim_room_update_locked(uint64_t locked);
+/* Inside a step, no lock: layer's experts through the room's policy; what it
+ * evicts is dropped from the page cache, its prefetches read. */
+void shim_room_layer(uint32_t layer, const int32_t *ids, int k);
+/* The room's figures since start (for the summary line). */
+struct shim_room_totals {
+    uint64_t steps, misses, direct, prefetched, evicted, drop_failed;
+    uint32_t slots, cap;      /* held now, and the room's size in experts */
+    uint64_t pair_bytes;
+    const char *policy;
+};
+void shim_room_totals(struct shim_room_totals *t);
 /* The madvise calls made and the bytes they covered, since start. */
 void shim_reads_totals(uint64_t *calls, uint64_t *bytes);
 

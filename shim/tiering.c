@@ -684,6 +684,8 @@ void shim_tiering_round(void)
     feed_policy();
     if (state <= 0)
         return; /* turned off meanwhile */
+    if (lock_mode && shim.routing_reads) /* the read room's size: what the locked experts leave */
+        shim_room_update_locked(__atomic_load_n(&engine.cache.used, __ATOMIC_RELAXED));
     struct moetier_round out;
     struct moetier_move m;
     int warm = warm_pending;

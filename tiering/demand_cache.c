@@ -136,3 +136,17 @@ void moetier_demand_cache_resize(struct moetier_demand_cache *c, uint32_t slots,
         c->pf[out->evicted[i]] = 0;
     moetier_policy_resize(c->policy, c->set.cap);
 }
+
+int moetier_demand_cache_adopt(struct moetier_demand_cache *c, uint32_t slot)
+{
+    uint32_t v;
+    if (slot >= c->set.n_slots)
+        return -EINVAL;
+    if (moetier_slot_set_has(&c->set, slot))
+        return 0;
+    if (c->set.n >= c->set.cap)
+        return -ENOSPC;
+    moetier_slot_set_insert(&c->set, c->policy, slot, &v); /* not full: evicts nothing */
+    moetier_policy_access(c->policy, slot, c->t++);
+    return 0;
+}

@@ -70,6 +70,10 @@ int moetier_demand_cache_layer(struct moetier_demand_cache *c, uint32_t layer, c
  * in out->evicted; out may be NULL when nothing can be resident yet). */
 void moetier_demand_cache_resize(struct moetier_demand_cache *c, uint32_t slots, struct moetier_demand_step *out);
 
+/* slot is resident already (the caller found it cached): it joins the set
+ * as if used now, while there is room. 0, or -ENOSPC (full), -EINVAL. */
+int moetier_demand_cache_adopt(struct moetier_demand_cache *c, uint32_t slot);
+
 static inline int moetier_demand_cache_has(const struct moetier_demand_cache *c, uint32_t slot)
 {
     return moetier_slot_set_has(&c->set, slot);

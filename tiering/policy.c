@@ -131,6 +131,20 @@ fail:
     return -ENOMEM;
 }
 
+int moetier_policy_new_live(const char *name, uint32_t n_layers, uint32_t n_experts, uint32_t topk, uint32_t cap,
+                            const double *rank, struct moetier_policy **out)
+{
+    if (topk == 0)
+        topk = 1;
+    struct moetier_policy_opts o = { .topk = topk, .rank = rank, .cache_slots = cap };
+    /* time counts accesses: a token is n_layers * topk of them */
+    if (strcmp(name, "lfu") == 0 || strcmp(name, "predict") == 0)
+        o.half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS * (double)n_layers * topk;
+    else if (strcmp(name, "adapt") == 0)
+        o.half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS * (double)n_layers * topk;
+    return moetier_policy_new(name, n_layers, n_experts, &o, out);
+}
+
 void moetier_policy_free(struct moetier_policy *p)
 {
     if (!p)

@@ -85,6 +85,13 @@ const char *moetier_policy_auto(int locks_page_cache);
  */
 int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
                        const struct moetier_policy_opts *opts, struct moetier_policy **out);
+/*
+ * The runtime's way to create policy NAME for a cache of cap slots: the
+ * measured decay half-lives (in tokens, converted to accesses: a token is
+ * n_layers x topk of them) for lfu, predict and adapt; rank for static.
+ */
+int moetier_policy_new_live(const char *name, uint32_t n_layers, uint32_t n_experts, uint32_t topk, uint32_t cap,
+                            const double *rank, struct moetier_policy **out);
 void moetier_policy_free(struct moetier_policy *p);
 const char *moetier_policy_name(const struct moetier_policy *p);
 

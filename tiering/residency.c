@@ -31,13 +31,7 @@ int moetier_residency_new(struct moetier_residency *r, const char *policy, uint3
             return -ENOMEM;
         }
     } else {
-        struct moetier_policy_opts o = { .topk = topk, .rank = rank, .cache_slots = cap };
-        /* time counts accesses: a token is n_layers * topk of them */
-        if (strcmp(policy, "lfu") == 0 || strcmp(policy, "predict") == 0)
-            o.half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS * (double)n_layers * topk;
-        else if (strcmp(policy, "adapt") == 0)
-            o.half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS * (double)n_layers * topk;
-        int rc = moetier_policy_new(policy, n_layers, n_experts, &o, &r->policy);
+        int rc = moetier_policy_new_live(policy, n_layers, n_experts, topk, cap, rank, &r->policy);
         if (rc)
             return rc;
     }

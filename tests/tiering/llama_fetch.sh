@@ -51,9 +51,16 @@ done
 grep -q "sampler: routing with exact reads, 9 expert tensors in the file mapping, every decode step" "$TMP/reads.err" ||
     fail "no exact reads: $(cat "$TMP/reads.err")"
 grep -q "exact reads: [1-9][0-9]* expert slices advised" "$TMP/reads.err" || fail "nothing read: $(cat "$TMP/reads.err")"
+# the read room: sized from the cap, run by the policy, its victims dropped
+grep -q "read room: [1-9][0-9]* experts of .* (policy adapt) in the .* the page cache may hold" "$TMP/reads.err" ||
+    fail "no read room: $(cat "$TMP/reads.err")"
+grep -q "read room (policy adapt): [1-9][0-9]* layer steps, [1-9][0-9]* experts read on a miss ([0-9]* without a place), 0 prefetched, [1-9][0-9]* evicted" \
+    "$TMP/reads.err" || fail "the read room evicted nothing: $(grep 'read room' "$TMP/reads.err")"
+grep -q "read room" "$TMP/fetch.err" && fail "MOETIER_SAMPLER=fault: a read room without exact reads"
 grep -q "sampler: fetch, 9 expert tensors, 192 experts covered" "$TMP/fetch.err" ||
     fail "MOETIER_SAMPLER=fault: no fetch sampler: $(cat "$TMP/fetch.err")"
 for run in reads fetch; do
     note "56M cap, $run: identical tokens; $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/$run.err"); $(grep -o 'tiering: [0-9]* promotions.*' "$TMP/$run.err")"
 done
+note "$(grep -o 'read room (policy.*' "$TMP/reads.err")"
 echo "PASS: $test_name"
