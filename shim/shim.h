@@ -210,6 +210,10 @@ struct shim_read_part {
 const struct shim_read_part *shim_reads_part(uint32_t layer, int part);
 uint32_t shim_reads_n_layers(void);
 
+/* Under shim.lock: the read room takes the locked hot set's memory (the
+ * plan's room_all: the engine's budget goes to 0), or gives it back. */
+void shim_tiering_room_all(int on);
+
 /* ---- the read room (read_room.c): the page cache the exact reads fill ---- */
 /* Under shim.lock, from shim_reads_build_locked: the room for the model (its
  * policy, the experts already cached adopted). */

@@ -734,6 +734,21 @@ int shim_tiering_set_budget(uint64_t budget)
     return engine.cache.used > engine.cache.budget ? -EBUSY : 0;
 }
 
+void shim_tiering_room_all(int on)
+{
+    static uint64_t saved; /* the budget the room took */
+    static int given;
+    if (on == given || state <= 0)
+        return;
+    if (on) {
+        saved = shim.dram_budget;
+        shim_tiering_set_budget(0);
+    } else {
+        shim_tiering_set_budget(saved);
+    }
+    given = on;
+}
+
 void shim_tiering_set_rate(uint64_t bytes_per_s)
 {
     if (state > 0)

@@ -315,6 +315,7 @@ static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
     p->try_routing = !f->routing_failed &&
                      (f->cfg.sampler == MOETIER_SAMPLER_AUTO || f->cfg.sampler == MOETIER_SAMPLER_ROUTING);
     p->routing_reads = 0;
+    p->room_all = 0;
     if (p->try_routing) {
         if (f->routing > 0 && fetch) {
             p->sampler = MOETIER_PLAN_SAMPLER_ROUTING;
@@ -322,6 +323,13 @@ static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
             say(p, at, 0, "sampler: routing with exact reads (the file tier locks the page cache and the model does "
                           "not fit): every decode step, each MoE layer's chosen experts read in whole as soon as its "
                           "router has chosen them, before the layer reads them");
+            /* measured (docs/bench-capped.md, "The read room"): the room
+             * alone read fewer bytes and ran faster than the room beside a
+             * locked hot set of a quarter; an explicit MOETIER_DRAM keeps one */
+            p->room_all = f->cfg.source[MOETIER_CFG_DRAM] != MOETIER_SRC_ENV;
+            if (p->room_all)
+                say(p, at, 0, "read room: the page cache these reads fill is moetier's expert cache, sized from the "
+                              "memory left; no hot set is locked (MOETIER_DRAM locks one beside it)");
             return;
         }
         if (f->routing > 0) {

@@ -92,7 +92,7 @@ cleanup() {
         rmdir "$cg" 2> /dev/null || echo "capped.sh: could not remove $cg" >&2
     fi
     if [ -n "${CAPPED_KEEP:-}" ]; then
-        mkdir -p "$CAPPED_KEEP" && cp "$tmp"/*.err "$tmp"/*.log "$tmp"/*.prof "$tmp"/*.time "$tmp"/*.rates "$tmp"/*.peak "$tmp"/*.feedio \
+        mkdir -p "$CAPPED_KEEP" && cp "$tmp"/*.err "$tmp"/*.log "$tmp"/*.prof "$tmp"/*.time "$tmp"/*.rates "$tmp"/*.peak "$tmp"/*.feedio "$tmp"/*.feedio2 \
             "$tmp"/*.cache "$CAPPED_KEEP"/ 2> /dev/null
     fi
     rm -rf "$tmp"
@@ -194,6 +194,7 @@ run() { # run NAME CAPPED ENV...: one run, results appended to NAME.*
     sed -n 's/^feed_tok_per_s: //p' "$e.tmp" >> "$tmp/$name.rates"
     sed -n 's/^gen_tok_per_s: //p' "$e.tmp" >> "$tmp/$name.gen"
     sed -n 's/^feed_read_bytes: //p' "$e.tmp" >> "$tmp/$name.feedio"
+    sed -n 's/^feed_read_bytes_second_half: //p' "$e.tmp" >> "$tmp/$name.feedio2"
     cat "$tmp/$name.time.tmp" >> "$tmp/$name.time"
     [ "$capped" = 1 ] && cat "$cg/memory.max_usage_in_bytes" >> "$tmp/$name.peak"
     # the page cache the run left charged to the cgroup (it outlives the

@@ -34,7 +34,10 @@
 # first TOKENS of the trace, cold start), with a cache of the page cache the
 # cap left the plain capped run (the cgroup's cache after it, median): the
 # reads per token of a clairvoyant cache of the same memory, whole experts,
-# no read-around; replay's lru at that cache beside it.
+# no read-around; replay's lru at that cache beside it. The same over the
+# feed's second half (the driver's feed_read_bytes_second_half against
+# replay's second-half hit rate): the cache warm, the start left out (its first
+# steps, before moetier's reads are in place, read most of the model).
 # Needs what capped.sh needs: root, the cgroup v1 memory controller, fincore,
 # GNU time. Results: docs/bench-capped.md ("Real routing").
 set -eu
@@ -50,9 +53,10 @@ moetier=$build/tools/moetier
 [ -x "$moetier" ] || { echo "real_routing.sh: no $moetier (build first)" >&2; exit 1; }
 dir=${RR_DIR:-/var/tmp/moetier-rr}
 mkdir -p "$dir"
-configs="uncapped capped moetier pin"
-extra="fetch:MOETIER_SAMPLER=fault exact:MOETIER_DRAM=1M lru:MOETIER_POLICY=lru"
-all="$configs fetch exact lru"
+# RR_CONFIGS / RR_EXTRA pick a subset (capped must stay: the bound needs it)
+configs=${RR_CONFIGS:-uncapped capped moetier pin}
+extra=${RR_EXTRA-fetch:MOETIER_SAMPLER=fault exact:MOETIER_DRAM=1M lru:MOETIER_POLICY=lru}
+all="$configs $(for x in $extra; do printf '%s ' "${x%%:*}"; done)"
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
@@ -87,6 +91,16 @@ for trace in "$@"; do
     }
     belady=$(bound belady)
     lru=$(bound lru)
+    # the second half alone (tokens n/2..n-1, the cache warm): replay's
+    # second-half hit rate x the pairs a token reads (no prefetch in either)
+    bound2() {
+        "$moetier" replay "$dir/$name.rows.trace" --policy "$1" --cache "$share" --expert-size "$ebytes" --json |
+            sed -n 's/.*"hit_rate_second_half":\([0-9.e+-]*\).*/\1/p' |
+            awk -v p="$(echo "$grid" | cut -dx -f1)" -v k="$(echo "$grid" | cut -dx -f2)" -v e="$ebytes" \
+                '{ printf "%.0f", (1 - $1) * p * k * e }'
+    }
+    belady2=$(bound2 belady)
+    lru2=$(bound2 lru)
     {
         echo
         echo "## $name ($grid, $(du -hL "$model" | cut -f1) model, cap $cap, $tokens tokens, $reps rounds)"
@@ -94,7 +108,11 @@ for trace in "$@"; do
         echo "belady bound: a cache of the page cache plain left ($cache bytes = $share of $pairs experts of $ebytes bytes):" \
             "$(awk -v b="$belady" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }'); replay lru at that cache:" \
             "$(awk -v b="$lru" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }')"
-        printf '%-9s %-22s %9s %-24s %7s\n' config "feed tok/s (range)" "/capped" "feed MiB/token (range)" "/belady"
+        echo "second half (tokens $((tokens / 2))-$((tokens - 1)), warm): belady" \
+            "$(awk -v b="$belady2" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }'), replay lru" \
+            "$(awk -v b="$lru2" 'BEGIN { printf "%.2f MiB/token", b / 1048576 }')"
+        printf '%-9s %-22s %9s %-24s %7s %-22s %7s\n' config "feed tok/s (range)" "/capped" "feed MiB/token (range)" \
+            "/belady" "2nd half MiB/token" "/belady"
         for c in $all; do
             [ -f "$keep/$c.time" ] || continue
             line=$(awk -v c="$c" '$1 == c && $3 ~ /^\(/' "$dir/$name.log" | head -n 1)
@@ -104,7 +122,13 @@ for trace in "$@"; do
             span=$(sort -g "$keep/$c.feedio" | awk -v t="$tokens" 'NR == 1 { lo = $1 } { hi = $1 }
                 END { printf "%.1f-%.1f", lo / t / 1048576, hi / t / 1048576 }')
             rel=$(awk -v p="$per" -v b="$belady" 'BEGIN { if (b > 0) printf "%.2f", p * 1048576 / b; else print "-" }')
-            printf '%-9s %-22s %9s %8s (%s) %7s\n' "$c" "$rate" "$vs" "$per" "$span" "$rel"
+            half=$((tokens - tokens / 2))
+            per2=$(median < "$keep/$c.feedio2" | awk -v t="$half" '{ printf "%.2f", $1 / t / 1048576 }')
+            span2=$(sort -g "$keep/$c.feedio2" | awk -v t="$half" 'NR == 1 { lo = $1 } { hi = $1 }
+                END { printf "%.1f-%.1f", lo / t / 1048576, hi / t / 1048576 }')
+            rel2=$(awk -v p="$per2" -v b="$belady2" 'BEGIN { if (b > 0) printf "%.2f", p * 1048576 / b; else print "-" }')
+            printf '%-9s %-22s %9s %8s (%s) %7s %8s (%s) %7s\n' "$c" "$rate" "$vs" "$per" "$span" "$rel" "$per2" "$span2" \
+                "$rel2"
         done
         grep "tokens identical" "$dir/$name.log" | sed 's/.*\(tokens identical.*\)/\1/'
     } | tee -a "$dir/summary.txt"

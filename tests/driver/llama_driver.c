@@ -1188,18 +1188,23 @@ int main(int argc, char **argv)
 
     /* feed */
     double t_feed = 0;
-    long long feed_io = -1;
+    long long feed_io = -1, feed_io_half = -1;
     if (n_feed) {
         bool rec = routing && (o->phases & PH_FEED);
-        long long io0 = read_bytes_now();
+        long long io0 = read_bytes_now(), io_half = -1;
         t0 = now_s();
-        for (int i = 0; i < n_feed; i++)
+        for (int i = 0; i < n_feed; i++) {
+            if (i == n_feed / 2)
+                io_half = read_bytes_now();
             if (decode(d, ctx, &feed[i], 1, rec))
                 goto out;
+        }
         t_feed = now_s() - t0;
         long long io1 = read_bytes_now();
         if (io0 >= 0 && io1 >= io0)
             feed_io = io1 - io0;
+        if (io_half >= 0 && io1 >= io_half)
+            feed_io_half = io1 - io_half;
     }
 
     /* prompt */
@@ -1278,6 +1283,8 @@ int main(int argc, char **argv)
             t_feed > 0 ? n_feed / t_feed : 0.0);
     if (feed_io >= 0)
         fprintf(stderr, "feed_read_bytes: %lld\n", feed_io);
+    if (feed_io_half >= 0) /* the feed's second half (tokens n/2..n-1): the cache warm, the start left out */
+        fprintf(stderr, "feed_read_bytes_second_half: %lld\n", feed_io_half);
     fprintf(stderr, "prompt_tokens: %d\nprompt_s: %.3f\nprompt_tok_per_s: %.2f\n", n_prompt, t_prompt,
             t_prompt > 0 ? n_prompt / t_prompt : 0.0);
     fprintf(stderr, "gen_tokens: %d\ngen_s: %.3f\ngen_tok_per_s: %.2f\n", n_gen, t_gen,

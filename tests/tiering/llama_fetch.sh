@@ -39,28 +39,42 @@ want=$(field "$TMP/plain.out" tokens)
 [ -n "$want" ] || fail "no tokens without the preload"
 moe="LD_PRELOAD=$MOETIER_LIB MOETIER_PROFILE=off MOETIER_LOG=info MOETIER_STATS_DIR=$TMP/stats"
 capped reads $moe
+capped locked $moe MOETIER_DRAM=12M
 capped fetch $moe MOETIER_SAMPLER=fault
-for run in reads fetch; do
+for run in reads locked fetch; do
     err=$TMP/$run.err
     [ "$want" = "$(field "$TMP/$run.out" tokens)" ] || fail "$run: tokens differ under the cap: $(cat "$err")"
     grep -q "promotion by locking the page cache, policy hot" "$err" || fail "$run: not locking: $(cat "$err")"
-    grep -q "tiering: [1-9][0-9]* promotions ([^)]*), [0-9]* demotions, 0 failed" "$err" ||
+    some='[1-9][0-9]*'
+    [ $run = reads ] && some='[0-9]*' # the room takes the hot set's memory once the reads run
+    grep -q "tiering: $some promotions ([^)]*), [0-9]* demotions, 0 failed" "$err" ||
         fail "$run: no promotions, or failures: $(grep 'tiering:' "$err")"
     grep -q "warn" "$err" && fail "$run: a warning: $(grep warn "$err")"
 done
+# by default the read room takes the memory; MOETIER_DRAM keeps a locked hot set beside it
+grep -q "read room: the page cache these reads fill is moetier's expert cache" "$TMP/reads.err" ||
+    fail "the read room does not take the hot set's memory: $(cat "$TMP/reads.err")"
+grep -q "read room: the page cache these reads fill" "$TMP/locked.err" &&
+    fail "MOETIER_DRAM=12M: the read room took the locked set's memory"
+grep -q "tiering: .* of a 0 B budget" "$TMP/reads.err" ||
+    fail "the hot set kept its budget beside the room: $(grep 'tiering:' "$TMP/reads.err")"
 grep -q "sampler: routing with exact reads, 9 expert tensors in the file mapping, every decode step" "$TMP/reads.err" ||
     fail "no exact reads: $(cat "$TMP/reads.err")"
 grep -q "exact reads: [1-9][0-9]* expert slices advised" "$TMP/reads.err" || fail "nothing read: $(cat "$TMP/reads.err")"
 # the read room: sized from the cap, run by the policy, its victims dropped
-grep -q "read room: [1-9][0-9]* experts of .* (policy adapt) in the .* the page cache may hold" "$TMP/reads.err" ||
-    fail "no read room: $(cat "$TMP/reads.err")"
-grep -q "read room (policy adapt): [1-9][0-9]* layer steps, [1-9][0-9]* experts read on a miss ([0-9]* without a place), 0 prefetched, [1-9][0-9]* evicted" \
-    "$TMP/reads.err" || fail "the read room evicted nothing: $(grep 'read room' "$TMP/reads.err")"
+for run in reads locked; do
+    grep -q "read room: [1-9][0-9]* experts of .* (policy adapt) in the .* the page cache may hold" "$TMP/$run.err" ||
+        fail "$run: no read room: $(cat "$TMP/$run.err")"
+    grep -q "read room (policy adapt): [1-9][0-9]* layer steps, [1-9][0-9]* experts read on a miss ([0-9]* without a place), 0 prefetched, [1-9][0-9]* evicted" \
+        "$TMP/$run.err" || fail "$run: the read room evicted nothing: $(grep 'read room' "$TMP/$run.err")"
+done
 grep -q "read room" "$TMP/fetch.err" && fail "MOETIER_SAMPLER=fault: a read room without exact reads"
 grep -q "sampler: fetch, 9 expert tensors, 192 experts covered" "$TMP/fetch.err" ||
     fail "MOETIER_SAMPLER=fault: no fetch sampler: $(cat "$TMP/fetch.err")"
-for run in reads fetch; do
+for run in reads locked fetch; do
     note "56M cap, $run: identical tokens; $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/$run.err"); $(grep -o 'tiering: [0-9]* promotions.*' "$TMP/$run.err")"
 done
-note "$(grep -o 'read room (policy.*' "$TMP/reads.err")"
+for run in reads locked; do
+    note "$run: $(grep -o 'read room (policy.*' "$TMP/$run.err")"
+done
 echo "PASS: $test_name"

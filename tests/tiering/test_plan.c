@@ -420,10 +420,14 @@ static void check_details(void)
     base(&f), moetier_plan_make(&f, &p);
     CHECK(p.try_routing == 1 && p.fetch == 1 && p.sampler == S(ROUTING) && p.routing_reads == 1);
     CHECK(has_line(&p, "sampler: routing with exact reads", 0));
+    /* the read room takes the hot set's memory, unless MOETIER_DRAM asks for one */
+    CHECK(p.room_all == 1 && has_line(&p, "read room: the page cache these reads fill", 0));
+    base(&f), f.cfg.source[MOETIER_CFG_DRAM] = MOETIER_SRC_ENV, moetier_plan_make(&f, &p);
+    CHECK(p.routing_reads == 1 && p.room_all == 0 && !has_line(&p, "read room:", 0));
     base(&f), f.cfg.sampler = MOETIER_SAMPLER_ROUTING, moetier_plan_make(&f, &p);
     CHECK(p.fetch == 1 && p.sampler == S(ROUTING) && p.routing_reads == 1);
     base(&f), f.routing = 0, strcpy(f.routing_why, "no ggml scheduler"), moetier_plan_make(&f, &p);
-    CHECK(p.fetch == 1 && p.sampler == S(FETCH) && p.routing_reads == 0);
+    CHECK(p.fetch == 1 && p.sampler == S(FETCH) && p.routing_reads == 0 && p.room_all == 0);
     base(&f), f.routing_failed = 1, moetier_plan_make(&f, &p);
     CHECK(p.fetch == 1 && p.sampler == S(FETCH) && p.routing_reads == 0);
     base(&f), r_fault_lock(&f), moetier_plan_make(&f, &p);
