@@ -252,6 +252,9 @@ void shim_tiering_sample(const uint8_t *used);
 /* The sampler was (re)built: its pagemap probe windows must stay unlocked;
  * a fetch sampler gets the model files' descriptors. */
 void shim_tiering_probes(void);
+/* Under shim.lock, once the weights are in place (the first decode, in the
+ * decode thread; else the next round): the plan's start, tiering on or off. */
+void shim_tiering_start(void);
 /* Runtime thread: called and returns under shim.lock, which it releases
  * around each move (docs/tiering.md). */
 void shim_tiering_round(void);

@@ -661,11 +661,16 @@ static void shrink_to(uint64_t budget, const float *rate)
 
 /* Runtime thread, every round: called under shim.lock, which it releases
  * around each move. */
-void shim_tiering_round(void)
+void shim_tiering_start(void)
 {
     /* never while a sample is armed: the fault sampler's PROT_NONE would fault our touches */
     if (state == 0 && shim.loaded && !shim.child && !shim.given_up && !shim.armed)
         start_locked();
+}
+
+void shim_tiering_round(void)
+{
+    shim_tiering_start();
     /* locking never touches the pages from user space, and the fetch sampler
      * is armed through every decode step: lock rounds run while armed */
     if (state <= 0 || (shim.armed && !lock_mode))
