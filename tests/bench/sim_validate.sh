@@ -32,10 +32,11 @@
 # Which row is which run, by mechanism (docs/sim.md, chosen before measuring):
 #   plain    = lru with --read-around at the page cache the cap left: every
 #              fault reads the kernel's window, one LRU page cache
-#   moetier  = lru without read-around at the page cache the cap left: the
-#              fetch sampler reads each expert whole and nothing else, the
-#              page cache keeps what the cap allows (the `hot` set locked in it,
-#              86 MiB here, is part of that cache, not a second one)
+#   moetier  = the policy (auto) without read-around at the read room's size
+#              (its exit line): the exact reads read each expert whole and
+#              nothing else, and the room is a demand cache of whole experts
+#              under that policy. Builds without the room: lru without
+#              read-around at the page cache the cap left.
 # The rows issue 13 names are printed too: the policy (auto) and hot-static
 # (the ideal of the runtime's `hot`) at moetier's budget, lru at the budget.
 # Prints measured (median, range over rounds) beside predicted, with the
@@ -117,6 +118,9 @@ n_short=$(routed "$tmp/short/capped.err")
 budget=$(sed -n 's/.*info: tiering: file tier, DRAM budget \([0-9.]*\) \([KMG]\)iB.*/\1 \2/p' "$tmp/long/moetier.err" |
     head -n 1 | awk '{ m = $2 == "K" ? 1024 : $2 == "M" ? 1048576 : 1073741824; printf "%.0f\n", $1 * m }')
 [ -n "$budget" ] || die "moetier logged no DRAM budget"
+# the read room's size (its exit line: "N of N experts of S held"), in the sim's expert bytes
+rroom=$(sed -n 's/.*info: read room (policy [a-z]*): .*; \([0-9]*\) of \([0-9]*\) experts of .*/\2/p' \
+    "$tmp/long/moetier.err" | median | awk -v e="$expert" '{ printf "%.0f\n", $1 * e }')
 room=$(median < "$tmp/long/capped.cache")
 mroom=$(median < "$tmp/long/moetier.cache")
 [ "${room:-0}" -gt 0 ] && [ "${mroom:-0}" -gt 0 ] || die "no page cache recorded for the capped runs"
@@ -158,6 +162,7 @@ field() { # field ROW KEY < json
 sim sim_budget "$budget"
 sim sim_room "$room"
 sim sim_mroom "$mroom"
+[ "${rroom:-0}" -gt 0 ] && sim sim_rroom "$rroom"
 policy=$(sed -n 's/.*"policy_runs":"\([^"]*\)".*/\1/p' "$tmp/sim_budget.json")
 has_ra=no
 if "$moetier" sim --help 2>&1 | grep -q -- --read-around; then
@@ -201,8 +206,16 @@ row() { # row LABEL TOK TOKR BPT BPTR JSON ROW
 }
 echo "by mechanism:"
 [ $has_ra = yes ] && row "plain: lru + read-around (cache)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room_ra.json" lru
-row "moetier: lru (cache)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_mroom.json" lru
+# moetier's read room is a demand cache of whole experts under the policy,
+# no read-around (docs/tiering.md); without one (older builds), the page cache
+# the cap left it as one LRU
+if [ "${rroom:-0}" -gt 0 ]; then
+    row "moetier: $policy (read room)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_rroom.json" auto
+else
+    row "moetier: lru (cache)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_mroom.json" lru
+fi
 echo "the rows issue 13 names, and others:"
+[ "${rroom:-0}" -gt 0 ] && row "moetier: lru (cache)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_mroom.json" lru
 row "plain: lru (cache)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room.json" lru
 row "plain: lru (budget)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_budget.json" lru
 row "moetier: $policy (budget)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_budget.json" auto
