@@ -26,6 +26,7 @@
 
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,24 +85,94 @@ uint32_t shim_reads_n_layers(void)
     return parts ? n_parts_layers : 0;
 }
 
-/* The kernel's read-around on a fault in an expert tensor (16 MiB under
- * llama.cpp's SEQUENTIAL advice) reads neighbours nobody chose: with every
- * chosen expert read here, it is only waste (a page evicted between the
- * advice and the touch would bring 40 experts back). MADV_RANDOM on the
- * expert tensors only (the dense weights keep it) changes how the kernel
- * reads, never a byte; MADV_NORMAL gives it back when the reads stop. */
-static void reads_advise(int advice)
+/* The kernel's read-around on a fault (16 MiB under llama.cpp's SEQUENTIAL
+ * advice) reads neighbours nobody chose: with every chosen expert read here,
+ * it is only waste (a page evicted between the advice and the touch would
+ * bring 40 experts back), and a fault on the dense weights between two
+ * layers' expert tensors reads around into those experts too (measured: a
+ * fifth of a 60-token feed's reads, docs/bench-capped.md). So MADV_RANDOM
+ * goes on each model file's span from its first expert tensor to its last,
+ * dense weights between included, and the dense weights in it are asked for
+ * once, at once (MADV_WILLNEED), so their first touch is not a fault per
+ * page; they are read every token and stay cached. A span longer than its
+ * file (a file mapped twice) keeps the advice to the expert tensors alone.
+ * Advice changes how the kernel reads, never a byte; MADV_NORMAL gives it
+ * back when the reads stop. */
+#define SPAN_FILES 128
+
+static uintptr_t span_lo[SPAN_FILES], span_hi[SPAN_FILES];
+
+static void madvise_pages(uintptr_t start, uintptr_t end, int advice)
 {
     const uintptr_t page = moetier_page_size();
+    start &= ~(page - 1);
+    end = (end + page - 1) & ~(page - 1);
+    if (end > start)
+        syscall(SYS_madvise, (void *)start, (size_t)(end - start), advice);
+}
+
+/* Each file's span, or 0 when it has none (or it is longer than the file). */
+static void spans_build(void)
+{
+    for (int f = 0; f < SPAN_FILES; f++)
+        span_lo[f] = span_hi[f] = 0;
     for (uint32_t l = 0; l < n_parts_layers; l++)
         for (int k = 0; k < 3; k++) {
             const struct shim_read_part *r = &parts[l][k];
-            if (!r->n_expert)
+            if (!r->n_expert || r->file < 0 || r->file >= SPAN_FILES)
                 continue;
-            uintptr_t start = (r->base + page - 1) & ~(page - 1);
-            uintptr_t end = (r->base + (uintptr_t)r->n_expert * r->stride) & ~(page - 1);
-            if (end > start)
-                syscall(SYS_madvise, (void *)start, (size_t)(end - start), advice);
+            uintptr_t end = r->base + (uintptr_t)r->n_expert * r->stride;
+            if (!span_hi[r->file] || r->base < span_lo[r->file])
+                span_lo[r->file] = r->base;
+            if (end > span_hi[r->file])
+                span_hi[r->file] = end;
+        }
+    uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);
+    for (uint32_t f = 0; f < SPAN_FILES; f++) {
+        struct stat st;
+        if (!span_hi[f])
+            continue;
+        if (f >= n_files || stat(moetier_gguf_model_path(shim.model.gguf, f), &st) != 0 ||
+            span_hi[f] - span_lo[f] > (uint64_t)st.st_size)
+            span_lo[f] = span_hi[f] = 0;
+    }
+}
+
+/* The dense weights inside file f's span: the gaps between its expert tensors. */
+static void dense_willneed(int f)
+{
+    uintptr_t at = span_lo[f];
+    for (;;) {
+        const struct shim_read_part *next = NULL;
+        for (uint32_t l = 0; l < n_parts_layers; l++)
+            for (int k = 0; k < 3; k++) {
+                const struct shim_read_part *r = &parts[l][k];
+                if (r->n_expert && r->file == f && r->base >= at && (!next || r->base < next->base))
+                    next = r;
+            }
+        if (!next)
+            return;
+        if (next->base > at)
+            madvise_pages(at, next->base, MADV_WILLNEED);
+        at = next->base + (uintptr_t)next->n_expert * next->stride;
+    }
+}
+
+static void reads_advise(int advice)
+{
+    if (advice == MADV_RANDOM)
+        spans_build();
+    for (int f = 0; f < SPAN_FILES; f++)
+        if (span_hi[f]) {
+            madvise_pages(span_lo[f], span_hi[f], advice);
+            if (advice == MADV_RANDOM)
+                dense_willneed(f);
+        }
+    for (uint32_t l = 0; l < n_parts_layers; l++)
+        for (int k = 0; k < 3; k++) {
+            const struct shim_read_part *r = &parts[l][k];
+            if (r->n_expert && !(r->file >= 0 && r->file < SPAN_FILES && span_hi[r->file]))
+                madvise_pages(r->base, r->base + (uintptr_t)r->n_expert * r->stride, advice);
         }
     random_set = advice == MADV_RANDOM;
 }
