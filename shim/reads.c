@@ -23,6 +23,7 @@
  */
 #include "shim/shim.h"
 #include "common/page.h"
+#include "tiering/dram_cache.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -98,9 +99,7 @@ uint32_t shim_reads_n_layers(void)
  * file (a file mapped twice) keeps the advice to the expert tensors alone.
  * Advice changes how the kernel reads, never a byte; MADV_NORMAL gives it
  * back when the reads stop. */
-#define SPAN_FILES 128
-
-static uintptr_t span_lo[SPAN_FILES], span_hi[SPAN_FILES];
+static uintptr_t span_lo[MOETIER_CACHE_MAX_FILES], span_hi[MOETIER_CACHE_MAX_FILES];
 
 static void madvise_pages(uintptr_t start, uintptr_t end, int advice)
 {
@@ -114,12 +113,12 @@ static void madvise_pages(uintptr_t start, uintptr_t end, int advice)
 /* Each file's span, or 0 when it has none (or it is longer than the file). */
 static void spans_build(void)
 {
-    for (int f = 0; f < SPAN_FILES; f++)
+    for (int f = 0; f < MOETIER_CACHE_MAX_FILES; f++)
         span_lo[f] = span_hi[f] = 0;
     for (uint32_t l = 0; l < n_parts_layers; l++)
         for (int k = 0; k < 3; k++) {
             const struct shim_read_part *r = &parts[l][k];
-            if (!r->n_expert || r->file < 0 || r->file >= SPAN_FILES)
+            if (!r->n_expert || r->file < 0 || r->file >= MOETIER_CACHE_MAX_FILES)
                 continue;
             uintptr_t end = r->base + (uintptr_t)r->n_expert * r->stride;
             if (!span_hi[r->file] || r->base < span_lo[r->file])
@@ -128,7 +127,7 @@ static void spans_build(void)
                 span_hi[r->file] = end;
         }
     uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);
-    for (uint32_t f = 0; f < SPAN_FILES; f++) {
+    for (uint32_t f = 0; f < MOETIER_CACHE_MAX_FILES; f++) {
         struct stat st;
         if (!span_hi[f])
             continue;
@@ -162,7 +161,7 @@ static void reads_advise(int advice)
 {
     if (advice == MADV_RANDOM)
         spans_build();
-    for (int f = 0; f < SPAN_FILES; f++)
+    for (int f = 0; f < MOETIER_CACHE_MAX_FILES; f++)
         if (span_hi[f]) {
             madvise_pages(span_lo[f], span_hi[f], advice);
             if (advice == MADV_RANDOM)
@@ -171,7 +170,7 @@ static void reads_advise(int advice)
     for (uint32_t l = 0; l < n_parts_layers; l++)
         for (int k = 0; k < 3; k++) {
             const struct shim_read_part *r = &parts[l][k];
-            if (r->n_expert && !(r->file >= 0 && r->file < SPAN_FILES && span_hi[r->file]))
+            if (r->n_expert && !(r->file >= 0 && r->file < MOETIER_CACHE_MAX_FILES && span_hi[r->file]))
                 madvise_pages(r->base, r->base + (uintptr_t)r->n_expert * r->stride, advice);
         }
     random_set = advice == MADV_RANDOM;

@@ -659,8 +659,6 @@ static void shrink_to(uint64_t budget, const float *rate)
     }
 }
 
-/* Runtime thread, every round: called under shim.lock, which it releases
- * around each move. */
 void shim_tiering_start(void)
 {
     /* never while a sample is armed: the fault sampler's PROT_NONE would fault our touches */
@@ -668,6 +666,8 @@ void shim_tiering_start(void)
         start_locked();
 }
 
+/* Runtime thread, every round: called under shim.lock, which it releases
+ * around each move. */
 void shim_tiering_round(void)
 {
     shim_tiering_start();
