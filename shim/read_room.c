@@ -101,7 +101,28 @@ static void expert_pages(const struct shim_read_part *r, uint32_t e, int inner, 
     *end = b > a ? b : a;
 }
 
-/* Drops slot's pages from the binary's mapping and the page cache. */
+/* The experts of the layer step under way (they are about to be read): an
+ * edge page they share is kept like a held expert's. Under room_busy. */
+static uint16_t step_row[MOETIER_DEMAND_MAX_K];
+static uint32_t step_k, step_layer;
+
+/* Whether expert e of layer keeps its pages: held by the room or read now. */
+static int keeps(uint32_t layer, uint32_t e)
+{
+    if (moetier_demand_cache_has(&room, layer * n_experts + e))
+        return 1;
+    for (uint32_t i = 0; layer == step_layer && i < step_k; i++)
+        if (step_row[i] == e)
+            return 1;
+    return 0;
+}
+
+/* Drops slot's pages from the binary's mapping and the page cache: its own
+ * pages, and the page it shares with a neighbour in the same tensor when that
+ * neighbour keeps nothing (an expert's edges are not page-aligned: left
+ * behind, they were 6% of the page cache the cap leaves, never counted by
+ * the room, and kept the cgroup at its limit). A page shared with another
+ * tensor (the first expert's head, the last's tail) stays. */
 static void drop(uint32_t slot)
 {
     uint32_t layer = slot / n_experts, e = slot % n_experts;
@@ -109,8 +130,13 @@ static void drop(uint32_t slot)
         const struct shim_read_part *r = shim_reads_part(layer, p);
         if (!r || !r->shared || e >= r->n_expert || r->file < 0 || r->file >= n_room_fd || room_fd[r->file] < 0)
             continue;
-        uintptr_t a, b;
+        uintptr_t a, b, oa, ob;
         expert_pages(r, e, 1, &a, &b);
+        expert_pages(r, e, 0, &oa, &ob);
+        if (oa < a && e > 0 && !keeps(layer, e - 1))
+            a = oa;
+        if (ob > b && e + 1 < r->n_expert && !keeps(layer, e + 1))
+            b = ob;
         if (b <= a)
             continue;
         /* the raw call: what the binary's own madvise does is not ours to count */
@@ -129,7 +155,8 @@ static void drop_evicted(const struct moetier_demand_step *st)
     __atomic_fetch_add(&st_evicted, st->n_evicted, __ATOMIC_RELAXED);
 }
 
-/* Whether expert e of layer is (mostly) in the page cache: mincore over its parts. */
+/* How much of expert e of layer is in the page cache (mincore over its
+ * parts): 2 most of it, 1 some, 0 none. */
 static int cached(uint32_t layer, uint32_t e)
 {
     static unsigned char vec[4096]; /* under shim.lock and room_busy */
@@ -153,7 +180,7 @@ static int cached(uint32_t layer, uint32_t e)
             a += n * page;
         }
     }
-    return all && in * 2 >= all;
+    return !in ? 0 : in * 2 >= all ? 2 : 1;
 }
 
 static void close_fds(void)
@@ -264,13 +291,16 @@ void shim_room_build_locked(void)
         leave();
         return;
     }
-    /* adopt what the load left cached, up to the room's size; drop the rest */
+    /* adopt what the load left cached, up to the room's size; drop the rest,
+     * partly cached experts too (the load's reclaim leaves pieces: uncounted,
+     * they were a tenth of the page cache a 60-token feed ran in) */
     uint32_t adopted = 0, dropped = 0;
     for (uint32_t l = 0; l < L; l++)
         for (uint32_t e = 0; e < E; e++) {
-            if (!cached(l, e))
+            int c = cached(l, e);
+            if (!c)
                 continue;
-            if (moetier_demand_cache_adopt(&room, l * E + e) == 0) {
+            if (c == 2 && moetier_demand_cache_adopt(&room, l * E + e) == 0) {
                 adopted++;
             } else {
                 drop(l * E + e);
@@ -315,6 +345,9 @@ void shim_room_layer(uint32_t layer, const int32_t *ids, int k)
         leave();
         return;
     }
+    memcpy(step_row, row, (size_t)k * sizeof *row);
+    step_k = (uint32_t)k;
+    step_layer = layer;
     /* the last step's misses the policy read in place: used now, they leave */
     for (uint32_t i = 0; i < n_bypass; i++)
         if (!moetier_demand_cache_has(&room, bypass[i]))
@@ -344,6 +377,7 @@ void shim_room_layer(uint32_t layer, const int32_t *ids, int k)
         __atomic_fetch_add(&st_direct, st.n_direct, __ATOMIC_RELAXED);
         __atomic_fetch_add(&st_prefetched, st.n_prefetched, __ATOMIC_RELAXED);
     }
+    step_k = 0;
     leave();
 }
 

@@ -89,17 +89,23 @@ uint32_t shim_reads_n_layers(void)
 /* The kernel's read-around on a fault (16 MiB under llama.cpp's SEQUENTIAL
  * advice) reads neighbours nobody chose: with every chosen expert read here,
  * it is only waste (a page evicted between the advice and the touch would
- * bring 40 experts back), and a fault on the dense weights between two
- * layers' expert tensors reads around into those experts too (measured: a
- * fifth of a 60-token feed's reads, docs/bench-capped.md). So MADV_RANDOM
- * goes on each model file's span from its first expert tensor to its last,
- * dense weights between included, and the dense weights in it are asked for
- * once, at once (MADV_WILLNEED), so their first touch is not a fault per
- * page; they are read every token and stay cached. A span longer than its
- * file (a file mapped twice) keeps the advice to the expert tensors alone.
- * Advice changes how the kernel reads, never a byte; MADV_NORMAL gives it
- * back when the reads stop. */
-static uintptr_t span_lo[MOETIER_CACHE_MAX_FILES], span_hi[MOETIER_CACHE_MAX_FILES];
+ * bring 40 experts back). A fault anywhere in the file reads around into the
+ * experts beside it: on the dense weights between two layers' expert tensors
+ * (measured: a fifth of a 60-token feed's reads, docs/bench-capped.md) and on
+ * the token embeddings' rows before the first layer and the output weights
+ * after the last (their windows left a tenth of the page cache to pieces of
+ * the first and last layers' experts the read room never counted). So
+ * MADV_RANDOM goes on each model file's whole mapping, and the dense weights
+ * between its first expert tensor and its last are asked for once, at once
+ * (MADV_WILLNEED), so their first touch is not a fault per page; they are
+ * read every token and stay cached. The embeddings are read a row at a time
+ * and are left to their faults. A file whose experts do not agree on where
+ * its mapping starts (mapped in pieces), or whose mapping would be longer
+ * than the file, keeps the advice to its expert tensors alone. Advice changes
+ * how the kernel reads, never a byte; MADV_NORMAL gives it back when the
+ * reads stop. */
+static uintptr_t span_lo[MOETIER_CACHE_MAX_FILES], span_hi[MOETIER_CACHE_MAX_FILES]; /* whole mapping */
+static uintptr_t exp_lo[MOETIER_CACHE_MAX_FILES], exp_hi[MOETIER_CACHE_MAX_FILES];   /* expert tensors */
 
 static void madvise_pages(uintptr_t start, uintptr_t end, int advice)
 {
@@ -110,37 +116,54 @@ static void madvise_pages(uintptr_t start, uintptr_t end, int advice)
         syscall(SYS_madvise, (void *)start, (size_t)(end - start), advice);
 }
 
-/* Each file's span, or 0 when it has none (or it is longer than the file). */
+/* Each file's mapping and expert span, or 0 when it has none. */
 static void spans_build(void)
 {
-    for (int f = 0; f < MOETIER_CACHE_MAX_FILES; f++)
-        span_lo[f] = span_hi[f] = 0;
+    static uintptr_t map_base[MOETIER_CACHE_MAX_FILES];
+    static int map_ok[MOETIER_CACHE_MAX_FILES];
+    for (int f = 0; f < MOETIER_CACHE_MAX_FILES; f++) {
+        span_lo[f] = span_hi[f] = exp_lo[f] = exp_hi[f] = map_base[f] = 0;
+        map_ok[f] = 1;
+    }
     for (uint32_t l = 0; l < n_parts_layers; l++)
         for (int k = 0; k < 3; k++) {
             const struct shim_read_part *r = &parts[l][k];
             if (!r->n_expert || r->file < 0 || r->file >= MOETIER_CACHE_MAX_FILES)
                 continue;
             uintptr_t end = r->base + (uintptr_t)r->n_expert * r->stride;
-            if (!span_hi[r->file] || r->base < span_lo[r->file])
-                span_lo[r->file] = r->base;
-            if (end > span_hi[r->file])
-                span_hi[r->file] = end;
+            if (!exp_hi[r->file] || r->base < exp_lo[r->file])
+                exp_lo[r->file] = r->base;
+            if (end > exp_hi[r->file])
+                exp_hi[r->file] = end;
+            uintptr_t at = r->base >= r->file_off ? r->base - (uintptr_t)r->file_off : 0;
+            if (!at || (map_base[r->file] && map_base[r->file] != at))
+                map_ok[r->file] = 0;
+            map_base[r->file] = at;
         }
     uint32_t n_files = (uint32_t)moetier_gguf_model_n_files(shim.model.gguf);
     for (uint32_t f = 0; f < MOETIER_CACHE_MAX_FILES; f++) {
         struct stat st;
-        if (!span_hi[f])
+        if (!exp_hi[f])
             continue;
         if (f >= n_files || stat(moetier_gguf_model_path(shim.model.gguf, f), &st) != 0 ||
-            span_hi[f] - span_lo[f] > (uint64_t)st.st_size)
-            span_lo[f] = span_hi[f] = 0;
+            exp_hi[f] - exp_lo[f] > (uint64_t)st.st_size) {
+            exp_lo[f] = exp_hi[f] = 0;
+            continue;
+        }
+        if (map_ok[f] && exp_hi[f] <= map_base[f] + (uint64_t)st.st_size) {
+            span_lo[f] = map_base[f];
+            span_hi[f] = map_base[f] + (uint64_t)st.st_size;
+        } else {
+            span_lo[f] = exp_lo[f];
+            span_hi[f] = exp_hi[f];
+        }
     }
 }
 
-/* The dense weights inside file f's span: the gaps between its expert tensors. */
+/* The dense weights between file f's first and last expert tensors. */
 static void dense_willneed(int f)
 {
-    uintptr_t at = span_lo[f];
+    uintptr_t at = exp_lo[f];
     for (;;) {
         const struct shim_read_part *next = NULL;
         for (uint32_t l = 0; l < n_parts_layers; l++)

@@ -42,6 +42,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,21 @@ static long long read_bytes_now(void)
             break;
     fclose(f);
     return v;
+}
+
+/* This process's major faults and CPU seconds (user, system) so far: where a
+ * capped feed's time goes (a fault per page, the kernel's reclaim). */
+static void usage_now(long *majflt, double *user, double *sys)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        *majflt = -1;
+        *user = *sys = 0;
+        return;
+    }
+    *majflt = ru.ru_majflt;
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static double now_s(void)
@@ -1189,9 +1205,14 @@ int main(int argc, char **argv)
     /* feed */
     double t_feed = 0;
     long long feed_io = -1, feed_io_half = -1;
+    long feed_majflt = -1;
+    double feed_user = 0, feed_sys = 0;
     if (n_feed) {
         bool rec = routing && (o->phases & PH_FEED);
         long long io0 = read_bytes_now(), io_half = -1;
+        long mf0, mf1;
+        double u0, s0, u1, s1;
+        usage_now(&mf0, &u0, &s0);
         t0 = now_s();
         for (int i = 0; i < n_feed; i++) {
             if (i == n_feed / 2)
@@ -1200,6 +1221,12 @@ int main(int argc, char **argv)
                 goto out;
         }
         t_feed = now_s() - t0;
+        usage_now(&mf1, &u1, &s1);
+        if (mf0 >= 0 && mf1 >= mf0) {
+            feed_majflt = mf1 - mf0;
+            feed_user = u1 - u0;
+            feed_sys = s1 - s0;
+        }
         long long io1 = read_bytes_now();
         if (io0 >= 0 && io1 >= io0)
             feed_io = io1 - io0;
@@ -1285,6 +1312,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "feed_read_bytes: %lld\n", feed_io);
     if (feed_io_half >= 0) /* the feed's second half (tokens n/2..n-1): the cache warm, the start left out */
         fprintf(stderr, "feed_read_bytes_second_half: %lld\n", feed_io_half);
+    if (feed_majflt >= 0) /* all threads: CPU seconds can exceed feed_s */
+        fprintf(stderr, "feed_major_faults: %ld\nfeed_user_s: %.3f\nfeed_sys_s: %.3f\n", feed_majflt, feed_user,
+                feed_sys);
     fprintf(stderr, "prompt_tokens: %d\nprompt_s: %.3f\nprompt_tok_per_s: %.2f\n", n_prompt, t_prompt,
             t_prompt > 0 ? n_prompt / t_prompt : 0.0);
     fprintf(stderr, "gen_tokens: %d\ngen_s: %.3f\ngen_tok_per_s: %.2f\n", n_gen, t_gen,
