@@ -63,7 +63,10 @@ static uint64_t dense_bytes;             /* the model's bytes that are not exper
 static int room_fd[MOETIER_CACHE_MAX_FILES];
 static int n_room_fd;
 static uint32_t n_experts;
-static uint32_t bypass[MOETIER_DEMAND_MAX_K], n_bypass; /* misses read without a place: dropped after use */
+/* experts read without a place (a decode step's misses the policy does not
+ * admit, a prompt batch's experts the room does not hold): dropped after use,
+ * at the room's next step; room for one layer of a batch (every expert) */
+static uint32_t *bypass, n_bypass, bypass_cap;
 static char policy_name[16];
 /* statistics: relaxed atomics */
 static uint64_t st_steps, st_misses, st_direct, st_prefetched, st_evicted, st_drop_failed;
@@ -148,6 +151,16 @@ static void drop(uint32_t slot)
     }
 }
 
+/* The last step's experts read without a place: used now, they leave
+ * (unless the room has taken them since). Under room_busy. */
+static void drop_bypassed(void)
+{
+    for (uint32_t i = 0; i < n_bypass; i++)
+        if (!moetier_demand_cache_has(&room, bypass[i]))
+            drop(bypass[i]);
+    n_bypass = 0;
+}
+
 static void drop_evicted(const struct moetier_demand_step *st)
 {
     for (uint32_t i = 0; i < st->n_evicted; i++)
@@ -155,13 +168,13 @@ static void drop_evicted(const struct moetier_demand_step *st)
     __atomic_fetch_add(&st_evicted, st->n_evicted, __ATOMIC_RELAXED);
 }
 
-/* How much of expert e of layer is in the page cache (mincore over its
- * parts): 2 most of it, 1 some, 0 none. */
-static int cached(uint32_t layer, uint32_t e)
+/* Pages of expert e of layer in the page cache (mincore over its parts, edges
+ * included): *in of *all; -1 when mincore fails (the mapping is gone). */
+static int cached_pages(uint32_t layer, uint32_t e, uint64_t *in, uint64_t *all)
 {
     static unsigned char vec[4096]; /* under shim.lock and room_busy */
     const uintptr_t page = moetier_page_size();
-    uint64_t in = 0, all = 0;
+    *in = *all = 0;
     for (int p = 0; p < 3; p++) {
         const struct shim_read_part *r = shim_reads_part(layer, p);
         if (!r || e >= r->n_expert)
@@ -173,14 +186,84 @@ static int cached(uint32_t layer, uint32_t e)
             if (n > sizeof vec)
                 n = sizeof vec;
             if (mincore((void *)a, n * page, vec) != 0)
-                return 0;
+                return -1;
             for (size_t i = 0; i < n; i++)
-                in += vec[i] & 1;
-            all += n;
+                *in += vec[i] & 1;
+            *all += n;
             a += n * page;
         }
     }
-    return !in ? 0 : in * 2 >= all ? 2 : 1;
+    return 0;
+}
+
+/* How much of expert e of layer is in the page cache: 2 most of it, 1 some, 0 none. */
+static int cached(uint32_t layer, uint32_t e)
+{
+    uint64_t in, all;
+    if (cached_pages(layer, e, &in, &all) != 0 || !in)
+        return 0;
+    return in * 2 >= all ? 2 : 1;
+}
+
+/* What the page cache holds of the experts when the model is unmapped, for
+ * the exit line (only when it is logged: a mincore call per 16 MiB of experts): whether the room's count is what is cached (the kernel's reclaim
+ * takes pieces of held experts when the cgroup sits at its limit; reads the
+ * room never saw leave pieces of others). */
+static uint32_t au_held_whole, au_held_part, au_other;
+static uint64_t au_other_pages;
+static int au_done;
+
+static void audit(void)
+{
+    uint32_t hw = 0, hp = 0, ot = 0;
+    uint64_t op = 0;
+    for (uint32_t l = 0; l < room.n_layers; l++)
+        for (uint32_t e = 0; e < n_experts; e++) {
+            uint64_t in, all;
+            if (cached_pages(l, e, &in, &all) != 0 || !all)
+                return; /* the model is unmapped: nothing to say */
+            if (moetier_demand_cache_has(&room, l * n_experts + e)) {
+                hw += in == all;
+                hp += in < all;
+            } else if (in) {
+                ot++;
+                op += in;
+            }
+        }
+    au_held_whole = hw;
+    au_held_part = hp;
+    au_other = ot;
+    au_other_pages = op;
+    au_done = 1;
+}
+
+/* Drops every expert tensor of the shared mapping from the page cache, each
+ * in one piece. The load's reads (the kernel's readahead, before the read
+ * room set MADV_RANDOM) leave large folios that span several experts, and a
+ * folio leaves the page cache only when one drop covers all of it and no page
+ * of it is mapped: a victim's own drop left its share of them behind
+ * (measured on the 26 x 64 law model under a 340M cap: pieces of some 700
+ * experts, 50-56 MiB, the cgroup at its limit, its reclaim taking pages of
+ * held experts that came back one fault at a time, 1.8-1.9k major faults a
+ * 60-token feed; starting from the room's own reads: 33 faults, 5% more bytes
+ * read over that feed, the load's cached experts read again). Pages still
+ * mapped, or sharing a folio with a dense tensor, stay (adopted or dropped
+ * after this like any other). Under room_busy. */
+static uintptr_t cold_base; /* the mapping last dropped whole (layer 0's first tensor) */
+
+static void drop_tensors(void)
+{
+    const uintptr_t page = moetier_page_size();
+    for (uint32_t l = 0; l < room.n_layers; l++)
+        for (int p = 0; p < 3; p++) {
+            const struct shim_read_part *r = shim_reads_part(l, p);
+            if (!r || !r->shared || !r->n_expert || r->file < 0 || r->file >= n_room_fd || room_fd[r->file] < 0)
+                continue;
+            uintptr_t a = (r->base + page - 1) & ~(page - 1), b = (r->base + r->n_expert * r->stride) & ~(page - 1);
+            if (b <= a || syscall(SYS_madvise, (void *)a, (size_t)(b - a), MADV_DONTNEED) != 0)
+                continue; /* locked: its experts stay */
+            posix_fadvise(room_fd[r->file], (off_t)(r->file_off + (a - r->base)), (off_t)(b - a), POSIX_FADV_DONTNEED);
+        }
 }
 
 static void close_fds(void)
@@ -235,6 +318,17 @@ void shim_room_build_locked(void)
     room_policy = NULL;
     close_fds();
     n_bypass = 0;
+    if (bypass_cap < E + MOETIER_DEMAND_MAX_K) {
+        uint32_t *b = realloc(bypass, (size_t)(E + MOETIER_DEMAND_MAX_K) * sizeof *b);
+        if (!b) {
+            log_warn("read room: no memory for its list of %u experts; the kernel's reclaim decides what leaves the "
+                     "page cache", E);
+            leave();
+            return;
+        }
+        bypass = b;
+        bypass_cap = E + MOETIER_DEMAND_MAX_K;
+    }
     /* the policy: the configured one where it is a demand policy, else the
      * runtime's default for a demand cache (moetier_policy_auto) */
     const char *name = shim.cfg.policy;
@@ -291,7 +385,13 @@ void shim_room_build_locked(void)
         leave();
         return;
     }
-    /* adopt what the load left cached, up to the room's size; drop the rest,
+    /* once per mapping of the model, the room starts from its own reads */
+    const struct shim_read_part *first = shim_reads_part(0, 0);
+    if (first && first->base != cold_base) {
+        drop_tensors();
+        cold_base = first->base;
+    }
+    /* adopt what is still cached, up to the room's size; drop the rest,
      * partly cached experts too (the load's reclaim leaves pieces: uncounted,
      * they were a tenth of the page cache a 60-token feed ran in) */
     uint32_t adopted = 0, dropped = 0;
@@ -323,10 +423,41 @@ void shim_room_stop_locked(void)
     __atomic_store_n(&room_on, 0, __ATOMIC_RELEASE);
 }
 
+void shim_room_unmapping_locked(uintptr_t addr, size_t len)
+{
+    const struct shim_read_part *r = shim_reads_part(0, 0);
+    if (au_done || !__atomic_load_n(&room_on, __ATOMIC_ACQUIRE) || !r || r->n_expert == 0 ||
+        r->base < addr || r->base - addr >= len)
+        return;
+    if (enter(1000)) {
+        drop_bypassed(); /* the last step's: nobody reads them now */
+        if (moetier_log_enabled(MOETIER_LOG_INFO))
+            audit();
+        leave();
+    }
+}
+
 void shim_room_update_locked(uint64_t locked)
 {
     if (__atomic_load_n(&room_on, __ATOMIC_ACQUIRE))
         __atomic_store_n(&room_want, size_now(locked), __ATOMIC_RELAXED);
+}
+
+void shim_room_batch(uint32_t layer, const int32_t *ids, int n)
+{
+    if (!__atomic_load_n(&room_on, __ATOMIC_ACQUIRE) || shim.child || n <= 0 || !enter(0))
+        return;
+    if (__atomic_load_n(&room_on, __ATOMIC_ACQUIRE) && layer < room.n_layers) {
+        step_k = 0; /* a batch's experts keep their edge pages only while held */
+        drop_bypassed();
+        for (int i = 0; i < n; i++) {
+            uint32_t slot = layer * n_experts + (uint32_t)ids[i];
+            if (ids[i] >= 0 && (uint32_t)ids[i] < n_experts && !moetier_demand_cache_has(&room, slot) &&
+                n_bypass < bypass_cap)
+                bypass[n_bypass++] = slot;
+        }
+    }
+    leave();
 }
 
 void shim_room_layer(uint32_t layer, const int32_t *ids, int k)
@@ -348,11 +479,7 @@ void shim_room_layer(uint32_t layer, const int32_t *ids, int k)
     memcpy(step_row, row, (size_t)k * sizeof *row);
     step_k = (uint32_t)k;
     step_layer = layer;
-    /* the last step's misses the policy read in place: used now, they leave */
-    for (uint32_t i = 0; i < n_bypass; i++)
-        if (!moetier_demand_cache_has(&room, bypass[i]))
-            drop(bypass[i]);
-    n_bypass = 0;
+    drop_bypassed();
     struct moetier_demand_step st;
     uint32_t want = __atomic_load_n(&room_want, __ATOMIC_RELAXED);
     if (want != room.set.cap) {
@@ -363,7 +490,8 @@ void shim_room_layer(uint32_t layer, const int32_t *ids, int k)
         drop_evicted(&st);
         for (uint32_t i = 0; i < st.n_missed; i++)
             if (!moetier_demand_cache_has(&room, st.read[i]))
-                bypass[n_bypass++] = st.read[i];
+                if (n_bypass < bypass_cap)
+                    bypass[n_bypass++] = st.read[i];
         /* prefetches (predict): layer + 1's experts, read now */
         int32_t next[MOETIER_DEMAND_MAX_K];
         int n = 0;
@@ -394,4 +522,9 @@ void shim_room_totals(struct shim_room_totals *t)
     t->cap = room.set.cap;
     t->pair_bytes = pair_bytes;
     t->policy = policy_name;
+    t->audited = au_done;
+    t->held_whole = au_held_whole;
+    t->held_part = au_held_part;
+    t->other = au_other;
+    t->other_bytes = au_other_pages * moetier_page_size();
 }

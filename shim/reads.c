@@ -34,7 +34,7 @@
 static struct shim_read_part (*parts)[3]; /* [n_layers][part]; n_expert 0: none */
 static int random_set;              /* the expert tensors' read-around is off (MADV_RANDOM) */
 static uint32_t n_parts_layers;
-static uint64_t reads_calls, reads_bytes; /* statistics (relaxed atomics) */
+static uint64_t reads_calls, reads_bytes, reads_batch_layers; /* statistics (relaxed atomics) */
 
 static void reads_advise(int advice);
 
@@ -210,9 +210,21 @@ void shim_reads_layer(uint32_t layer, const int32_t *ids, int k)
 {
     if (!parts || layer >= n_parts_layers)
         return;
-    /* the room first: what it evicts leaves before this layer's reads come in */
-    shim_room_layer(layer, ids, k);
+    /* the reads first, then the room: its drops (the victims' pages unmapped
+     * and dropped, 100-200 us an expert with the other threads spinning:
+     * moetier bench's "drop") run while the reads are in flight instead of
+     * delaying them; the room's margin holds a layer's reads meanwhile */
     shim_reads_experts(layer, ids, k);
+    shim_room_layer(layer, ids, k);
+}
+
+void shim_reads_batch(uint32_t layer, const int32_t *ids, int n)
+{
+    if (!parts || layer >= n_parts_layers)
+        return;
+    shim_reads_experts(layer, ids, n);
+    shim_room_batch(layer, ids, n);
+    __atomic_fetch_add(&reads_batch_layers, 1, __ATOMIC_RELAXED);
 }
 
 void shim_reads_experts(uint32_t layer, const int32_t *ids, int k)
@@ -242,8 +254,9 @@ void shim_reads_experts(uint32_t layer, const int32_t *ids, int k)
     __atomic_fetch_add(&reads_bytes, bytes, __ATOMIC_RELAXED);
 }
 
-void shim_reads_totals(uint64_t *calls, uint64_t *bytes)
+void shim_reads_totals(uint64_t *calls, uint64_t *bytes, uint64_t *batch_layers)
 {
+    *batch_layers = __atomic_load_n(&reads_batch_layers, __ATOMIC_RELAXED);
     *calls = __atomic_load_n(&reads_calls, __ATOMIC_RELAXED);
     *bytes = __atomic_load_n(&reads_bytes, __ATOMIC_RELAXED);
 }

@@ -375,6 +375,7 @@ void shim_unmapping(void *addr, size_t len)
     shim_busy = 1;
     shim_lock();
     shim_tiering_wait((uintptr_t)addr, len); /* never give back memory a migration is moving */
+    shim_room_unmapping_locked((uintptr_t)addr, len);
     moetier_sampler_forget(&shim.sampler, (uintptr_t)addr, len);
     shim_tiering_forget((uintptr_t)addr, len);
     moetier_placements_retire(&shim.placements, (uintptr_t)addr, len);
@@ -516,6 +517,20 @@ void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
             runtime_wake();
         }
     }
+    if (phase == SHIM_PHASE_PROMPT && n_tokens > 1 && !shim.child) {
+        /* exact reads: the batch's experts read in layer by layer (else each
+         * page of them is a fault: the read-around is off) */
+        shim_busy = 1;
+        shim_lock();
+        int reads = shim.routing_reads && shim.sampler_built > 0 && shim.sampler_routing && !shim.given_up;
+        shim_unlock();
+        if (reads) {
+            *sampling = SHIM_SAMPLING_PROMPT_READS;
+            shim_routing_prompt(ctx, 1);
+        }
+        shim_busy = 0;
+        return;
+    }
     if (phase != SHIM_PHASE_DECODE || shim.child)
         return;
     uint64_t now = shim_now_ns();
@@ -555,6 +570,11 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
         shim_busy = 1;
         shim_routing_step(ctx, 0, 0);
         shim_busy = 0;
+    } else if (sampling == SHIM_SAMPLING_PROMPT_READS) {
+        shim_busy = 1;
+        shim_routing_prompt(ctx, 0);
+        shim_busy = 0;
+        sampling = 0; /* nothing sampled */
     }
     uint64_t now = shim_now_ns();
     if (shim.warmup) {
@@ -879,12 +899,13 @@ static void finish(void)
                  (unsigned long long)shim.hot.samples, (unsigned long long)shim.tokens_decode,
                  (unsigned long long)(shim.sampler_ns / 1000),
                  (unsigned long long)(shim.sampler_ns / 1000 / shim.hot.samples));
-    uint64_t read_calls, read_bytes;
-    shim_reads_totals(&read_calls, &read_bytes);
+    uint64_t read_calls, read_bytes, read_batches;
+    shim_reads_totals(&read_calls, &read_bytes, &read_batches);
     if (read_calls) {
         char b[32];
-        log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all",
-                 (unsigned long long)read_calls, moetier_size_format(read_bytes, b, sizeof b));
+        log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all; %llu layers of prompt batches",
+                 (unsigned long long)read_calls, moetier_size_format(read_bytes, b, sizeof b),
+                 (unsigned long long)read_batches);
     }
     struct shim_room_totals room;
     shim_room_totals(&room);
@@ -898,6 +919,10 @@ static void finish(void)
                  (unsigned long long)room.drop_failed, room.slots, room.cap,
                  moetier_size_format(room.pair_bytes, b, sizeof b),
                  moetier_size_format(room.pair_bytes * room.cap, c, sizeof c));
+        if (room.audited)
+            log_info("read room: when the model was unmapped, the page cache held %u of its experts whole and %u in part, and "
+                     "pieces of %u other experts (%s)", room.held_whole, room.held_part, room.other,
+                     moetier_size_format(room.other_bytes, b, sizeof b));
     }
     static struct profile_snapshot snap;
     int save = profile_snapshot(&snap);

@@ -1236,8 +1236,12 @@ int main(int argc, char **argv)
 
     /* prompt */
     double t_prompt = 0;
+    long prompt_majflt = -1;
     if (n_prompt) {
         bool rec = routing && (o->phases & PH_PROMPT) && o->prompt_single;
+        long mf0, mf1;
+        double u, s;
+        usage_now(&mf0, &u, &s);
         t0 = now_s();
         if (o->prompt_single) {
             for (int i = 0; i < n_prompt; i++)
@@ -1247,6 +1251,9 @@ int main(int argc, char **argv)
             goto out;
         }
         t_prompt = now_s() - t0;
+        usage_now(&mf1, &u, &s);
+        if (mf0 >= 0 && mf1 >= 0)
+            prompt_majflt = mf1 - mf0;
     }
 
     /* generate: sample from the last logits, decode the token (recorded) */
@@ -1317,6 +1324,8 @@ int main(int argc, char **argv)
                 feed_sys);
     fprintf(stderr, "prompt_tokens: %d\nprompt_s: %.3f\nprompt_tok_per_s: %.2f\n", n_prompt, t_prompt,
             t_prompt > 0 ? n_prompt / t_prompt : 0.0);
+    if (prompt_majflt >= 0) /* the prompt's pages read one fault at a time */
+        fprintf(stderr, "prompt_major_faults: %ld\n", prompt_majflt);
     fprintf(stderr, "gen_tokens: %d\ngen_s: %.3f\ngen_tok_per_s: %.2f\n", n_gen, t_gen,
             t_gen > 0 ? n_gen / t_gen : 0.0);
 

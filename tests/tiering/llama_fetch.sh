@@ -61,6 +61,9 @@ grep -q "tiering: .* of a 0 B budget" "$TMP/reads.err" ||
 grep -q "sampler: routing with exact reads, 9 expert tensors in the file mapping, every decode step" "$TMP/reads.err" ||
     fail "no exact reads: $(cat "$TMP/reads.err")"
 grep -q "exact reads: [1-9][0-9]* expert slices advised" "$TMP/reads.err" || fail "nothing read: $(cat "$TMP/reads.err")"
+# the prompt (one batch of several tokens) is read layer by layer too: every MoE layer once
+grep -q "exact reads: .*; 3 layers of prompt batches" "$TMP/reads.err" ||
+    fail "the prompt batch was not read layer by layer: $(grep 'exact reads' "$TMP/reads.err")"
 # the read room: sized from the cap, run by the policy, its victims dropped
 for run in reads locked; do
     grep -q "read room: [1-9][0-9]* experts of .* (policy adapt) in the .* the page cache may hold" "$TMP/$run.err" ||
@@ -77,4 +80,5 @@ done
 for run in reads locked; do
     note "$run: $(grep -o 'read room (policy.*' "$TMP/$run.err")"
 done
+for run in plain reads locked fetch; do note "$run prompt: $(grep -E '^prompt_(s|major)' "$TMP/$run.err" | tr '\n' ' ')"; done
 echo "PASS: $test_name"
