@@ -105,6 +105,7 @@ int moetier_replay_run_map(const struct moetier_routing *r, struct moetier_polic
             res->evictions += st.n_evicted;
             res->promoted += st.n_missed - st.n_direct;
             res->direct += st.n_direct;
+            res->miss_steps += st.n_missed > 0;
             res->prefetched += st.n_prefetched;
             res->prefetch_used += st.n_prefetch_used;
             res->predicted += st.n_predicted;

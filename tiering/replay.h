@@ -35,6 +35,7 @@ struct moetier_replay_result {
     uint64_t evictions;
     uint64_t promoted;                /* demand misses admitted into the cache */
     uint64_t direct;                  /* misses served straight from the slow tier */
+    uint64_t miss_steps;              /* layer steps with a demand miss (their reads go out together) */
     uint64_t slow_reads;              /* promoted + direct + prefetched: pairs read */
     uint64_t prefetched;              /* pairs fetched ahead (not already resident) */
     uint64_t prefetch_used;           /* of those, used by the next layer of the token */

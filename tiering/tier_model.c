@@ -58,15 +58,28 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
     if (m->gpu_gbps <= 0)
         weights += l->dense_serial_weights + l->dense_overlap_weights;
     c->t_dram = secs(c->dram_read, m->dram.read_gbps) + secs(c->dram_write, m->dram.write_gbps);
-    c->t_slow = secs(c->slow_read, m->slow.read_gbps) + c->fetches * m->slow.latency_us * 1e-6;
+    /* exact reads: a layer's misses go out together and its matmul waits for
+     * them (serial with the compute); prefetches read behind the layer before */
+    double wait = 0;
+    if (m->slow.kind == MOETIER_TIER_BLOCK && m->slow.exact_gbps > 0 && l->windows <= 0 && !l->mm_misses) {
+        double miss = (l->direct + l->promoted) * l->expert_bytes;
+        c->fetches = l->miss_layers;
+        wait = secs(miss, m->slow.exact_gbps) + c->fetches * m->slow.exact_layer_us * 1e-6;
+        c->t_slow = wait + secs(c->slow_read - miss, m->slow.read_gbps);
+    } else {
+        c->t_slow = secs(c->slow_read, m->slow.read_gbps) + c->fetches * m->slow.latency_us * 1e-6;
+    }
     c->t_cpu = m->cpu_gweights > 0 ? weights / (m->cpu_gweights * 1e9) : 0;
     c->t_experts = c->t_dram, c->bound = "dram";
-    if (c->t_slow > c->t_experts)
-        c->t_experts = c->t_slow, c->bound = "slow";
+    if (c->t_slow - wait > c->t_experts)
+        c->t_experts = c->t_slow - wait, c->bound = "slow";
     if (m->serial_streams)
-        c->t_experts = c->t_dram + c->t_slow;
+        c->t_experts = c->t_dram + c->t_slow - wait;
     if (c->t_cpu > c->t_experts)
         c->t_experts = c->t_cpu, c->bound = "cpu";
+    if (wait > c->t_experts)
+        c->bound = "slow";
+    c->t_experts += wait;
     if (m->gpu_gbps > 0) {
         c->t_gpu_serial = secs(l->dense_serial_bytes, m->gpu_gbps);
         c->t_gpu_overlap = secs(l->dense_overlap_bytes, m->gpu_gbps);

@@ -7,7 +7,12 @@
  *   block  (NVMe, the page cache under a cap): a miss fetches the whole expert
  *          into DRAM (slow read + DRAM write, plus the tier's latency once per
  *          fetch, serial: the faulting thread waits), then the CPU reads it
- *          from DRAM like a hit.
+ *          from DRAM like a hit. Where the tier has exact-read figures (this
+ *          machine's, measured), the misses of a layer are read together as
+ *          the runtime reads them: exact_layer_us once per layer with misses
+ *          and their bytes at exact_gbps, a wait added to the experts' time
+ *          below (the layer's matmul cannot start before its experts are in);
+ *          read-around rows keep the above.
  *   byte   (PMem App Direct, CXL, a CPU-less node): a miss is read in place at
  *          the slow tier's bandwidth; a promotion (the runtime's copy, which
  *          runs beside the in-place read) costs one more slow read and a DRAM
@@ -38,6 +43,11 @@ struct moetier_tier {
     enum moetier_tier_kind kind;
     double read_gbps, write_gbps; /* GB/s = 1e9 bytes/s */
     double latency_us;            /* per access (block: per expert fetch) */
+    /* block, measured (moetier bench): exact reads as the runtime issues
+     * them, every missed expert of a layer asked for at once and then waited
+     * for: a fixed cost per layer with misses and a rate for their bytes.
+     * 0: not measured (each fetch pays latency_us at read_gbps). */
+    double exact_gbps, exact_layer_us;
 };
 
 struct moetier_machine {
@@ -61,6 +71,7 @@ struct moetier_token_load {
     double dense_serial_bytes, dense_overlap_bytes;    /* attention etc.; shared experts */
     double dense_serial_weights, dense_overlap_weights;
     double moe_layers;      /* GPU hand-offs per token */
+    double miss_layers;     /* layers with a demand miss per token (exact reads: one wait each) */
     /* block tier with the kernel's read-around (moetier_tier_readaround):
      * bytes read beyond the missed experts themselves (slow read + DRAM write,
      * never computed) and the device reads per token, which then replace the

@@ -7,6 +7,8 @@
  *                 and mprotect costs with every other core busy
  *   bench_tier.c  cold reads of a file, promotion and demotion through
  *                 tiering/migrate.h per mode, host-to-device copies (CUDA)
+ *   bench_exact.c exact reads of a layer's missed experts, as the runtime
+ *                 issues them (one layer's batch asked for at once)
  *
  * Every figure is a summary of repeats (the machine is shared and noisy): the
  * median, and the smallest and largest. A figure that cannot be measured here
@@ -114,5 +116,33 @@ int bench_tier_run(const struct bench_opts *o, int fd, uint64_t size, size_t mig
 
 /* Writes size bytes of pseudo-random data to fd (a fresh file). 0 or -errno. */
 int bench_fill_file(int fd, uint64_t size);
+
+/* ---- bench_exact.c ------------------------------------------------------ */
+
+/* One expert's bytes in the file: up to 3 ranges (gate, up, down). */
+struct bench_expert {
+    uint64_t off[3], len[3];
+    int n;
+    int layer; /* experts of one layer are adjacent in the list */
+};
+
+struct bench_exact {
+    int k;                          /* experts a token reads per layer */
+    uint64_t expert_bytes;          /* one expert, on average */
+    struct bench_stat one_us, batch_us; /* a layer's wait for 1 and for k missed experts */
+    struct bench_stat drop_us;      /* dropping one expert again (mapping and page cache) */
+    double layer_us, gbps;          /* fit: the wait's fixed part, and the rate of its bytes */
+    char skipped[BENCH_WHY];
+};
+
+/* The experts to read: path's routed experts when it is a GGUF model (k its
+ * experts used per token), else a model's layout laid over the file (k = 6);
+ * src says which. *out is malloc'd; returns how many (0: none). */
+size_t bench_exact_experts(const char *path, uint64_t size, struct bench_expert **out, int *k, char *src, size_t cap);
+
+/* Reads batches of 1 and k experts of one layer from fd (size bytes), the page
+ * cache dropped before each; fits layer_us and gbps through the two medians. */
+int bench_exact_run(const struct bench_opts *o, int fd, uint64_t size, const struct bench_expert *ex, size_t n_ex,
+                    int k, struct bench_exact *out);
 
 #endif

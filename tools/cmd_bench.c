@@ -46,14 +46,17 @@ static void usage(FILE *f)
             "through a dot product, cold reads of a file in expert-sized chunks,\n"
             "promotion and demotion throughput through the runtime's own code per mode\n"
             "(copy, lock, move_pages), page-fault and mprotect costs with every other\n"
-            "core busy, and host-to-device copies when a CUDA device is present.\n"
+            "core busy, host-to-device copies when a CUDA device is present, and\n"
+            "exact reads: a layer's missed experts asked for at once, as the runtime\n"
+            "reads them, with the page cache dropped first.\n"
             "Each figure is the median of repeats, with the smallest and largest.\n"
             "\n"
             "  --short    a quick run (about 20 s on 2 cores; for CI): fewer repeats,\n"
             "             smaller buffers, a 64 MiB file\n"
             "  --json     one JSON object on stdout: the machine profile (docs/bench.md)\n"
             "  --file     read this file for the cold reads and promotions (default: a\n"
-            "             file of SIZE created in the working directory, removed after)\n"
+            "             file of SIZE created in the working directory, removed after);\n"
+            "             a GGUF model's own experts are read for the exact reads\n"
             "  --size     bytes of that file (default 1G, 64M with --short); with --file,\n"
             "             read at most this much of it\n"
             "  --out      write the profile here (default:\n"
@@ -66,7 +69,7 @@ static void usage(FILE *f)
 
 /* ---- progress ------------------------------------------------------------- */
 
-#define STEPS 14 /* the file, 5 memory steps, 4 read sizes, 3 modes, the GPU */
+#define STEPS 15 /* the file, 5 memory steps, 4 read sizes, 3 modes, the GPU, exact reads */
 
 struct progress {
     int on, step;
@@ -107,6 +110,8 @@ struct run {
     struct bench_opts o;
     struct bench_mem mem;
     struct bench_tier tier;
+    struct bench_exact exact;
+    char exact_src[160]; /* which experts it read */
 };
 
 /* A cold read's figures (i: PAGE_READ, HEADLINE_READ), or NULL when they were not cold. */
@@ -141,6 +146,9 @@ static int figures(const struct run *r, struct figure *f)
     f[n++] = (struct figure){ "cpu_dot_gbps", &r->mem.dot_gbps, "the threads could not run" };
     f[n++] = (struct figure){ "h2d_pinned_gbps", &r->tier.h2d_pinned_gbps, r->tier.gpu };
     f[n++] = (struct figure){ "h2d_pageable_gbps", &r->tier.h2d_pageable_gbps, r->tier.gpu };
+    f[n++] = (struct figure){ "file_exact_one_us", &r->exact.one_us, r->exact.skipped };
+    f[n++] = (struct figure){ "file_exact_batch_us", &r->exact.batch_us, r->exact.skipped };
+    f[n++] = (struct figure){ "file_exact_drop_us", &r->exact.drop_us, r->exact.skipped };
     return n;
 }
 
@@ -175,7 +183,7 @@ static void json_modes(struct json *j, const struct run *r, enum which w)
 
 static void write_json(FILE *f, const struct run *r)
 {
-    struct figure fig[16];
+    struct figure fig[20];
     int nf = figures(r, fig);
     struct json j;
     json_init(&j, f, 1);
@@ -191,6 +199,15 @@ static void write_json(FILE *f, const struct run *r)
     json_key(&j, "promote_cold_gbps"), json_modes(&j, r, PROMOTE_COLD);
     if (r->mem.fault_file_us.n)
         json_key(&j, "fault_pages_per_fault"), json_double(&j, r->mem.fault_file_pages);
+    if (r->exact.gbps > 0) {
+        json_key(&j, "file_exact_gbps"), json_double(&j, r->exact.gbps);
+        json_key(&j, "file_exact_layer_us"), json_double(&j, r->exact.layer_us);
+    }
+    json_key(&j, "exact_reads"), json_obj_begin(&j);
+    json_key(&j, "experts"), json_str(&j, r->exact_src);
+    json_key(&j, "k"), json_int(&j, r->exact.k);
+    json_key(&j, "expert_bytes"), json_uint(&j, r->exact.expert_bytes);
+    json_obj_end(&j);
     json_key(&j, "time"), json_str(&j, r->time);
     json_key(&j, "short"), json_bool(&j, r->short_run);
     json_key(&j, "threads"), json_int(&j, r->o.threads);
@@ -244,6 +261,8 @@ static void write_json(FILE *f, const struct run *r)
     for (int i = 0; i < nf; i++)
         if (!fig[i].s->n)
             json_key(&j, fig[i].key), json_str(&j, fig[i].why[0] ? fig[i].why : "not measured");
+    if (r->exact.gbps <= 0)
+        json_key(&j, "file_exact_gbps"), json_str(&j, r->exact.skipped[0] ? r->exact.skipped : "not measured");
     for (int m = 0; m < BENCH_MODES; m++)
         if (!r->tier.mode[m].promote_gbps.n) {
             char key[48];
@@ -323,6 +342,20 @@ static void print_text(const struct run *r, const char *profile)
     line("mprotect, idle", &r->mem.mprotect_idle_us, "us", r->mem.skipped_mprotect, "the same, no other thread running");
     line("GPU h2d, pinned", &r->tier.h2d_pinned_gbps, "GB/s", r->tier.gpu, r->tier.gpu);
     line("GPU h2d, pageable", &r->tier.h2d_pageable_gbps, "GB/s", r->tier.gpu, r->tier.gpu);
+    printf("exact reads: %s, %s an expert, page cache dropped before each layer\n", r->exact_src,
+           moetier_size_format(r->exact.expert_bytes, a, sizeof a));
+    line("  a layer, 1 missed", &r->exact.one_us, "us", r->exact.skipped, NULL);
+    snprintf(note, sizeof note, "all asked for at once (MADV_WILLNEED), then read");
+    snprintf(b, sizeof b, "  a layer, %d missed", r->exact.k);
+    line(b, &r->exact.batch_us, "us", r->exact.skipped, note);
+    snprintf(note, sizeof note, "an expert's pages unmapped and dropped, %d other thread%s spinning", r->o.threads - 1,
+             r->o.threads == 2 ? "" : "s");
+    line("  drop", &r->exact.drop_us, "us", r->exact.skipped, note);
+    if (r->exact.gbps > 0)
+        printf("%-22s %9.0f us a layer with misses + its bytes at %.2f GB/s\n", "  fit", r->exact.layer_us,
+               r->exact.gbps);
+    else if (r->exact.one_us.n)
+        printf("%-22s not fitted: %s\n", "  fit", r->exact.skipped);
     if (profile)
         printf("profile: %s\n", profile);
 }
@@ -525,6 +558,13 @@ int cmd_bench(int argc, char **argv)
     rc = bench_mem_run(&r.o, r.o.fault_bytes ? fd : -1, &r.mem);
     if (rc == 0)
         rc = bench_tier_run(&r.o, fd, r.file_bytes, migrate_bytes, &r.tier);
+    if (rc == 0) {
+        struct bench_expert *ex;
+        int k;
+        size_t n = bench_exact_experts(file, r.file_bytes, &ex, &k, r.exact_src, sizeof r.exact_src);
+        rc = bench_exact_run(&r.o, fd, r.file_bytes, ex, n, k, &r.exact);
+        free(ex);
+    }
     close(fd);
     progress_end(&bar);
     if (rc)

@@ -104,7 +104,7 @@ static int known_policy(const char *name)
 
 /* Replays `name` and turns its outcome shares into the shape's experts per token. */
 static int replay_row(const struct moetier_routing *r, const char *name, double share, double per_token,
-                      struct row *w)
+                      double moe_layers, struct row *w)
 {
     const char *real = strcmp(name, "auto") == 0 ? moetier_policy_auto(0) : name;
     double hl = strcmp(real, "predict") == 0 ? MOETIER_PREDICT_HALF_LIFE_TOKENS
@@ -121,6 +121,8 @@ static int replay_row(const struct moetier_routing *r, const char *name, double 
     w->load.promoted = per_token * x.promoted / a;
     w->load.direct = per_token * x.direct / a;
     w->load.prefetched = per_token * x.prefetched / a;
+    /* the share of layer steps with a miss, on the shape's layers */
+    w->load.miss_layers = moe_layers * (double)x.miss_steps * r->topk / a;
     return 0;
 }
 
@@ -230,7 +232,7 @@ static int sim_rows(const struct sim_ctx *ctx, struct row *rows, int *n_out)
             w->load.windows = parts_per_token * ra.windows / a;
             continue;
         }
-        if ((rc = replay_row(r, names[i], share, per_token, w)))
+        if ((rc = replay_row(r, names[i], share, per_token, s->moe_layers, w)))
             return cli_error(CLI_FAIL, CMD, "replay %s: %s", names[i], strerror(-rc));
     }
     {

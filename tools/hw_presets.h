@@ -14,7 +14,7 @@
 struct hw_machine {
     struct moetier_machine m;
     int memory_mode;      /* the slow tier can be DRAM-cached by hardware (Optane) */
-    char dram[48], slow[48], gpu[48], cpu[64]; /* what each part is */
+    char dram[48], slow[80], gpu[48], cpu[64]; /* what each part is */
 };
 
 /* "ddr4-2666x6, ..." for messages and --help */

@@ -17,7 +17,7 @@ tools_moetier_SOURCES = \
 	tools/cmd_doctor.c tools/doctor_plan.c tools/doctor_plan.h \
 	tools/cmd_set.c \
 	tools/cmd_stage.c \
-	tools/cmd_bench.c tools/bench.c tools/bench.h tools/bench_mem.c tools/bench_tier.c \
+	tools/cmd_bench.c tools/bench.c tools/bench.h tools/bench_mem.c tools/bench_tier.c tools/bench_exact.c \
 	tools/proc_pick.c tools/proc_pick.h \
 	tools/heatmap.h tools/heatmap_color.c tools/heatmap_ansi.c \
 	tools/heatmap_svg.c tools/heatmap_png.c tools/png_canvas.c tools/png_canvas.h \

@@ -41,7 +41,9 @@
 # (the ideal of the runtime's `hot`) at moetier's budget, lru at the budget.
 # Prints measured (median, range over rounds) beside predicted, with the
 # ratio predicted / measured, for tok/s (the feed's, one token per decode)
-# and disk bytes per decoded token. Logs stay in VAL_KEEP if set.
+# and disk bytes per decoded token; then the mechanism rows again with the
+# CPU's rate calibrated on the uncapped runs (ggml's kernels on this model, all
+# cached: the profile's dot loop is not ggml). Logs stay in VAL_KEEP if set.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
@@ -86,7 +88,7 @@ echo "model: $(($(stat -c %s "$model") >> 20)) MiB; one expert $expert B; dense 
 # the profile, its cold reads on the model's own disk
 (cd "$tmp" && "$moetier" bench --short --file "$model" --out "$tmp/machine.json") > "$tmp/bench.out" 2>&1 ||
     die "moetier bench failed: $(tail -n 3 "$tmp/bench.out")"
-sed -n '/^DRAM read/p; /^int8 dot/p; /4.00 KiB pages/p; /4.00 MiB chunks/p' "$tmp/bench.out"
+sed -n '/^DRAM read/p; /^int8 dot/p; /4.00 KiB pages/p; /4.00 MiB chunks/p; /^exact reads/,/^  fit/p' "$tmp/bench.out"
 
 # the runs; the overhead part (CAPPED_FIT) and the pinning configurations are
 # not what is validated
@@ -235,6 +237,18 @@ awk -v u="$u_tok" -v ur="$u_tokr" -v c="$t_cpu" -v bw="$dram_bw" -v e="$expert" 
     t = c > t_dram ? c : t_dram
     printf "%-34s %10.3f %-17s %9.3f %7.2f   (sim: all hits, CPU %.1f ms, DRAM %.1f ms a token)\n", "uncapped: everything cached", u,
         "(" ur ")", 1 / t, (u > 0 ? 1 / t / u : 0), c * 1e3, t_dram * 1e3 }'
+# the same rows with the CPU calibrated on this run: the rate at which uncapped
+# llama.cpp computed the model (every expert cached), ggml's own kernels, in
+# place of the profile's plain int8 loop (docs/sim.md: the profile's rate is
+# not ggml's); the tier figures stay the profile's
+cal=$(awk -v u="$u_tok" -v e="$expert" -v d="$dense" -v k="$topk" -v l="$layers" \
+    'BEGIN { printf "%.4f", u * (l * k * e + d) * 32 / 34 / 1e9 }')
+cpu_opt="--cpu-gweights $cal"
+[ $has_ra = yes ] && sim sim_room_ra_c "$room" --read-around "$ra"
+[ "${rroom:-0}" -gt 0 ] && sim sim_rroom_c "$rroom"
+echo "the CPU calibrated on the uncapped runs (--cpu-gweights $cal: ggml's rate on this model, all cached):"
+[ $has_ra = yes ] && row "plain: lru + read-around (cache)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room_ra_c.json" lru
+[ "${rroom:-0}" -gt 0 ] && row "moetier: $policy (read room)" "$m_tok" "$m_tokr" "$m_bpt" "$m_bptr" "$tmp/sim_rroom_c.json" auto
 echo "(ratio: predicted / measured; within 25%: 0.75-1.25. MB = 1e6 bytes of disk reads per token beyond the"
 echo " short runs' (sim: the same difference of its replays); tok/s: the feed's (sim: over all $n_long rows);"
 echo " cache: the page cache the cap left that configuration; budget: moetier's DRAM budget)"

@@ -53,6 +53,10 @@ const figure = (name, v, must) => {
 for (const k of ["dram_read_gbps", "dram_write_gbps", "cpu_dot_gbps"]) figure(k, j[k], true);
 for (const k of ["file_read_gbps", "file_read_latency_us", "file_read_4k_latency_us", "fault_us", "mprotect_us"])
     figure(k, j[k], false);
+// exact reads: a rate and a fixed cost a layer (0 allowed), or why not
+figure("file_exact_gbps", j.file_exact_gbps, false);
+if (j.file_exact_gbps !== undefined && !(j.file_exact_layer_us >= 0)) bad.push("file_exact_layer_us");
+if (typeof j.exact_reads !== "object" || typeof j.exact_reads.experts !== "string") bad.push("exact_reads");
 if (typeof j.promote_gbps !== "object") bad.push("promote_gbps");
 else {
     figure("promote_gbps.copy", j.promote_gbps.copy, true);
@@ -88,9 +92,17 @@ grep -q "^profile: $TMP/xdg/moetier/machine.json\$" "$TMP/text" || fail "no prof
 check_profile "$TMP/xdg/moetier/machine.json"
 grep -q '"created": false' "$TMP/xdg/moetier/machine.json" || fail "--file reported as created"
 [ -f "$TMP/weights.bin" ] || fail "--file was removed"
-for k in "DRAM read" "int8 dot" "file reads:" "promote copy" "page fault, file" "mprotect" "GPU h2d, pinned"; do
+for k in "DRAM read" "int8 dot" "file reads:" "promote copy" "page fault, file" "mprotect" "GPU h2d, pinned" \
+    "exact reads:"; do
     grep -q "^$k" "$TMP/text" || fail "no '$k' line: $(cat "$TMP/text")"
 done
+# a GGUF model: its own experts are what the exact reads read
+mkmodel "$TMP/m.gguf" q8_0
+"$MOETIER" bench --short --file "$TMP/m.gguf" --out "$TMP/mm.json" > "$TMP/text" 2>&1 ||
+    fail "bench --short --file MODEL exited $?: $(cat "$TMP/text")"
+grep -q "^exact reads: the model's routed experts (32, 2 a token per layer)" "$TMP/text" ||
+    fail "the exact reads did not read the model's experts: $(grep '^exact' "$TMP/text")"
+check_profile "$TMP/mm.json"
 (unset XDG_STATE_HOME; HOME=$TMP/home "$MOETIER" bench --short --size 4M --json > /dev/null) ||
     fail "bench with HOME exited $?"
 check_profile "$TMP/home/.local/state/moetier/machine.json"

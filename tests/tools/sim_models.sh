@@ -152,6 +152,19 @@ check "4 MiB latency less transfer tok/s" "$(field top tokens_per_s < out.json)"
 sed 's/"file_read_latency_us":9999,"file_read_4k_latency_us":1000/"file_read_latency_us":2000/' machine.json > m3.json
 sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m3.json --quant q8_0 --policy lru --cpu-gweights 0
 check "no fixed cost tok/s" "$(field top tokens_per_s < out.json)" 4
+# exact reads (bench's file_exact_*: a layer's misses asked for at once, the
+# layer waiting for them): 0.5 GB/s and 2000 us a layer with misses. LRU on a:
+# .25 of an expert missed a token, in .25 of the layer steps (2 of 8):
+# wait = .25/.5 + .25 x 2000e-6 = .5005 s, added to the rest (DRAM .15 s, as
+# above): .6505 s, 1.53728 tok/s; with the CPU ceiling (.470588 s) the wait
+# adds to it instead of hiding behind it: .971088 s, 1.029773 tok/s.
+sed 's/"cpu_dot_gbps":2.125/"cpu_dot_gbps":2.125,"file_exact_gbps":0.5,"file_exact_layer_us":2000/' machine.json > m4.json
+sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m4.json --quant q8_0 --policy lru --cpu-gweights 0
+check "exact reads tok/s" "$(field top tokens_per_s < out.json)" 1.53728
+check "exact reads bound" "$(field lru bound < out.json)" slow
+check "exact reads slow_read" "$(field top slow_read < out.json)" 250000000
+sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m4.json --quant q8_0 --policy lru
+check "exact reads after the CPU tok/s" "$(field top tokens_per_s < out.json)" 1.029773
 
 # --- read-around (plain mmap on the block tier): one layer of 4 experts, each
 # 3 parts of 1e9/3 B (gate, up, down: units u = part x 4 + expert, 12 in all),
