@@ -206,9 +206,10 @@ static int cached(uint32_t layer, uint32_t e)
 }
 
 /* What the page cache holds of the experts when the model is unmapped, for
- * the exit line (only when it is logged: a mincore call per 16 MiB of experts): whether the room's count is what is cached (the kernel's reclaim
- * takes pieces of held experts when the cgroup sits at its limit; reads the
- * room never saw leave pieces of others). */
+ * the exit line (only when info is logged: a mincore call per 16 MiB of
+ * experts): whether the room's count is what is cached (the kernel's reclaim
+ * takes pieces of held experts when the cgroup sits at its limit; pages no
+ * drop could evict are pieces of others). */
 static uint32_t au_held_whole, au_held_part, au_other;
 static uint64_t au_other_pages;
 static int au_done;
@@ -244,9 +245,9 @@ static void audit(void)
  * of it is mapped: a victim's own drop left its share of them behind
  * (measured on the 26 x 64 law model under a 340M cap: pieces of some 700
  * experts, 50-56 MiB, the cgroup at its limit, its reclaim taking pages of
- * held experts that came back one fault at a time, 1.8-1.9k major faults a
- * 60-token feed; starting from the room's own reads: 33 faults, 5% more bytes
- * read over that feed, the load's cached experts read again). Pages still
+ * held experts that came back one fault at a time, 1.7-2.1k major faults a
+ * 60-token feed; starting from the room's own reads: 0-1 faults, 1-8% more
+ * bytes read over that feed, the load's cached experts read again). Pages still
  * mapped, or sharing a folio with a dense tensor, stay (adopted or dropped
  * after this like any other). Under room_busy. */
 static uintptr_t cold_base; /* the mapping last dropped whole (layer 0's first tensor) */
@@ -450,10 +451,11 @@ void shim_room_batch(uint32_t layer, const int32_t *ids, int n)
     if (__atomic_load_n(&room_on, __ATOMIC_ACQUIRE) && layer < room.n_layers) {
         step_k = 0; /* a batch's experts keep their edge pages only while held */
         drop_bypassed();
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n && n_bypass < bypass_cap; i++) {
+            if (ids[i] < 0 || (uint32_t)ids[i] >= n_experts)
+                continue;
             uint32_t slot = layer * n_experts + (uint32_t)ids[i];
-            if (ids[i] >= 0 && (uint32_t)ids[i] < n_experts && !moetier_demand_cache_has(&room, slot) &&
-                n_bypass < bypass_cap)
+            if (!moetier_demand_cache_has(&room, slot))
                 bypass[n_bypass++] = slot;
         }
     }
