@@ -120,12 +120,34 @@ static int keeps(uint32_t layer, uint32_t e)
     return 0;
 }
 
+#define FOLIO_MAX ((uintptr_t)2 << 20) /* the largest page-cache folio (PMD-sized) */
+
+/* Widens [*a, *b), expert e's own pages in r, over the neighbours in the
+ * tensor that keep nothing, until a kept one or FOLIO_MAX beyond each edge:
+ * the page cache holds a file in folios of up to FOLIO_MAX (the load's
+ * readahead makes large ones, spanning several experts), and a folio leaves
+ * it only when one drop covers all of it and no page of it is mapped; a drop
+ * of the expert's own pages alone left the rest of such folios behind
+ * (measured: pieces of some 700 experts, 50-56 MiB of a 325 MiB page cache,
+ * the cgroup at its limit). An expert's edges are not page-aligned: the page
+ * it shares with a kept neighbour stays, and so does a page shared with
+ * another tensor (the first expert's head, the last's tail). */
+static void widen(const struct shim_read_part *r, uint32_t layer, uint32_t e, uintptr_t *a, uintptr_t *b)
+{
+    const uintptr_t page = moetier_page_size();
+    uintptr_t lo = *a, hi = *b;
+    /* each neighbour dropped from its first whole page: the page it shares
+     * with the next one out goes only if that one is dropped too */
+    for (uint32_t j = e; j > 0 && *a - lo < FOLIO_MAX && !keeps(layer, j - 1); j--)
+        lo = (r->base + (uintptr_t)(j - 1) * r->stride + page - 1) & ~(page - 1);
+    for (uint32_t j = e + 1; j < r->n_expert && hi - *b < FOLIO_MAX && !keeps(layer, j); j++)
+        hi = (r->base + (uintptr_t)(j + 1) * r->stride) & ~(page - 1);
+    *a = lo;
+    *b = hi;
+}
+
 /* Drops slot's pages from the binary's mapping and the page cache: its own
- * pages, and the page it shares with a neighbour in the same tensor when that
- * neighbour keeps nothing (an expert's edges are not page-aligned: left
- * behind, they were 6% of the page cache the cap leaves, never counted by
- * the room, and kept the cgroup at its limit). A page shared with another
- * tensor (the first expert's head, the last's tail) stays. */
+ * pages and, widened (above), its droppable neighbours'. */
 static void drop(uint32_t slot)
 {
     uint32_t layer = slot / n_experts, e = slot % n_experts;
@@ -133,13 +155,9 @@ static void drop(uint32_t slot)
         const struct shim_read_part *r = shim_reads_part(layer, p);
         if (!r || !r->shared || e >= r->n_expert || r->file < 0 || r->file >= n_room_fd || room_fd[r->file] < 0)
             continue;
-        uintptr_t a, b, oa, ob;
+        uintptr_t a, b;
         expert_pages(r, e, 1, &a, &b);
-        expert_pages(r, e, 0, &oa, &ob);
-        if (oa < a && e > 0 && !keeps(layer, e - 1))
-            a = oa;
-        if (ob > b && e + 1 < r->n_expert && !keeps(layer, e + 1))
-            b = ob;
+        widen(r, layer, e, &a, &b);
         if (b <= a)
             continue;
         /* the raw call: what the binary's own madvise does is not ours to count */
@@ -168,9 +186,10 @@ static void drop_evicted(const struct moetier_demand_step *st)
     __atomic_fetch_add(&st_evicted, st->n_evicted, __ATOMIC_RELAXED);
 }
 
-/* Pages of expert e of layer in the page cache (mincore over its parts, edges
- * included): *in of *all; -1 when mincore fails (the mapping is gone). */
-static int cached_pages(uint32_t layer, uint32_t e, uint64_t *in, uint64_t *all)
+/* Pages of expert e of layer in the page cache (mincore over its parts; the
+ * edge pages it shares with its neighbours too unless inner): *in of *all;
+ * -1 when mincore fails (the mapping is gone). */
+static int cached_pages(uint32_t layer, uint32_t e, int inner, uint64_t *in, uint64_t *all)
 {
     static unsigned char vec[4096]; /* under shim.lock and room_busy */
     const uintptr_t page = moetier_page_size();
@@ -180,7 +199,7 @@ static int cached_pages(uint32_t layer, uint32_t e, uint64_t *in, uint64_t *all)
         if (!r || e >= r->n_expert)
             continue;
         uintptr_t a, b;
-        expert_pages(r, e, 0, &a, &b);
+        expert_pages(r, e, inner, &a, &b);
         while (a < b) {
             size_t n = (size_t)((b - a) / page);
             if (n > sizeof vec)
@@ -200,7 +219,7 @@ static int cached_pages(uint32_t layer, uint32_t e, uint64_t *in, uint64_t *all)
 static int cached(uint32_t layer, uint32_t e)
 {
     uint64_t in, all;
-    if (cached_pages(layer, e, &in, &all) != 0 || !in)
+    if (cached_pages(layer, e, 0, &in, &all) != 0 || !in)
         return 0;
     return in * 2 >= all ? 2 : 1;
 }
@@ -217,13 +236,17 @@ static int au_done;
 static void audit(void)
 {
     uint32_t hw = 0, hp = 0, ot = 0;
-    uint64_t op = 0;
+    uint64_t op = 0, in, all;
+    if (cached_pages(0, 0, 0, &in, &all) != 0 || !all)
+        return; /* the model is unmapped: nothing to say */
     for (uint32_t l = 0; l < room.n_layers; l++)
         for (uint32_t e = 0; e < n_experts; e++) {
-            uint64_t in, all;
-            if (cached_pages(l, e, &in, &all) != 0 || !all)
-                return; /* the model is unmapped: nothing to say */
-            if (moetier_demand_cache_has(&room, l * n_experts + e)) {
+            /* held: every page, edges too; others: their own pages (an edge
+             * shared with a held neighbour is the neighbour's) */
+            int held = moetier_demand_cache_has(&room, l * n_experts + e);
+            if (cached_pages(l, e, !held, &in, &all) != 0)
+                return;
+            if (held) {
                 hw += in == all;
                 hp += in < all;
             } else if (in) {
@@ -239,17 +262,19 @@ static void audit(void)
 }
 
 /* Drops every expert tensor of the shared mapping from the page cache, each
- * in one piece. The load's reads (the kernel's readahead, before the read
- * room set MADV_RANDOM) leave large folios that span several experts, and a
- * folio leaves the page cache only when one drop covers all of it and no page
- * of it is mapped: a victim's own drop left its share of them behind
- * (measured on the 26 x 64 law model under a 340M cap: pieces of some 700
- * experts, 50-56 MiB, the cgroup at its limit, its reclaim taking pages of
- * held experts that came back one fault at a time, 1.7-2.1k major faults a
- * 60-token feed; starting from the room's own reads: 0-1 faults, 1-8% more
- * bytes read over that feed, the load's cached experts read again). Pages still
- * mapped, or sharing a folio with a dense tensor, stay (adopted or dropped
- * after this like any other). Under room_busy. */
+ * in one piece, so the room starts from its own reads. The load's reads
+ * (the kernel's readahead, before MADV_RANDOM) leave large folios spanning
+ * several experts; a drop widened over droppable neighbours (widen) evicts
+ * those no held expert shares, but one that does stays while the held
+ * expert's pages are mapped (measured on the 26 x 64 law model under a 340M
+ * cap, adopting the load's experts: pieces of some 700 experts, 50-56 MiB,
+ * the cgroup at its limit and its reclaim taking pages of held experts that
+ * came back one fault at a time, 1.7-2.1k major faults a 60-token feed;
+ * widened, 48 MiB of pieces ten tokens in and 430 faults; from the room's
+ * own reads 0-1 faults, for 1-8% more bytes over that feed: the load's
+ * cached experts read again). Pages still mapped, or sharing a folio with a
+ * dense tensor, stay (adopted or dropped after this like any other). Under
+ * room_busy. */
 static uintptr_t cold_base; /* the mapping last dropped whole (layer 0's first tensor) */
 
 static void drop_tensors(void)
@@ -396,18 +421,16 @@ void shim_room_build_locked(void)
      * partly cached experts too (the load's reclaim leaves pieces: uncounted,
      * they were a tenth of the page cache a 60-token feed ran in) */
     uint32_t adopted = 0, dropped = 0;
+    /* adoptions first: a drop widens over the neighbours the room does not hold */
     for (uint32_t l = 0; l < L; l++)
-        for (uint32_t e = 0; e < E; e++) {
-            int c = cached(l, e);
-            if (!c)
-                continue;
-            if (c == 2 && moetier_demand_cache_adopt(&room, l * E + e) == 0) {
-                adopted++;
-            } else {
+        for (uint32_t e = 0; e < E; e++)
+            adopted += cached(l, e) == 2 && moetier_demand_cache_adopt(&room, l * E + e) == 0;
+    for (uint32_t l = 0; l < L; l++)
+        for (uint32_t e = 0; e < E; e++)
+            if (!moetier_demand_cache_has(&room, l * E + e) && cached(l, e)) {
                 drop(l * E + e);
                 dropped++;
             }
-        }
     __atomic_store_n(&room_want, cap, __ATOMIC_RELAXED);
     char a[24], b[24];
     char c[24];
