@@ -23,6 +23,7 @@
  */
 #include "shim/shim.h"
 #include "common/page.h"
+#include "tiering/demand_cache.h"
 #include "tiering/dram_cache.h"
 
 #include <stdlib.h>
@@ -223,7 +224,14 @@ void shim_reads_batch(uint32_t layer, const int32_t *ids, int n)
     if (!parts || layer >= n_parts_layers)
         return;
     shim_reads_experts(layer, ids, n);
-    shim_room_batch(layer, ids, n);
+    /* a batch of a few tokens (several sequences decoding at once, as
+     * llama-server's slots do, or a short prompt) is a step of the room like
+     * a token's: its policy learns from it; a long prompt's layer (most of
+     * its experts) is read in place and leaves */
+    if (n <= MOETIER_DEMAND_MAX_K)
+        shim_room_layer(layer, ids, n);
+    else
+        shim_room_batch(layer, ids, n);
     __atomic_fetch_add(&reads_batch_layers, 1, __ATOMIC_RELAXED);
 }
 

@@ -903,7 +903,7 @@ static void finish(void)
     shim_reads_totals(&read_calls, &read_bytes, &read_batches);
     if (read_calls) {
         char b[32];
-        log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all; %llu layers of prompt batches",
+        log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all; %llu layers of batches",
                  (unsigned long long)read_calls, moetier_size_format(read_bytes, b, sizeof b),
                  (unsigned long long)read_batches);
     }

@@ -159,8 +159,9 @@ void shim_pinned(void *ptr, size_t size, int add);
  * llama_decode returned. *sampling: 0, 1 (shim.sampler armed) or
  * SHIM_SAMPLING_ROUTING. */
 #define SHIM_SAMPLING_ROUTING 2
-/* A prompt batch with exact reads: moetier's callback reads in each layer's
- * experts for the whole batch; nothing is sampled. */
+/* A batch of several tokens (a prompt, or sequences decoding together) with
+ * exact reads: moetier's callback reads in each layer's experts for the whole
+ * batch; nothing is sampled. */
 #define SHIM_SAMPLING_PROMPT_READS 3
 void shim_decode_begin(void *ctx, int n_tokens, int *sampling);
 void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc);
@@ -176,8 +177,9 @@ void shim_routing_enter(void *ctx, int n_tokens);
  * graph is not kept (on=1; keep_only: none, the step may not split the
  * graph), the application's again (on=0). Not under shim.lock. */
 void shim_routing_step(void *ctx, int on, int keep_only);
-/* The same around a prompt batch (on=1 then on=0): the callback reads in
- * every layer's experts of the batch (shim_reads_batch), samples nothing. */
+/* The same around a batch of several tokens (on=1 then on=0): the callback
+ * reads in every layer's experts of the batch (shim_reads_batch), samples
+ * nothing. */
 void shim_routing_prompt(void *ctx, int on);
 /* After the step (on=0 done): sets used[] for the experts the step used.
  * >0 slots set, 0 nothing to learn (decode_rc != 0, or a keep_only step
@@ -201,9 +203,10 @@ void shim_reads_stop_locked(void);
 /* Inside a step, no lock: the read room's step for layer (read_room.c),
  * then MADV_WILLNEED of layer's experts ids[0..k). */
 void shim_reads_layer(uint32_t layer, const int32_t *ids, int k);
-/* Inside a prompt batch, no lock: the experts any of its tokens chose for
- * layer, ids[0..n) distinct: read in, and those the room does not hold
- * dropped once used (shim_room_batch). */
+/* Inside a batch of several tokens (a prompt, or sequences decoding
+ * together), no lock: the experts any of its tokens chose for layer, ids[0..n)
+ * distinct: read in, and through the room (a step when n fits one, else
+ * shim_room_batch). */
 void shim_reads_batch(uint32_t layer, const int32_t *ids, int n);
 /* The MADV_WILLNEED alone (the room's prefetches use it too). */
 void shim_reads_experts(uint32_t layer, const int32_t *ids, int k);
@@ -236,9 +239,9 @@ void shim_room_update_locked(uint64_t locked);
 /* Inside a step, no lock: layer's experts through the room's policy; what it
  * evicts is dropped from the page cache, its prefetches read. */
 void shim_room_layer(uint32_t layer, const int32_t *ids, int k);
-/* Inside a prompt batch, no lock: the batch's experts of layer (any number)
- * are read in place: held ones stay, the others are dropped at the room's
- * next step; the policy learns nothing from a prompt. */
+/* Inside a batch whose layer chose more experts than a step takes, no lock:
+ * they are read in place: held ones stay, the others are dropped at the
+ * room's next step; the policy learns nothing from it. */
 void shim_room_batch(uint32_t layer, const int32_t *ids, int n);
 /* The room's figures since start (for the summary line). */
 struct shim_room_totals {
@@ -258,7 +261,7 @@ struct shim_room_totals {
 void shim_room_unmapping_locked(uintptr_t addr, size_t len);
 void shim_room_totals(struct shim_room_totals *t);
 /* The madvise calls made and the bytes they covered, since start, and the
- * layers of prompt batches read (shim_reads_batch). */
+ * layers of batches of several tokens read (shim_reads_batch). */
 void shim_reads_totals(uint64_t *calls, uint64_t *bytes, uint64_t *batch_layers);
 
 /* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */

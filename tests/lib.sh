@@ -132,6 +132,27 @@ need_program() {
     prog=$LLAMA_BINDIR/$1
 }
 
+# memory_cgroup NAME LIMIT: a memory cgroup of LIMIT for this test in $cg
+# (the caller's EXIT trap removes it: rmdir "$cg"), or skip: it needs root
+# and a memory controller (v1 or v2).
+memory_cgroup() {
+    [ "$(id -u)" = 0 ] || skip "needs root to make a memory cgroup"
+    if [ -d /sys/fs/cgroup/memory ]; then
+        cg=/sys/fs/cgroup/memory/moetier-$1.$$ limit=memory.limit_in_bytes
+    elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2> /dev/null; then
+        cg=/sys/fs/cgroup/moetier-$1.$$ limit=memory.max
+    else
+        skip "no cgroup memory controller (v1 /sys/fs/cgroup/memory or v2 memory)"
+    fi
+    mkdir "$cg" 2> /dev/null || skip "cannot create $cg"
+    echo "$2" > "$cg/$limit" || { rmdir "$cg"; fail "cannot set $cg/$limit"; }
+}
+
+# in_cgroup COMMAND...: runs COMMAND inside $cg.
+in_cgroup() {
+    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@"
+}
+
 # Every core, as users run llama.cpp.
 NPROC=$(nproc 2> /dev/null || echo 2)
 

@@ -5,6 +5,7 @@
 # the programs were not built.
 PROGRAM_TESTS = \
 	tests/programs/server.sh \
+	tests/programs/server_capped.sh \
 	tests/programs/load_modes.sh \
 	tests/programs/rpc.sh \
 	tests/programs/quants.sh \

@@ -18,28 +18,6 @@ quarter=$((eb / 4))
 
 . "$(dirname "$0")/server_lib.sh"
 
-prompts="The history of the city|Water boils at a temperature|In the beginning of the project we|def parse(line):"
-requests() { # PORT OUTFILE: sequential requests, then two at once
-    : > "$2"
-    IFS='|'
-    for p in $prompts; do
-        unset IFS
-        t=$(complete "$1" "$p")
-        [ -n "$t" ] || fail "no tokens for '$p' from port $1"
-        echo "seq $p: $t" >> "$2"
-        IFS='|'
-    done
-    unset IFS
-    complete "$1" "Two requests at once, the first" > "$2.a" &
-    a=$!
-    complete "$1" "Two requests at once, the second" > "$2.b" &
-    b=$!
-    wait $a; wait $b
-    [ -s "$2.a" ] && [ -s "$2.b" ] || fail "a concurrent request got no tokens from port $1"
-    echo "par a: $(cat "$2.a")" >> "$2"
-    echo "par b: $(cat "$2.b")" >> "$2"
-}
-
 start_server plain
 requests "$plain_port" "$TMP/plain.tok"
 stop_server plain "$plain_pid"

@@ -13,8 +13,9 @@ start_server() {
     port=$(free_port ${#name})
     set -- "$@" -- "$server" -m "$model" --host 127.0.0.1 --port "$port" -t "$NPROC" -c 2048 -np 2 \
         --no-webui --seed 1
-    if [ "$1" = -- ]; then shift; "$@" > "$TMP/$name.log" 2>&1 &
-    else "$MOETIER" run "$@" > "$TMP/$name.log" 2>&1 &
+    # SERVER_WRAP: a command that execs the rest (a cgroup's, server_capped.sh)
+    if [ "$1" = -- ]; then shift; ${SERVER_WRAP:-} "$@" > "$TMP/$name.log" 2>&1 &
+    else ${SERVER_WRAP:-} "$MOETIER" run "$@" > "$TMP/$name.log" 2>&1 &
     fi
     spid=$!
     started_pids="$started_pids $spid"
@@ -26,6 +27,31 @@ start_server() {
         sleep 0.1
     done
     eval "${name}_pid=$spid ${name}_port=$port"
+}
+
+# requests PORT OUTFILE: greedy completions of several prompts one after
+# another, then two at once (the server's two slots decode together), their
+# token ids in OUTFILE.
+prompts="The history of the city|Water boils at a temperature|In the beginning of the project we|def parse(line):"
+requests() {
+    : > "$2"
+    IFS='|'
+    for p in $prompts; do
+        unset IFS
+        t=$(complete "$1" "$p")
+        [ -n "$t" ] || fail "no tokens for '$p' from port $1"
+        echo "seq $p: $t" >> "$2"
+        IFS='|'
+    done
+    unset IFS
+    complete "$1" "Two requests at once, the first" > "$2.a" &
+    a=$!
+    complete "$1" "Two requests at once, the second" > "$2.b" &
+    b=$!
+    wait $a; wait $b
+    [ -s "$2.a" ] && [ -s "$2.b" ] || fail "a concurrent request got no tokens from port $1"
+    echo "par a: $(cat "$2.a")" >> "$2"
+    echo "par b: $(cat "$2.b")" >> "$2"
 }
 
 # complete PORT PROMPT: the token ids of a greedy completion.

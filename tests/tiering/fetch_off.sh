@@ -12,21 +12,12 @@
 need_driver
 need_shim
 need_text
-[ "$(id -u)" = 0 ] || skip "needs root to make a memory cgroup"
-if [ -d /sys/fs/cgroup/memory ]; then
-    cg=/sys/fs/cgroup/memory/moetier-fetch-off.$$ limit=memory.limit_in_bytes
-elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2> /dev/null; then
-    cg=/sys/fs/cgroup/moetier-fetch-off.$$ limit=memory.max
-else
-    skip "no cgroup memory controller (v1 /sys/fs/cgroup/memory or v2 memory)"
-fi
-mkdir "$cg" 2> /dev/null || skip "cannot create $cg"
-trap 'rmdir "$cg" 2> /dev/null; rm -rf "$TMP"' EXIT
 # room for the 84 MB of weights and the rest, not for the model's 1.25x
-echo 160M > "$cg/$limit" || fail "cannot set $cg/$limit"
+memory_cgroup fetch-off 160M
+trap 'rmdir "$cg" 2> /dev/null; rm -rf "$TMP"' EXIT
 
 olmoe_model "$TMP/m.gguf"
-sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" env LD_PRELOAD="$MOETIER_LIB" \
+in_cgroup env LD_PRELOAD="$MOETIER_LIB" \
     MOETIER_PROFILE=off MOETIER_LOG=info MOETIER_STATS_DIR="$TMP/stats" MOETIER_SAMPLE_MS=60000 \
     "$LLAMA_DRIVER" --quiet -m "$TMP/m.gguf" --no-mmap --feed "$TEXT" --feed-max 100 -n 20 \
     > "$TMP/off.out" 2> "$TMP/off.err" || { cat "$TMP/off.err"; fail "the driver failed in the cgroup"; }

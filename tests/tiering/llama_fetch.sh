@@ -11,17 +11,8 @@
 need_driver
 need_shim
 need_text
-[ "$(id -u)" = 0 ] || skip "needs root to make a memory cgroup"
-if [ -d /sys/fs/cgroup/memory ]; then
-    cg=/sys/fs/cgroup/memory/moetier-fetch.$$ limit=memory.limit_in_bytes
-elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2> /dev/null; then
-    cg=/sys/fs/cgroup/moetier-fetch.$$ limit=memory.max
-else
-    skip "no cgroup memory controller (v1 /sys/fs/cgroup/memory or v2 memory)"
-fi
-mkdir "$cg" 2> /dev/null || skip "cannot create $cg"
+memory_cgroup fetch 56M
 trap 'rmdir "$cg" 2> /dev/null; rm -rf "$TMP"' EXIT
-echo 56M > "$cg/$limit" || fail "cannot set $cg/$limit"
 
 olmoe_model "$TMP/m.gguf"
 
@@ -30,7 +21,7 @@ capped() {
     name=$1
     shift
     dd if="$TMP/m.gguf" iflag=nocache count=0 status=none
-    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" env "$@" "$LLAMA_DRIVER" --quiet \
+    in_cgroup env "$@" "$LLAMA_DRIVER" --quiet \
         -m "$TMP/m.gguf" --feed "$TEXT" --feed-max 300 -n 8 > "$TMP/$name.out" 2> "$TMP/$name.err" ||
         { cat "$TMP/$name.err"; fail "$name: the driver failed in the cgroup"; }
 }
@@ -62,7 +53,7 @@ grep -q "sampler: routing with exact reads, 9 expert tensors in the file mapping
     fail "no exact reads: $(cat "$TMP/reads.err")"
 grep -q "exact reads: [1-9][0-9]* expert slices advised" "$TMP/reads.err" || fail "nothing read: $(cat "$TMP/reads.err")"
 # the prompt (one batch of several tokens) is read layer by layer too: every MoE layer once
-grep -q "exact reads: .*; 3 layers of prompt batches" "$TMP/reads.err" ||
+grep -q "exact reads: .*; 3 layers of batches" "$TMP/reads.err" ||
     fail "the prompt batch was not read layer by layer: $(grep 'exact reads' "$TMP/reads.err")"
 # the read room: sized from the cap, run by the policy, its victims dropped
 for run in reads locked; do
