@@ -69,7 +69,7 @@ static uint32_t n_experts;
 static uint32_t *bypass, n_bypass, bypass_cap;
 static char policy_name[16];
 /* statistics: relaxed atomics */
-static uint64_t st_steps, st_misses, st_direct, st_prefetched, st_evicted, st_drop_failed;
+static uint64_t st_steps, st_misses, st_direct, st_prefetched, st_evicted, st_drop_failed, st_batch_layers;
 
 static int enter(int spin)
 {
@@ -474,6 +474,7 @@ void shim_room_batch(uint32_t layer, const int32_t *ids, int n)
     if (__atomic_load_n(&room_on, __ATOMIC_ACQUIRE) && layer < room.n_layers) {
         step_k = 0; /* a batch's experts keep their edge pages only while held */
         drop_bypassed();
+        __atomic_fetch_add(&st_batch_layers, 1, __ATOMIC_RELAXED);
         for (int i = 0; i < n && n_bypass < bypass_cap; i++) {
             if (ids[i] < 0 || (uint32_t)ids[i] >= n_experts)
                 continue;
@@ -547,6 +548,7 @@ void shim_room_totals(struct shim_room_totals *t)
     t->cap = room.set.cap;
     t->pair_bytes = pair_bytes;
     t->policy = policy_name;
+    t->batch_layers = __atomic_load_n(&st_batch_layers, __ATOMIC_RELAXED);
     t->audited = au_done;
     t->held_whole = au_held_whole;
     t->held_part = au_held_part;

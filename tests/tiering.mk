@@ -30,6 +30,7 @@ TIERING_SCRIPT_TESTS = \
 	tests/tiering/llama_lock.sh \
 	tests/tiering/doctor_plan.sh \
 	tests/tiering/llama_fetch.sh \
+	tests/tiering/batch_reads.sh \
 	tests/tiering/fetch_off.sh \
 	tests/tiering/set_live.sh \
 	tests/tiering/pmem_served.sh \
