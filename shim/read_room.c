@@ -146,6 +146,25 @@ static void widen(const struct shim_read_part *r, uint32_t layer, uint32_t e, ui
     *b = hi;
 }
 
+/* Whether part r's pages may be dropped: a shared mapping of a file the room has a descriptor for. */
+static int droppable(const struct shim_read_part *r)
+{
+    return r && r->shared && r->n_expert && r->file >= 0 && r->file < n_room_fd && room_fd[r->file] >= 0;
+}
+
+/* Drops the whole pages [a, b) of part r from the binary's mapping and the
+ * page cache; -1 when the mapping refuses (locked: EINVAL), and they stay. */
+static int drop_pages(const struct shim_read_part *r, uintptr_t a, uintptr_t b)
+{
+    if (b <= a)
+        return 0;
+    /* the raw call: what the binary's own madvise does is not ours to count */
+    if (syscall(SYS_madvise, (void *)a, (size_t)(b - a), MADV_DONTNEED) != 0)
+        return -1;
+    posix_fadvise(room_fd[r->file], (off_t)(r->file_off + (a - r->base)), (off_t)(b - a), POSIX_FADV_DONTNEED);
+    return 0;
+}
+
 /* Drops slot's pages from the binary's mapping and the page cache: its own
  * pages and, widened (above), its droppable neighbours'. */
 static void drop(uint32_t slot)
@@ -153,19 +172,13 @@ static void drop(uint32_t slot)
     uint32_t layer = slot / n_experts, e = slot % n_experts;
     for (int p = 0; p < 3; p++) {
         const struct shim_read_part *r = shim_reads_part(layer, p);
-        if (!r || !r->shared || e >= r->n_expert || r->file < 0 || r->file >= n_room_fd || room_fd[r->file] < 0)
+        if (!droppable(r) || e >= r->n_expert)
             continue;
         uintptr_t a, b;
         expert_pages(r, e, 1, &a, &b);
         widen(r, layer, e, &a, &b);
-        if (b <= a)
-            continue;
-        /* the raw call: what the binary's own madvise does is not ours to count */
-        if (syscall(SYS_madvise, (void *)a, (size_t)(b - a), MADV_DONTNEED) != 0) {
-            __atomic_fetch_add(&st_drop_failed, 1, __ATOMIC_RELAXED); /* locked (EINVAL): it stays */
-            continue;
-        }
-        posix_fadvise(room_fd[r->file], (off_t)(r->file_off + (a - r->base)), (off_t)(b - a), POSIX_FADV_DONTNEED);
+        if (drop_pages(r, a, b) != 0)
+            __atomic_fetch_add(&st_drop_failed, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -283,12 +296,8 @@ static void drop_tensors(void)
     for (uint32_t l = 0; l < room.n_layers; l++)
         for (int p = 0; p < 3; p++) {
             const struct shim_read_part *r = shim_reads_part(l, p);
-            if (!r || !r->shared || !r->n_expert || r->file < 0 || r->file >= n_room_fd || room_fd[r->file] < 0)
-                continue;
-            uintptr_t a = (r->base + page - 1) & ~(page - 1), b = (r->base + r->n_expert * r->stride) & ~(page - 1);
-            if (b <= a || syscall(SYS_madvise, (void *)a, (size_t)(b - a), MADV_DONTNEED) != 0)
-                continue; /* locked: its experts stay */
-            posix_fadvise(room_fd[r->file], (off_t)(r->file_off + (a - r->base)), (off_t)(b - a), POSIX_FADV_DONTNEED);
+            if (droppable(r)) /* a locked tensor's experts stay */
+                drop_pages(r, (r->base + page - 1) & ~(page - 1), (r->base + r->n_expert * r->stride) & ~(page - 1));
         }
 }
 
