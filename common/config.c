@@ -30,6 +30,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_CUDA_PIN] = { "MOETIER_CUDA_PIN", "--cuda-pin", "auto", "pin the DRAM cache for CUDA when the process uses CUDA: auto, on, off" },
     [MOETIER_CFG_PROMOTE] = { "MOETIER_PROMOTE", "--promote", "auto", "how the file tier promotes: lock (mlock the page cache in place), copy (memfd + remap), auto (lock when the memlock limit allows)" },
     [MOETIER_CFG_PER_TOKEN] = { "MOETIER_PER_TOKEN", "--per-token", "auto", "migration decided per token: auto (where the routing sampler reads every decode step exactly and the cache copies), on (wherever it reads every step exactly), off (rounds)" },
+    [MOETIER_CFG_READ_ROOM] = { "MOETIER_READ_ROOM", "--read-room", "auto", "the read room: where the file tier reads each layer's chosen experts exactly, moetier decides which of them stay in the page cache and drops its policy's victims (auto or on); off leaves that to the kernel's reclaim: exact reads alone, as ik_llama.cpp's --prefetch-experts" },
     [MOETIER_CFG_STATS_DIR] = { "MOETIER_STATS_DIR", "--stats-dir", "", "where live stats segments go (empty: $XDG_RUNTIME_DIR/moetier or /dev/shm)" },
     [MOETIER_CFG_LOG] = { "MOETIER_LOG", "--log", "warn", "log level: error, warn, info, debug" },
     [MOETIER_CFG_LOG_FILE] = { "MOETIER_LOG_FILE", "--log-file", "", "log destination (empty: stderr)" },
@@ -240,7 +241,8 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
         return 0;
     case MOETIER_CFG_HUGEPAGES:
     case MOETIER_CFG_CUDA_PIN:
-    case MOETIER_CFG_PER_TOKEN: {
+    case MOETIER_CFG_PER_TOKEN:
+    case MOETIER_CFG_READ_ROOM: {
         enum moetier_tristate t;
         if (parse_tristate(v, &t))
             return fail(err, n, name, v, "not one of auto, on, off");
@@ -248,8 +250,10 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
             c->hugepages = t;
         else if (var == MOETIER_CFG_CUDA_PIN)
             c->cuda_pin = t;
-        else
+        else if (var == MOETIER_CFG_PER_TOKEN)
             c->per_token = t;
+        else
+            c->read_room = t;
         return 0;
     }
     case MOETIER_CFG_PROMOTE:
@@ -370,6 +374,7 @@ const char *moetier_config_value(const struct moetier_config *c, int var, char *
     case MOETIER_CFG_HUGEPAGES: return tri[c->hugepages + 1];
     case MOETIER_CFG_CUDA_PIN: return tri[c->cuda_pin + 1];
     case MOETIER_CFG_PER_TOKEN: return tri[c->per_token + 1];
+    case MOETIER_CFG_READ_ROOM: return tri[c->read_room + 1];
     case MOETIER_CFG_PROMOTE: return c->promote == MOETIER_PROMOTE_LOCK ? "lock" : c->promote == MOETIER_PROMOTE_COPY ? "copy" : "auto";
     case MOETIER_CFG_STATS_DIR: return c->stats_dir;
     case MOETIER_CFG_LOG: return levels[c->log_level];

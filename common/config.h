@@ -68,6 +68,7 @@ enum moetier_config_var {
     MOETIER_CFG_CUDA_PIN,
     MOETIER_CFG_PROMOTE,
     MOETIER_CFG_PER_TOKEN,
+    MOETIER_CFG_READ_ROOM,
     MOETIER_CFG_STATS_DIR,
     MOETIER_CFG_LOG,
     MOETIER_CFG_LOG_FILE,
@@ -95,6 +96,7 @@ struct moetier_config {
     enum moetier_tristate cuda_pin;
     enum moetier_promote_choice promote;
     enum moetier_tristate per_token; /* migration decided per token (docs/tiering.md) */
+    enum moetier_tristate read_room; /* the read room beside the exact reads (off: the kernel's reclaim) */
     char stats_dir[MOETIER_PATH_MAX];/* "" = $XDG_RUNTIME_DIR/moetier or /dev/shm */
     int log_level;                   /* enum moetier_log_level */
     char log_file[MOETIER_PATH_MAX];

@@ -137,6 +137,9 @@ enum moetier_plan_sampler shim_plan_sampler(void)
     shim.routing_reads = p->sampler == MOETIER_PLAN_SAMPLER_ROUTING && p->routing_reads;
     if (reads_were && !shim.routing_reads)
         shim_reads_stop_locked();
+    shim.read_room = shim.routing_reads && p->read_room;
+    if (!shim.read_room)
+        shim_room_stop_locked();
     shim_tiering_room_all(shim.routing_reads && p->room_all);
     return p->sampler;
 }

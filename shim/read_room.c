@@ -342,7 +342,7 @@ void shim_room_build_locked(void)
 {
     const uint32_t L = shim_reads_n_layers(), E = shim.model.n_experts;
     __atomic_store_n(&room_on, 0, __ATOMIC_RELEASE);
-    if (!L || !E)
+    if (!L || !E || !shim.read_room) /* MOETIER_READ_ROOM=off: the plan said so */
         return;
     if (!enter(1000)) {
         log_warn("read room: another thread keeps it busy; the kernel's reclaim decides what leaves the page cache");

@@ -95,6 +95,7 @@ struct shim_state {
     int sampler_fetch;          /* the tiering asked for the fetch sampler (file tier, locking) */
     int sampler_routing;        /* the routing sampler (hooks_sched.c) samples instead of shim.sampler */
     int routing_reads;          /* the plan: the routing sampler reads each layer's chosen experts in (reads.c) */
+    int read_room;              /* the plan: with routing_reads, the read room runs (read_room.c) */
     int routing_failed;         /* it failed once: the other samplers from then on */
     uint8_t *used;              /* [slots] scratch for one sample */
     struct moetier_hotness hot;

@@ -315,6 +315,7 @@ static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
     p->try_routing = !f->routing_failed &&
                      (f->cfg.sampler == MOETIER_SAMPLER_AUTO || f->cfg.sampler == MOETIER_SAMPLER_ROUTING);
     p->routing_reads = 0;
+    p->read_room = 0;
     p->room_all = 0;
     if (p->try_routing) {
         if (f->routing > 0 && fetch) {
@@ -323,6 +324,12 @@ static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
             say(p, at, 0, "sampler: routing with exact reads (the file tier locks the page cache and the model does "
                           "not fit): every decode step, each MoE layer's chosen experts read in whole as soon as its "
                           "router has chosen them, before the layer reads them");
+            if (f->cfg.read_room == MOETIER_OFF) {
+                say(p, at, 0, "MOETIER_READ_ROOM=off: no read room; the kernel's reclaim decides which read experts "
+                              "leave the page cache (exact reads alone)");
+                return;
+            }
+            p->read_room = 1;
             /* measured (docs/bench-capped.md, "The read room"): the room
              * alone read fewer bytes and ran faster than the room beside a
              * locked hot set of a quarter; an explicit MOETIER_DRAM keeps one */

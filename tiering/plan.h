@@ -123,6 +123,8 @@ struct moetier_plan {
                                   sampler, or the routing sampler's exact reads (routing_reads) */
     int routing_reads;         /* the routing sampler on every step, each MoE layer's chosen experts read
                                   in as soon as the router has chosen them (MADV_WILLNEED) */
+    int read_room;             /* with routing_reads: the read room decides what stays in the page cache
+                                  (MOETIER_READ_ROOM), else the kernel's reclaim */
     int room_all;              /* with routing_reads and the default budget: the read room takes the
                                   memory, the engine locks no hot set (budget 0) */
     double sample_budget;      /* percent of decode time */

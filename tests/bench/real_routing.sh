@@ -15,17 +15,19 @@
 # Configurations (the anchors issue 12 names), rounds rotated:
 #   uncapped  plain llama.cpp, no cgroup, page cache warm (the ceiling)
 #   capped    plain llama.cpp in the cgroup
-#   moetier   moetier's defaults: hot experts locked in the page cache, the
-#             routing sampler's exact reads layer by layer (shim/reads.c)
+#   moetier   moetier's defaults: the routing sampler's exact reads layer by
+#             layer (shim/reads.c) and the read room deciding what stays in
+#             the page cache (shim/read_room.c)
 #   fetch     moetier with MOETIER_SAMPLER=fault: the fetch sampler (each
 #             expert read at its first fault; the default before 2026-12-07)
-#   exact     exact reads alone: moetier with MOETIER_DRAM=1M (no cache to
-#             speak of: ik_llama.cpp's --prefetch-experts does this)
+#   exact     exact reads alone: moetier with MOETIER_READ_ROOM=off and
+#             MOETIER_DRAM=1M (no room, no locked set: the kernel's reclaim
+#             decides; ik_llama.cpp's --prefetch-experts does this)
 #   pin       static hot pinning: mlock of the hottest third of the experts by
 #             a profile recorded on held-out text (llama.cpp's pin-hot-experts
 #             proposals; tests/bench/pin_hot.c)
-#   lru       an LRU expert cache: moetier with MOETIER_POLICY=lru (locked
-#             experts, recency order: llama.cpp's --moe-expert-cache proposal)
+#   lru       an LRU expert cache: moetier with MOETIER_POLICY=lru (the read
+#             room in recency order: llama.cpp's --moe-expert-cache proposal)
 #
 # Disk bytes per decoded token: what the driver read from storage during the
 # feed (its feed_read_bytes, /proc/self/io: faults, readaheads and the
@@ -55,7 +57,7 @@ dir=${RR_DIR:-/var/tmp/moetier-rr}
 mkdir -p "$dir"
 # RR_CONFIGS / RR_EXTRA pick a subset (capped must stay: the bound needs it)
 configs=${RR_CONFIGS:-uncapped capped moetier pin}
-extra=${RR_EXTRA-fetch:MOETIER_SAMPLER=fault exact:MOETIER_DRAM=1M lru:MOETIER_POLICY=lru}
+extra=${RR_EXTRA-fetch:MOETIER_SAMPLER=fault exact:MOETIER_READ_ROOM=off,MOETIER_DRAM=1M lru:MOETIER_POLICY=lru}
 all="$configs $(for x in $extra; do printf '%s ' "${x%%:*}"; done)"
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

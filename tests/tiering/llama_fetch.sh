@@ -3,7 +3,8 @@
 # memory limit is below the model's size, plain and under moetier (defaults:
 # promotion by locking, the hot policy, the routing sampler's exact reads of
 # each MoE layer's chosen experts; and with MOETIER_SAMPLER=fault, the fetch
-# sampler reading each touched expert in whole at its fault). Tokens
+# sampler reading each touched expert in whole at its fault; with
+# MOETIER_READ_ROOM=off, exact reads alone). Tokens
 # identical, the reads in use, experts locked and promoted, nothing failed. Speed is the benchmark's business
 # (docs/bench-capped.md), not this test's. Needs root and a cgroup memory
 # controller (v1 or v2); skips otherwise.
@@ -32,6 +33,7 @@ moe="LD_PRELOAD=$MOETIER_LIB MOETIER_PROFILE=off MOETIER_LOG=info MOETIER_STATS_
 capped reads $moe
 capped locked $moe MOETIER_DRAM=12M
 capped fetch $moe MOETIER_SAMPLER=fault
+capped alone $moe MOETIER_READ_ROOM=off MOETIER_DRAM=1M
 for run in reads locked fetch; do
     err=$TMP/$run.err
     [ "$want" = "$(field "$TMP/$run.out" tokens)" ] || fail "$run: tokens differ under the cap: $(cat "$err")"
@@ -63,6 +65,13 @@ for run in reads locked; do
         "$TMP/$run.err" || fail "$run: the read room evicted nothing: $(grep 'read room' "$TMP/$run.err")"
 done
 grep -q "read room" "$TMP/fetch.err" && fail "MOETIER_SAMPLER=fault: a read room without exact reads"
+# MOETIER_READ_ROOM=off: exact reads alone, the kernel's reclaim deciding what leaves
+[ "$want" = "$(field "$TMP/alone.out" tokens)" ] || fail "MOETIER_READ_ROOM=off: tokens differ: $(cat "$TMP/alone.err")"
+grep -q "MOETIER_READ_ROOM=off: no read room" "$TMP/alone.err" || fail "MOETIER_READ_ROOM=off not in the plan: $(cat "$TMP/alone.err")"
+grep -q "exact reads: [1-9][0-9]* expert slices advised" "$TMP/alone.err" ||
+    fail "MOETIER_READ_ROOM=off: no exact reads: $(cat "$TMP/alone.err")"
+grep -q "read room:\|read room (policy" "$TMP/alone.err" && fail "MOETIER_READ_ROOM=off: a read room ran: $(grep 'read room' "$TMP/alone.err")"
+grep -q "warn" "$TMP/alone.err" && fail "MOETIER_READ_ROOM=off: a warning: $(grep warn "$TMP/alone.err")"
 grep -q "sampler: fetch, 9 expert tensors, 192 experts covered" "$TMP/fetch.err" ||
     fail "MOETIER_SAMPLER=fault: no fetch sampler: $(cat "$TMP/fetch.err")"
 for run in reads locked fetch; do
@@ -71,5 +80,5 @@ done
 for run in reads locked; do
     note "$run: $(grep -o 'read room (policy.*' "$TMP/$run.err")"
 done
-for run in plain reads locked fetch; do note "$run prompt: $(grep -E '^prompt_(s|major)' "$TMP/$run.err" | tr '\n' ' ')"; done
+for run in plain reads locked fetch alone; do note "$run prompt: $(grep -E '^prompt_(s|major)' "$TMP/$run.err" | tr '\n' ' ')"; done
 echo "PASS: $test_name"

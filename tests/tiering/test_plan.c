@@ -421,9 +421,16 @@ static void check_details(void)
     CHECK(p.try_routing == 1 && p.fetch == 1 && p.sampler == S(ROUTING) && p.routing_reads == 1);
     CHECK(has_line(&p, "sampler: routing with exact reads", 0));
     /* the read room takes the hot set's memory, unless MOETIER_DRAM asks for one */
-    CHECK(p.room_all == 1 && has_line(&p, "read room: the page cache these reads fill", 0));
+    CHECK(p.room_all == 1 && p.read_room == 1 && has_line(&p, "read room: the page cache these reads fill", 0));
     base(&f), f.cfg.source[MOETIER_CFG_DRAM] = MOETIER_SRC_ENV, moetier_plan_make(&f, &p);
     CHECK(p.routing_reads == 1 && p.room_all == 0 && !has_line(&p, "read room:", 0));
+    CHECK(p.read_room == 1);
+    /* MOETIER_READ_ROOM=off: exact reads alone, beside the locked hot set */
+    base(&f), f.cfg.read_room = MOETIER_OFF, moetier_plan_make(&f, &p);
+    CHECK(p.routing_reads == 1 && p.read_room == 0 && p.room_all == 0 && p.lock == 1);
+    CHECK(has_line(&p, "MOETIER_READ_ROOM=off: no read room", 0) && !has_line(&p, "read room: the page cache", 0));
+    base(&f), f.cfg.read_room = MOETIER_OFF, f.routing = 0, moetier_plan_make(&f, &p);
+    CHECK(p.sampler == S(FETCH) && p.read_room == 0 && !has_line(&p, "MOETIER_READ_ROOM", 0));
     base(&f), f.cfg.sampler = MOETIER_SAMPLER_ROUTING, moetier_plan_make(&f, &p);
     CHECK(p.fetch == 1 && p.sampler == S(ROUTING) && p.routing_reads == 1);
     base(&f), f.routing = 0, strcpy(f.routing_why, "no ggml scheduler"), moetier_plan_make(&f, &p);
