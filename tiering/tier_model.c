@@ -64,7 +64,8 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
     if (m->slow.kind == MOETIER_TIER_BLOCK && m->slow.exact_gbps > 0 && l->windows <= 0 && !l->mm_misses) {
         double miss = (l->direct + l->promoted) * l->expert_bytes;
         c->fetches = l->miss_layers;
-        wait = secs(miss, m->slow.exact_gbps) + c->fetches * m->slow.exact_layer_us * 1e-6;
+        wait = secs(miss, m->slow.exact_gbps) + c->fetches * m->slow.exact_layer_us * 1e-6 +
+               l->drops * m->slow.exact_drop_us * 1e-6;
         c->t_slow = wait + secs(c->slow_read - miss, m->slow.read_gbps);
     } else {
         c->t_slow = secs(c->slow_read, m->slow.read_gbps) + c->fetches * m->slow.latency_us * 1e-6;

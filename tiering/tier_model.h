@@ -11,8 +11,10 @@
  *          machine's, measured), the misses of a layer are read together as
  *          the runtime reads them: exact_layer_us once per layer with misses
  *          and their bytes at exact_gbps, a wait added to the experts' time
- *          below (the layer's matmul cannot start before its experts are in);
- *          read-around rows keep the above.
+ *          below (the layer's matmul cannot start before its experts are in),
+ *          and each expert the cache lets go adds exact_drop_us (the read
+ *          room drops it while the reads are in flight: what they do not
+ *          hide); read-around rows keep the above.
  *   byte   (PMem App Direct, CXL, a CPU-less node): a miss is read in place at
  *          the slow tier's bandwidth; a promotion (the runtime's copy, which
  *          runs beside the in-place read) costs one more slow read and a DRAM
@@ -48,6 +50,9 @@ struct moetier_tier {
      * for: a fixed cost per layer with misses and a rate for their bytes.
      * 0: not measured (each fetch pays latency_us at read_gbps). */
     double exact_gbps, exact_layer_us;
+    /* block, measured: what each of the read room's drops adds to a layer's
+     * wait beyond what the reads in flight hide (0: hidden, or not measured) */
+    double exact_drop_us;
 };
 
 struct moetier_machine {
@@ -72,6 +77,8 @@ struct moetier_token_load {
     double dense_serial_weights, dense_overlap_weights;
     double moe_layers;      /* GPU hand-offs per token */
     double miss_layers;     /* layers with a demand miss per token (exact reads: one wait each) */
+    double drops;           /* experts the cache lets go per token (evicted, or read without a place):
+                               with exact reads, the read room drops each from the page cache */
     /* block tier with the kernel's read-around (moetier_tier_readaround):
      * bytes read beyond the missed experts themselves (slow read + DRAM write,
      * never computed) and the device reads per token, which then replace the

@@ -131,6 +131,8 @@ struct bench_exact {
     uint64_t expert_bytes;          /* one expert, on average */
     struct bench_stat one_us, batch_us; /* a layer's wait for 1 and for k missed experts */
     struct bench_stat drop_us;      /* dropping one expert again (mapping and page cache) */
+    struct bench_stat step_us;      /* k misses' wait with k victims dropped while they are read (the room's step) */
+    double drop_added_us;           /* per drop, what the step takes beyond the batch alone (0: hidden) */
     double layer_us, gbps;          /* fit: the wait's fixed part, and the rate of its bytes */
     char skipped[BENCH_WHY];
 };

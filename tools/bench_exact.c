@@ -14,9 +14,13 @@
  * batches of 1 and k alternate through each pass. A line through the two
  * medians gives the fixed cost of a layer's wait and the rate of its bytes.
  * Then the k experts are dropped again one by one, as the read room drops its
- * victims, timed: what a miss costs the room when it must make room. The
- * other cores spin meanwhile, as ggml's threads wait in their barrier (the
- * drops' TLB shootdowns interrupt them).
+ * victims, timed: what a miss costs the room when it must make room. And a
+ * layer as the room steps it: k misses asked for, then k victims (cached
+ * experts of another layer) dropped while the reads are in flight, then the
+ * misses touched; what that takes beyond the batch alone, per drop, is the
+ * drops' cost the reads do not hide. The other cores spin meanwhile, as
+ * ggml's threads wait in their barrier (the drops' TLB shootdowns interrupt
+ * them).
  */
 #include "config.h"
 
@@ -79,30 +83,56 @@ static void drop(int fd, unsigned char *map, const struct bench_expert *x)
     }
 }
 
-/* One batch: the page cache dropped, then n experts asked for at once and touched; microseconds. */
-static double batch(int fd, unsigned char *map, uint64_t size, const struct bench_expert *ex, const size_t *pick, int n,
-                    uint64_t *bytes, volatile unsigned char *sink)
+/* n experts' ranges asked for at once (touch 0), or every page of them
+ * touched (touch 1: their bytes added to *bytes). */
+static void ranges(unsigned char *map, const struct bench_expert *ex, const size_t *pick, int n, int touch,
+                   uint64_t *bytes, volatile unsigned char *sink)
 {
     const uint64_t page = moetier_page_size();
+    unsigned char acc = 0;
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < ex[pick[i]].n; p++) {
+            uint64_t a = ex[pick[i]].off[p] & ~(page - 1), b = ex[pick[i]].off[p] + ex[pick[i]].len[p];
+            if (!touch) {
+                madvise(map + a, (size_t)(b - a), MADV_WILLNEED);
+                continue;
+            }
+            for (uint64_t x = a; x < b; x += page)
+                acc ^= map[x];
+            *bytes += ex[pick[i]].len[p];
+        }
+    *sink = acc;
+}
+
+/* One layer's wait: the page cache dropped (and n_victims experts read in
+ * again), then n experts asked for at once, the victims dropped, and the n
+ * touched; microseconds from the ask to the last touch. */
+static double batch(int fd, unsigned char *map, uint64_t size, const struct bench_expert *ex, const size_t *pick, int n,
+                    const size_t *victims, int n_victims, uint64_t *bytes, volatile unsigned char *sink)
+{
+    uint64_t ignored = 0;
     madvise(map, (size_t)size, MADV_DONTNEED);
     posix_fadvise(fd, 0, (off_t)size, POSIX_FADV_DONTNEED);
+    ranges(map, ex, victims, n_victims, 0, &ignored, sink);
+    ranges(map, ex, victims, n_victims, 1, &ignored, sink);
     double t0 = bench_now();
-    /* every range asked for first (pass 0), then every page touched (pass 1) */
-    unsigned char acc = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < n; i++)
-            for (int p = 0; p < ex[pick[i]].n; p++) {
-                uint64_t a = ex[pick[i]].off[p] & ~(page - 1), b = ex[pick[i]].off[p] + ex[pick[i]].len[p];
-                if (pass == 0) {
-                    madvise(map + a, (size_t)(b - a), MADV_WILLNEED);
-                    continue;
-                }
-                for (uint64_t x = a; x < b; x += page)
-                    acc ^= map[x];
-                *bytes += ex[pick[i]].len[p];
-            }
-    *sink = acc;
+    ranges(map, ex, pick, n, 0, bytes, sink);
+    for (int i = 0; i < n_victims; i++)
+        drop(fd, map, &ex[victims[i]]);
+    ranges(map, ex, pick, n, 1, bytes, sink);
     return (bench_now() - t0) * 1e6;
+}
+
+/* n experts of a layer other than pick[0]'s (k tries; 0: none found). */
+static int pick_victims(const struct bench_expert *ex, size_t n_ex, int n, uint64_t *seed, const size_t *pick,
+                        size_t *victims)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        int got = pick_batch(ex, n_ex, n, seed, victims);
+        if (got == n && ex[victims[0]].layer != ex[pick[0]].layer)
+            return got;
+    }
+    return 0;
 }
 
 int bench_exact_run(const struct bench_opts *o, int fd, uint64_t size, const struct bench_expert *ex, size_t n_ex,
@@ -111,8 +141,9 @@ int bench_exact_run(const struct bench_opts *o, int fd, uint64_t size, const str
     memset(&out->one_us, 0, sizeof out->one_us);
     memset(&out->batch_us, 0, sizeof out->batch_us);
     memset(&out->drop_us, 0, sizeof out->drop_us);
+    memset(&out->step_us, 0, sizeof out->step_us);
     out->k = k;
-    out->layer_us = out->gbps = 0;
+    out->layer_us = out->gbps = out->drop_added_us = 0;
     if (!n_ex || k < 2) {
         snprintf(out->skipped, BENCH_WHY, "no experts to read (%zu) or fewer than 2 a layer (%d)", n_ex, k);
         return 0;
@@ -133,37 +164,41 @@ int bench_exact_run(const struct bench_opts *o, int fd, uint64_t size, const str
         return 0;
     }
     madvise(map, (size_t)size, MADV_RANDOM);
-    size_t *pick = malloc((size_t)k * sizeof *pick);
-    double one[BENCH_MAX_REPS], many[BENCH_MAX_REPS], drops[BENCH_MAX_REPS];
+    size_t *pick = malloc(2 * (size_t)k * sizeof *pick), *victims = pick ? pick + k : NULL;
+    double one[BENCH_MAX_REPS], many[BENCH_MAX_REPS], drops[BENCH_MAX_REPS], steps[BENCH_MAX_REPS];
     int reps = 0;
     struct bench_spin *spin = bench_spin_start(o->threads - 1);
     volatile unsigned char sink;
     uint64_t seed = 0x853c49e6748fea9bull;
     for (int rep = 0; pick && rep < o->reps; rep++) {
-        double t1[256], tk[256], td[256];
-        int n1 = 0, nk = 0;
+        double t1[256], tk[256], td[256], ts[256];
+        int n1 = 0, nk = 0, ns = 0;
         double t0 = bench_now();
         while (n1 < 256 && bench_now() - t0 < o->pass_s / 2) {
             uint64_t b1 = 0, bk = 0;
             int n = pick_batch(ex, n_ex, 1, &seed, pick);
-            t1[n1++] = batch(fd, map, size, ex, pick, n, &b1, &sink);
+            t1[n1++] = batch(fd, map, size, ex, pick, n, NULL, 0, &b1, &sink);
             n = pick_batch(ex, n_ex, k, &seed, pick);
             if (n == k) {
-                tk[nk] = batch(fd, map, size, ex, pick, n, &bk, &sink);
+                tk[nk] = batch(fd, map, size, ex, pick, n, NULL, 0, &bk, &sink);
                 double d0 = bench_now();
                 for (int i = 0; i < n; i++)
                     drop(fd, map, &ex[pick[i]]);
                 td[nk++] = (bench_now() - d0) * 1e6 / n;
+                if (pick_victims(ex, n_ex, k, &seed, pick, victims))
+                    ts[ns++] = batch(fd, map, size, ex, pick, n, victims, k, &bk, &sink);
             }
         }
-        struct bench_stat s1, sk, sd;
+        struct bench_stat s1, sk, sd, ss;
         bench_summarize(t1, n1, &s1);
         bench_summarize(tk, nk, &sk);
         bench_summarize(td, nk, &sd);
+        bench_summarize(ts, ns, &ss);
         if (s1.n && sk.n) {
             one[reps] = s1.median;
             many[reps] = sk.median;
             drops[reps] = sd.median;
+            steps[reps] = ss.n ? ss.median : 0;
             reps++;
         }
     }
@@ -178,6 +213,10 @@ int bench_exact_run(const struct bench_opts *o, int fd, uint64_t size, const str
     bench_summarize(one, reps, &out->one_us);
     bench_summarize(many, reps, &out->batch_us);
     bench_summarize(drops, reps, &out->drop_us);
+    bench_summarize(steps, reps, &out->step_us);
+    /* the drops' cost beyond what the reads in flight hide, per drop (0: hidden) */
+    if (out->step_us.median > out->batch_us.median)
+        out->drop_added_us = (out->step_us.median - out->batch_us.median) / k;
     /* t(n) = layer + n x per expert, through the two medians */
     double per = (out->batch_us.median - out->one_us.median) / (k - 1);
     if (per <= 0) {

@@ -149,6 +149,7 @@ static int figures(const struct run *r, struct figure *f)
     f[n++] = (struct figure){ "file_exact_one_us", &r->exact.one_us, r->exact.skipped };
     f[n++] = (struct figure){ "file_exact_batch_us", &r->exact.batch_us, r->exact.skipped };
     f[n++] = (struct figure){ "file_exact_drop_us", &r->exact.drop_us, r->exact.skipped };
+    f[n++] = (struct figure){ "file_exact_step_us", &r->exact.step_us, r->exact.skipped };
     return n;
 }
 
@@ -202,6 +203,8 @@ static void write_json(FILE *f, const struct run *r)
     if (r->exact.gbps > 0) {
         json_key(&j, "file_exact_gbps"), json_double(&j, r->exact.gbps);
         json_key(&j, "file_exact_layer_us"), json_double(&j, r->exact.layer_us);
+        if (r->exact.step_us.n)
+            json_key(&j, "file_exact_drop_added_us"), json_double(&j, r->exact.drop_added_us);
     }
     json_key(&j, "exact_reads"), json_obj_begin(&j);
     json_key(&j, "experts"), json_str(&j, r->exact_src);
@@ -351,9 +354,14 @@ static void print_text(const struct run *r, const char *profile)
     snprintf(note, sizeof note, "an expert's pages unmapped and dropped, %d other thread%s spinning", r->o.threads - 1,
              r->o.threads == 2 ? "" : "s");
     line("  drop", &r->exact.drop_us, "us", r->exact.skipped, note);
+    snprintf(b, sizeof b, "  a layer, %d + %d drops", r->exact.k, r->exact.k);
+    line(b, &r->exact.step_us, "us", r->exact.skipped,
+         "the room's step: the misses asked for, other experts dropped meanwhile, then read");
     if (r->exact.gbps > 0)
         printf("%-22s %9.0f us a layer with misses + its bytes at %.2f GB/s\n", "  fit", r->exact.layer_us,
                r->exact.gbps);
+    if (r->exact.gbps > 0 && r->exact.step_us.n)
+        printf("%-22s %9.0f us a drop beyond what the reads in flight hide\n", "  drops", r->exact.drop_added_us);
     else if (r->exact.one_us.n)
         printf("%-22s not fitted: %s\n", "  fit", r->exact.skipped);
     if (profile)

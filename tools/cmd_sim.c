@@ -123,6 +123,8 @@ static int replay_row(const struct moetier_routing *r, const char *name, double 
     w->load.prefetched = per_token * x.prefetched / a;
     /* the share of layer steps with a miss, on the shape's layers */
     w->load.miss_layers = moe_layers * (double)x.miss_steps * r->topk / a;
+    /* what the cache let go: evicted, or read without a place */
+    w->load.drops = per_token * (double)(x.evictions + x.direct) / a;
     return 0;
 }
 

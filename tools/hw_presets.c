@@ -129,7 +129,7 @@ static int from_profile(const char *path, struct hw_machine *h, int have_dram, i
             rc = -EINVAL;
             goto out;
         }
-        h->m.dram = (struct moetier_tier){ MOETIER_TIER_BYTE, v, v, 0.1, 0, 0 };
+        h->m.dram = (struct moetier_tier){ .kind = MOETIER_TIER_BYTE, .read_gbps = v, .write_gbps = v, .latency_us = 0.1 };
         if (json_number(j, NULL, "dram_write_gbps", &v) == 0 && v > 0)
             h->m.dram.write_gbps = v;
         else
@@ -150,7 +150,7 @@ static int from_profile(const char *path, struct hw_machine *h, int have_dram, i
             rc = -EINVAL;
             goto out;
         }
-        h->m.slow = (struct moetier_tier){ MOETIER_TIER_BLOCK, v, v, 0, 0, 0 };
+        h->m.slow = (struct moetier_tier){ .kind = MOETIER_TIER_BLOCK, .read_gbps = v, .write_gbps = v };
         /* A fetch's fixed cost, beside its bytes at file_read_gbps. Not
          * file_read_latency_us as it stands: bench times a whole 4 MiB pread
          * there, transfer included (docs/bench.md), which the bandwidth already
@@ -173,7 +173,11 @@ static int from_profile(const char *path, struct hw_machine *h, int have_dram, i
             json_number(j, NULL, "file_exact_layer_us", &el) == 0 && el >= 0) {
             h->m.slow.exact_gbps = eg;
             h->m.slow.exact_layer_us = el;
-            snprintf(h->slow, sizeof h->slow, "this (file tier; exact reads %.2f GB/s + %.0f us a layer)", eg, el);
+            double ed;
+            if (json_number(j, NULL, "file_exact_drop_added_us", &ed) == 0 && ed >= 0)
+                h->m.slow.exact_drop_us = ed;
+            snprintf(h->slow, sizeof h->slow, "this (file tier; exact reads %.2f GB/s + %.0f us a layer, %.0f us a "
+                     "drop)", eg, el, h->m.slow.exact_drop_us);
         } else {
             snprintf(h->slow, sizeof h->slow, "this (file tier)");
         }
@@ -218,13 +222,15 @@ int hw_machine_parse(const char *spec, const char *profile, struct hw_machine *h
     if (!dram && !want_this)
         dram = find(slow->default_dram, strlen(slow->default_dram));
     if (dram) {
-        h->m.dram = (struct moetier_tier){ dram->kind, dram->read_gbps, dram->write_gbps, dram->latency_us, 0, 0 };
+        h->m.dram = (struct moetier_tier){ .kind = dram->kind, .read_gbps = dram->read_gbps, .write_gbps = dram->write_gbps,
+                                            .latency_us = dram->latency_us };
         h->m.cpu_gweights = dram->cpu_gweights;
         snprintf(h->dram, sizeof h->dram, "%s", dram->name);
         snprintf(h->cpu, sizeof h->cpu, "%s", dram->cpu);
     }
     if (slow) {
-        h->m.slow = (struct moetier_tier){ slow->kind, slow->read_gbps, slow->write_gbps, slow->latency_us, 0, 0 };
+        h->m.slow = (struct moetier_tier){ .kind = slow->kind, .read_gbps = slow->read_gbps, .write_gbps = slow->write_gbps,
+                                            .latency_us = slow->latency_us };
         h->memory_mode = slow->memory_mode;
         snprintf(h->slow, sizeof h->slow, "%s", slow->name);
     }

@@ -56,6 +56,10 @@ for (const k of ["file_read_gbps", "file_read_latency_us", "file_read_4k_latency
 // exact reads: a rate and a fixed cost a layer (0 allowed), or why not
 figure("file_exact_gbps", j.file_exact_gbps, false);
 if (j.file_exact_gbps !== undefined && !(j.file_exact_layer_us >= 0)) bad.push("file_exact_layer_us");
+// and what the read room drops add to a layer beyond the reads in flight (0 allowed: hidden)
+// (a model of one layer has no experts of another layer to drop: skipped, said why)
+if (j.file_exact_gbps !== undefined && !(j.file_exact_drop_added_us >= 0) &&
+    !(j.skipped && typeof j.skipped.file_exact_step_us === "string")) bad.push("file_exact_drop_added_us");
 if (typeof j.exact_reads !== "object" || typeof j.exact_reads.experts !== "string") bad.push("exact_reads");
 if (typeof j.promote_gbps !== "object") bad.push("promote_gbps");
 else {

@@ -165,6 +165,16 @@ check "exact reads bound" "$(field lru bound < out.json)" slow
 check "exact reads slow_read" "$(field top slow_read < out.json)" 250000000
 sim --trace a.trace --cache-frac 0.5 --hw this --hw-file m4.json --quant q8_0 --policy lru
 check "exact reads after the CPU tok/s" "$(field top tokens_per_s < out.json)" 1.029773
+# the read room's drops (bench's file_exact_drop_added_us: what a drop adds
+# beyond the reads in flight), 4000 us: LRU on a with 1 slot misses every
+# step (1 expert a token, promoted) and evicts 7 times in 8 tokens (.875 a
+# token): wait = 1/.5 + 1 x 2000e-6 + .875 x 4000e-6 = 2.0055 s; DRAM 1/10 +
+# 1/5 = .3 s: 2.3055 s, 0.433746 tok/s (2.302 s, 0.434405 without drops)
+sed 's/"file_exact_layer_us":2000/"file_exact_layer_us":2000,"file_exact_drop_added_us":4000/' m4.json > m5.json
+sim --trace a.trace --cache-frac 0.25 --hw this --hw-file m5.json --quant q8_0 --policy lru --cpu-gweights 0
+check "exact reads with drops tok/s" "$(field top tokens_per_s < out.json)" 0.433746
+sim --trace a.trace --cache-frac 0.25 --hw this --hw-file m4.json --quant q8_0 --policy lru --cpu-gweights 0
+check "exact reads, drops hidden tok/s" "$(field top tokens_per_s < out.json)" 0.434405
 
 # --- read-around (plain mmap on the block tier): one layer of 4 experts, each
 # 3 parts of 1e9/3 B (gate, up, down: units u = part x 4 + expert, 12 in all),
