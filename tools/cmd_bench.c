@@ -360,10 +360,10 @@ static void print_text(const struct run *r, const char *profile)
     if (r->exact.gbps > 0)
         printf("%-22s %9.0f us a layer with misses + its bytes at %.2f GB/s\n", "  fit", r->exact.layer_us,
                r->exact.gbps);
-    if (r->exact.gbps > 0 && r->exact.step_us.n)
-        printf("%-22s %9.0f us a drop beyond what the reads in flight hide\n", "  drops", r->exact.drop_added_us);
     else if (r->exact.one_us.n)
         printf("%-22s not fitted: %s\n", "  fit", r->exact.skipped);
+    if (r->exact.gbps > 0 && r->exact.step_us.n)
+        printf("%-22s %9.0f us a drop beyond what the reads in flight hide\n", "  drops", r->exact.drop_added_us);
     if (profile)
         printf("profile: %s\n", profile);
 }
