@@ -36,6 +36,7 @@ static struct shim_read_part (*parts)[3]; /* [n_layers][part]; n_expert 0: none 
 static int random_set;              /* the expert tensors' read-around is off (MADV_RANDOM) */
 static uint32_t n_parts_layers;
 static uint64_t reads_calls, reads_bytes, reads_batch_layers; /* statistics (relaxed atomics) */
+static uint64_t reads_layers, reads_ns; /* layer steps, and the time the decode threads spent in them */
 
 static void reads_advise(int advice);
 
@@ -207,6 +208,13 @@ void shim_reads_stop_locked(void)
         reads_advise(MADV_NORMAL);
 }
 
+/* A layer step's time, from t0: the decode thread's, while ggml's others wait */
+static void step_done(uint64_t t0)
+{
+    __atomic_fetch_add(&reads_ns, shim_now_ns() - t0, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&reads_layers, 1, __ATOMIC_RELAXED);
+}
+
 void shim_reads_layer(uint32_t layer, const int32_t *ids, int k)
 {
     if (!parts || layer >= n_parts_layers)
@@ -215,14 +223,17 @@ void shim_reads_layer(uint32_t layer, const int32_t *ids, int k)
      * and dropped, 100-200 us an expert with the other threads spinning:
      * moetier bench's "drop") run while the reads are in flight instead of
      * delaying them; the room's margin holds a layer's reads meanwhile */
+    uint64_t t0 = shim_now_ns();
     shim_reads_experts(layer, ids, k);
     shim_room_layer(layer, ids, k);
+    step_done(t0);
 }
 
 void shim_reads_batch(uint32_t layer, const int32_t *ids, int n)
 {
     if (!parts || layer >= n_parts_layers)
         return;
+    uint64_t t0 = shim_now_ns();
     shim_reads_experts(layer, ids, n);
     /* a batch of a few tokens (several sequences decoding at once, as
      * llama-server's slots do, or a short prompt) is a step of the room like
@@ -233,6 +244,7 @@ void shim_reads_batch(uint32_t layer, const int32_t *ids, int n)
     else
         shim_room_batch(layer, ids, n);
     __atomic_fetch_add(&reads_batch_layers, 1, __ATOMIC_RELAXED);
+    step_done(t0);
 }
 
 void shim_reads_experts(uint32_t layer, const int32_t *ids, int k)
@@ -262,8 +274,10 @@ void shim_reads_experts(uint32_t layer, const int32_t *ids, int k)
     __atomic_fetch_add(&reads_bytes, bytes, __ATOMIC_RELAXED);
 }
 
-void shim_reads_totals(uint64_t *calls, uint64_t *bytes, uint64_t *batch_layers)
+void shim_reads_totals(uint64_t *calls, uint64_t *bytes, uint64_t *batch_layers, uint64_t *layers, uint64_t *ns)
 {
+    *layers = __atomic_load_n(&reads_layers, __ATOMIC_RELAXED);
+    *ns = __atomic_load_n(&reads_ns, __ATOMIC_RELAXED);
     *batch_layers = __atomic_load_n(&reads_batch_layers, __ATOMIC_RELAXED);
     *calls = __atomic_load_n(&reads_calls, __ATOMIC_RELAXED);
     *bytes = __atomic_load_n(&reads_bytes, __ATOMIC_RELAXED);

@@ -899,13 +899,16 @@ static void finish(void)
                  (unsigned long long)shim.hot.samples, (unsigned long long)shim.tokens_decode,
                  (unsigned long long)(shim.sampler_ns / 1000),
                  (unsigned long long)(shim.sampler_ns / 1000 / shim.hot.samples));
-    uint64_t read_calls, read_bytes, read_batches;
-    shim_reads_totals(&read_calls, &read_bytes, &read_batches);
+    uint64_t read_calls, read_bytes, read_batches, read_layers, read_ns;
+    shim_reads_totals(&read_calls, &read_bytes, &read_batches, &read_layers, &read_ns);
     if (read_calls) {
         char b[32];
-        log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all; %llu layers of batches",
-                 (unsigned long long)read_calls, moetier_size_format(read_bytes, b, sizeof b),
-                 (unsigned long long)read_batches);
+        log_info("exact reads: %llu expert slices advised (MADV_WILLNEED), %s in all; %llu layers of batches; "
+                 "%llu layer steps took %llu us in the decode thread (%llu us a step: the reads' advice and the "
+                 "room's drops)", (unsigned long long)read_calls, moetier_size_format(read_bytes, b, sizeof b),
+                 (unsigned long long)read_batches, (unsigned long long)read_layers,
+                 (unsigned long long)(read_ns / 1000),
+                 (unsigned long long)(read_layers ? read_ns / 1000 / read_layers : 0));
     }
     struct shim_room_totals room;
     shim_room_totals(&room);

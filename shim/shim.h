@@ -264,7 +264,9 @@ void shim_room_unmapping_locked(uintptr_t addr, size_t len);
 void shim_room_totals(struct shim_room_totals *t);
 /* The madvise calls made and the bytes they covered, since start, and the
  * layers of batches of several tokens read (shim_reads_batch). */
-void shim_reads_totals(uint64_t *calls, uint64_t *bytes, uint64_t *batch_layers);
+/* The reads' figures since start: slices advised, their bytes, layers of
+ * batches, layer steps (tokens' and batches') and the time spent in them. */
+void shim_reads_totals(uint64_t *calls, uint64_t *bytes, uint64_t *batch_layers, uint64_t *layers, uint64_t *ns);
 
 /* ---- tiering (tiering.c): all under shim.lock unless said otherwise ---- */
 void shim_tiering_placed(const struct moetier_placement *p);

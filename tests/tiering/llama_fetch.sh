@@ -54,6 +54,8 @@ grep -q "tiering: .* of a 0 B budget" "$TMP/reads.err" ||
 grep -q "sampler: routing with exact reads, 9 expert tensors in the file mapping, every decode step" "$TMP/reads.err" ||
     fail "no exact reads: $(cat "$TMP/reads.err")"
 grep -q "exact reads: [1-9][0-9]* expert slices advised" "$TMP/reads.err" || fail "nothing read: $(cat "$TMP/reads.err")"
+grep -q "exact reads: .* [1-9][0-9]* layer steps took [0-9]* us in the decode thread" "$TMP/reads.err" ||
+    fail "the layer steps were not counted and timed: $(grep 'exact reads' "$TMP/reads.err")"
 # the prompt (one batch of several tokens) is read layer by layer too: every MoE layer once
 grep -q "exact reads: .*; 3 layers of batches" "$TMP/reads.err" ||
     fail "the prompt batch was not read layer by layer: $(grep 'exact reads' "$TMP/reads.err")"
