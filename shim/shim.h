@@ -201,8 +201,8 @@ int shim_routing_split(void);
 int shim_reads_build_locked(void);
 /* Under shim.lock: the reads stop (tiering off): the expert tensors' read-around back. */
 void shim_reads_stop_locked(void);
-/* Inside a step, no lock: the read room's step for layer (read_room.c),
- * then MADV_WILLNEED of layer's experts ids[0..k). */
+/* Inside a step, no lock: MADV_WILLNEED of layer's experts ids[0..k), then
+ * the read room's step for layer (read_room.c). */
 void shim_reads_layer(uint32_t layer, const int32_t *ids, int k);
 /* Inside a batch of several tokens (a prompt, or sequences decoding
  * together), no lock: the experts any of its tokens chose for layer, ids[0..n)
@@ -262,8 +262,6 @@ struct shim_room_totals {
  * for the exit line, once, when info is logged. */
 void shim_room_unmapping_locked(uintptr_t addr, size_t len);
 void shim_room_totals(struct shim_room_totals *t);
-/* The madvise calls made and the bytes they covered, since start, and the
- * layers of batches of several tokens read (shim_reads_batch). */
 /* The reads' figures since start: slices advised, their bytes, layers of
  * batches, layer steps (tokens' and batches') and the time spent in them. */
 void shim_reads_totals(uint64_t *calls, uint64_t *bytes, uint64_t *batch_layers, uint64_t *layers, uint64_t *ns);

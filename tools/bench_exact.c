@@ -123,7 +123,7 @@ static double batch(int fd, unsigned char *map, uint64_t size, const struct benc
     return (bench_now() - t0) * 1e6;
 }
 
-/* n experts of a layer other than pick[0]'s (k tries; 0: none found). */
+/* n experts of a layer other than pick[0]'s (8 tries; 0: none found). */
 static int pick_victims(const struct bench_expert *ex, size_t n_ex, int n, uint64_t *seed, const size_t *pick,
                         size_t *victims)
 {
