@@ -107,6 +107,11 @@ int shim_fault_handler_install(void)
 static void set_app_action(const struct sigaction *act)
 {
     int onstack_changed = (act->sa_flags ^ app_action.sa_flags) & SA_ONSTACK;
+    /* for the exit line: the samples taken once the binary's own handler is
+     * in place show that faults still reach the sampler */
+    if (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN)
+        __atomic_store_n(&shim.app_segv_samples, __atomic_load_n(&shim.hot.samples, __ATOMIC_RELAXED) + 1,
+                         __ATOMIC_RELAXED);
     app_action = *act;
     if (onstack_changed)
         install_ours(act->sa_flags & SA_ONSTACK);

@@ -899,6 +899,10 @@ static void finish(void)
                  (unsigned long long)shim.hot.samples, (unsigned long long)shim.tokens_decode,
                  (unsigned long long)(shim.sampler_ns / 1000),
                  (unsigned long long)(shim.sampler_ns / 1000 / shim.hot.samples));
+    uint64_t at = __atomic_load_n(&shim.app_segv_samples, __ATOMIC_RELAXED);
+    if (at && shim.hot.samples >= at - 1)
+        log_info("sampled %llu since the binary installed its own SIGSEGV handler (chained behind moetier's)",
+                 (unsigned long long)(shim.hot.samples - (at - 1)));
     uint64_t read_calls, read_bytes, read_batches, read_layers, read_ns;
     shim_reads_totals(&read_calls, &read_bytes, &read_batches, &read_layers, &read_ns);
     if (read_calls) {

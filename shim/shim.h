@@ -104,6 +104,7 @@ struct shim_state {
     uint64_t sampler_ns;
 
     uint64_t tokens_decode, tokens_prompt, tokens_warmup;
+    uint64_t app_segv_samples;  /* samples taken when the binary last installed a SIGSEGV handler, + 1 (0: never) */
     uint64_t decode_ns_total;
     double decode_ns_plain;     /* recent decode step time when not sampled */
     double tok_per_s;
