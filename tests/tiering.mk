@@ -6,12 +6,16 @@
 # llama.cpp under a DRAM budget, whose slow-tier bytes per token are compared
 # with replay's on the same routing (live_vs_replay.sh).
 TIERING_UNIT_TESTS = tests/bin/test_policy tests/bin/test_migrate tests/bin/stress_migrate \
-	tests/bin/test_fork_cache tests/bin/test_plan tests/bin/test_two_phase tests/bin/test_demand_cache
+	tests/bin/test_fork_cache tests/bin/test_plan tests/bin/test_two_phase tests/bin/test_demand_cache \
+	tests/bin/test_page_cache_model
 check_PROGRAMS += $(TIERING_UNIT_TESTS)
 tests_bin_test_policy_SOURCES = tests/tiering/test_policy.c
 tests_bin_test_policy_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
 tests_bin_test_demand_cache_SOURCES = tests/tiering/test_demand_cache.c
 tests_bin_test_demand_cache_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
+# sim's plain row: the kernel's page cache lists (issue 13)
+tests_bin_test_page_cache_model_SOURCES = tests/tiering/test_page_cache_model.c
+tests_bin_test_page_cache_model_LDADD = tiering/libtiering.la common/libcommon.la -lm
 tests_bin_test_migrate_SOURCES = tests/tiering/test_migrate.c tests/tiering/vm_locked.h tests/tiering/engine_fixture.h
 tests_bin_test_migrate_LDADD = tiering/libtiering.la common/libcommon.la -lm
 # a forked child reads the model, not the cache the parent punches (issue 14)

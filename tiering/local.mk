@@ -6,6 +6,7 @@ tiering_libtiering_la_SOURCES = \
 	tiering/policy_adapt.c tiering/policy_adapt.h \
 	tiering/replay.c tiering/replay.h \
 	tiering/tier_model.c tiering/tier_model.h \
+	tiering/page_cache_model.c tiering/page_cache_model.h \
 	tiering/tier_mm.c tiering/tier_mm.h \
 	tiering/slot_set.c tiering/slot_set.h \
 	tiering/demand_cache.c tiering/demand_cache.h \

@@ -69,6 +69,14 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
         c->t_slow = wait + secs(c->slow_read - miss, m->slow.read_gbps);
     } else {
         c->t_slow = secs(c->slow_read, m->slow.read_gbps) + c->fetches * m->slow.latency_us * 1e-6;
+        if (l->windows > 0) {
+            /* plain mmap under the cap: the faulting threads reclaim what the
+             * reads displace and map what they read, in turn with the reads */
+            if (m->slow.reclaim_gbps > 0)
+                c->t_slow += secs(c->slow_read, m->slow.reclaim_gbps);
+            if (m->slow.map_fault_bytes > 0)
+                c->t_slow += c->slow_read / m->slow.map_fault_bytes * m->slow.map_fault_us * 1e-6;
+        }
     }
     c->t_cpu = m->cpu_gweights > 0 ? weights / (m->cpu_gweights * 1e9) : 0;
     c->t_experts = c->t_dram, c->bound = "dram";
@@ -112,102 +120,4 @@ double moetier_tier_colloid(const struct moetier_machine *m, struct moetier_toke
     }
     l->hits = h0 - hi, l->direct = d0 + hi;
     return hi;
-}
-
-/* The page cache's LRU over units (expert parts): a doubly linked list, head most recent. */
-struct lru {
-    int32_t *prev, *next;
-    uint8_t *in;
-    int32_t head, tail;
-    uint64_t n, cap;
-};
-
-static void lru_unlink(struct lru *c, int32_t u)
-{
-    if (c->prev[u] >= 0)
-        c->next[c->prev[u]] = c->next[u];
-    else
-        c->head = c->next[u];
-    if (c->next[u] >= 0)
-        c->prev[c->next[u]] = c->prev[u];
-    else
-        c->tail = c->prev[u];
-}
-
-static void lru_push(struct lru *c, int32_t u)
-{
-    c->prev[u] = -1, c->next[u] = c->head;
-    if (c->head >= 0)
-        c->prev[c->head] = u;
-    c->head = u;
-    if (c->tail < 0)
-        c->tail = u;
-}
-
-/* u to the head; 1 if it had to be read (it was not cached) */
-static int lru_touch(struct lru *c, int32_t u)
-{
-    if (c->in[u]) {
-        lru_unlink(c, u);
-        lru_push(c, u);
-        return 0;
-    }
-    if (c->cap == 0)
-        return 1; /* nothing stays */
-    if (c->n == c->cap) {
-        int32_t t = c->tail;
-        lru_unlink(c, t);
-        c->in[t] = 0, c->n--;
-    }
-    lru_push(c, u);
-    c->in[u] = 1, c->n++;
-    return 1;
-}
-
-int moetier_tier_readaround(const struct moetier_routing *r, double cache_bytes, double part_bytes, int parts,
-                            double window_bytes, struct moetier_readaround_result *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!r->routes || parts < 1 || part_bytes <= 0 || cache_bytes < 0 || window_bytes < 0)
-        return -EINVAL;
-    const int64_t E = r->experts, units = (int64_t)r->layers * parts * E;
-    if (units <= 0 || units > INT32_MAX)
-        return -EINVAL;
-    /* whole parts: the window reads at least the faulting one */
-    int64_t w = (int64_t)(window_bytes / part_bytes);
-    if (w < 1)
-        w = 1;
-    struct lru c = { malloc(units * sizeof *c.prev), malloc(units * sizeof *c.next), calloc(units, 1), -1, -1, 0,
-                     (uint64_t)fmin(cache_bytes / part_bytes, (double)units) };
-    if (!c.prev || !c.next || !c.in) {
-        free(c.prev), free(c.next), free(c.in);
-        return -ENOMEM;
-    }
-    for (uint64_t t = 0; t < r->tokens; t++)
-        for (int l = 0; l < r->layers; l++)
-            for (int k = 0; k < r->topk; k++) {
-                int e = r->routes[(t * r->layers + l) * r->topk + k];
-                for (int p = 0; p < parts; p++) {
-                    int32_t u = (int32_t)(((int64_t)l * parts + p) * E + e);
-                    out->accesses++;
-                    if (c.in[u]) {
-                        out->hits++;
-                        lru_touch(&c, u);
-                        continue;
-                    }
-                    out->windows++;
-                    int64_t lo = u - w / 2;
-                    if (lo < 0)
-                        lo = 0;
-                    int64_t hi = lo + w > units ? units : lo + w;
-                    for (int64_t v = lo; v < hi; v++)
-                        if (v != u && lru_touch(&c, (int32_t)v))
-                            out->bytes_read += part_bytes;
-                    /* the faulting part last: it is the one used, the most recent */
-                    if (lru_touch(&c, u))
-                        out->bytes_read += part_bytes;
-                }
-            }
-    free(c.prev), free(c.next), free(c.in);
-    return 0;
 }

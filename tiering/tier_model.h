@@ -53,6 +53,12 @@ struct moetier_tier {
     /* block, measured: what each of the read room's drops adds to a layer's
      * wait beyond what the reads in flight hide (0: hidden, or not measured) */
     double exact_drop_us;
+    /* block, measured: plain mmap under a cap (read-around rows). Each byte
+     * read displaces one: the faulting thread's reclaim unmaps and frees it
+     * (at reclaim_gbps, bench's drop of a mapped expert), and the pages read
+     * are mapped by minor faults (map_fault_us each, map_fault_bytes a
+     * fault: the kernel's fault-around). 0: not measured, not charged. */
+    double reclaim_gbps, map_fault_us, map_fault_bytes;
 };
 
 struct moetier_machine {
@@ -79,7 +85,7 @@ struct moetier_token_load {
     double miss_layers;     /* layers with a demand miss per token (exact reads: one wait each) */
     double drops;           /* experts the cache lets go per token (evicted, or read without a place):
                                with exact reads, the read room drops each from the page cache */
-    /* block tier with the kernel's read-around (moetier_tier_readaround):
+    /* block tier with the kernel's read-around (moetier_tier_readaround, page_cache_model.h):
      * bytes read beyond the missed experts themselves (slow read + DRAM write,
      * never computed) and the device reads per token, which then replace the
      * misses as the latency-bearing fetches; 0 and 0 without */
@@ -105,28 +111,6 @@ void moetier_tier_cost(const struct moetier_machine *m, const struct moetier_tok
  * above (what moetier_tier_cost times). */
 void moetier_tier_bytes(const struct moetier_machine *m, const struct moetier_token_load *load,
                         struct moetier_token_cost *out);
-
-/*
- * Plain mmap on a block tier, as the kernel reads it: every expert is `parts`
- * ranges of part_bytes (gate, up, down), each of the three tensors of a layer
- * holding its experts' parts back to back, the layers in order (GGUF's
- * layout). A read of a part not in the page cache faults, and the fault reads
- * the window of window_bytes around it (the kernel's mmap read-around: from
- * the part less half the window; 2 x read_ahead_kb under llama.cpp's
- * FADV_SEQUENTIAL), every part in it not cached, neighbours included. The
- * page cache holds cache_bytes of parts, one LRU list: a part read or used
- * goes to its head, the tail is evicted (the kernel's active/inactive lists
- * and its readahead heuristics, which may shrink or drop a window after many
- * misses, are not modelled). Replays r's tokens from a cold cache.
- */
-struct moetier_readaround_result {
-    uint64_t accesses, hits; /* expert parts used, and found cached */
-    uint64_t windows;        /* faults that read a window */
-    double bytes_read;       /* bytes the windows read */
-};
-struct moetier_routing;
-int moetier_tier_readaround(const struct moetier_routing *r, double cache_bytes, double part_bytes, int parts,
-                            double window_bytes, struct moetier_readaround_result *out);
 
 /*
  * Colloid's rule (SOSP'24) on a byte tier: when the DRAM stream is the longer,

@@ -11,6 +11,7 @@
  * outcome's share of the trace's accesses is applied to the shape's
  * accesses per token (its MoE layers x top-k).
  */
+#include "tiering/page_cache_model.h"
 #include "tiering/replay.h"
 #include "tiering/tier_mm.h"
 #include "tiering/tier_model.h"
@@ -39,6 +40,7 @@
 struct row {
     const char *name, *what;
     double hit_rate;
+    double active_share; /* plain mmap on the kernel's lists: the page cache's share on the active list; else < 0 */
     struct moetier_token_load load;
     struct moetier_token_cost cost;
 };
@@ -52,6 +54,7 @@ static void usage(FILE *f)
             "                   [--quant Q] [--expert-size SIZE] [--cpu-gweights X]\n"
             "                   [--dense-bytes SERIAL[,SHARED]] [--mm-layout contiguous|random]\n"
             "                   [--streams parallel|serial] [--colloid] [--read-around SIZE]\n"
+            "                   [--page-cache kernel|lru]\n"
             "                   [--json]\n"
             "\n"
             "Predicts decode tokens/s on a machine: the trace runs through the runtime's\n"
@@ -87,6 +90,8 @@ static void usage(FILE *f)
             "  --read-around on a block tier, the lru row as plain mmap reads: each fault on an\n"
             "                expert's part (a third) reads SIZE of the file around it, neighbours\n"
             "                included (the kernel's window: 2 x read_ahead_kb under llama.cpp)\n"
+            "  --page-cache  with --read-around, what the page cache keeps: the kernel's\n"
+            "                active and inactive lists (kernel, default) or one LRU list (lru)\n"
             "  --json        one JSON object (schema 1): hit_rate, bytes_per_token, bytes_promoted,\n"
             "                tokens_per_s of the policy, bounds, rows, machine, shape\n",
             moetier_policy_auto(0), hw_preset_names(), "$XDG_STATE_HOME/moetier/machine.json", mkmoe_preset_names());
@@ -154,6 +159,8 @@ static void put_row_json(struct json *j, const struct row *w)
     json_obj_end(j);
     json_key(j, "tokens_per_s"), json_double(j, c->t_token > 0 ? 1 / c->t_token : 0);
     json_key(j, "bound"), json_str(j, c->bound);
+    if (w->active_share >= 0)
+        json_key(j, "page_cache_active_share"), json_double(j, w->active_share);
     json_obj_end(j);
 }
 
@@ -174,6 +181,7 @@ struct sim_ctx {
     uint32_t slots;
     int mm_random, serial, colloid;
     double read_around; /* bytes of the kernel's read-around window; 0: none */
+    enum moetier_page_cache_lists page_cache; /* what plain mmap's page cache keeps */
 };
 
 /* The scenarios' rows at one DRAM budget (ctx->share of the experts). */
@@ -190,6 +198,8 @@ static int sim_rows(const struct sim_ctx *ctx, struct row *rows, int *n_out)
     double per_token = (double)s->moe_layers * s->topk; /* the shape's expert reads per token */
     int n = 0, rc;
     memset(rows, 0, MAX_ROWS * sizeof *rows);
+    for (int i = 0; i < MAX_ROWS; i++)
+        rows[i].active_share = -1;
     /* Memory Mode: a hardware cache of the same DRAM over the slow tier */
     if (h->memory_mode) {
         struct moetier_mm_result mm;
@@ -221,17 +231,21 @@ static int sim_rows(const struct sim_ctx *ctx, struct row *rows, int *n_out)
              * reading the kernel's window (tier_model.h) */
             struct moetier_readaround_result ra;
             double part = s->expert_bytes / READAROUND_PARTS;
-            rc = moetier_tier_readaround(r, share * r->layers * r->experts * s->expert_bytes, part,
-                                         READAROUND_PARTS, ctx->read_around, &ra);
+            rc = moetier_tier_readaround(r, ctx->page_cache, share * r->layers * r->experts * s->expert_bytes,
+                                         part, READAROUND_PARTS, ctx->read_around, &ra);
             if (rc)
                 return cli_error(CLI_FAIL, CMD, "read-around: %s", strerror(-rc));
             double a = (double)ra.accesses, parts_per_token = per_token * READAROUND_PARTS;
-            w->what = "plain mmap: the page cache's LRU under the cap, the kernel's read-around";
+            w->what = ctx->page_cache == MOETIER_PAGE_CACHE_KERNEL
+                          ? "plain mmap: the kernel's active and inactive lists under the cap, its read-around"
+                          : "plain mmap: the page cache's LRU under the cap, the kernel's read-around";
             w->hit_rate = ra.hits / a;
             w->load.hits = per_token * w->hit_rate;
             w->load.promoted = per_token - w->load.hits;
             w->load.readaround_bytes = parts_per_token * ra.bytes_read / a - w->load.promoted * s->expert_bytes;
             w->load.windows = parts_per_token * ra.windows / a;
+            if (ctx->page_cache == MOETIER_PAGE_CACHE_KERNEL && ra.cached_parts > 0)
+                w->active_share = (double)ra.active_parts / (double)ra.cached_parts;
             continue;
         }
         if ((rc = replay_row(r, names[i], share, per_token, s->moe_layers, w)))
@@ -321,6 +335,8 @@ static void put_head_json(struct json *j, const struct sim_ctx *ctx, const char 
     json_key(j, "cpu_gweights"), json_double(j, ctx->h->m.cpu_gweights);
     json_key(j, "gpu_gbps"), json_double(j, ctx->h->m.gpu_gbps);
     json_key(j, "read_around_bytes"), json_double(j, ctx->read_around);
+    if (ctx->read_around > 0)
+        json_key(j, "page_cache"), json_str(j, moetier_page_cache_lists_name(ctx->page_cache));
     json_obj_end(j);
 }
 
@@ -341,8 +357,9 @@ static void print_head(const struct sim_ctx *ctx, const char *trace, const char 
            h->dram, h->m.dram.read_gbps, h->slow, h->m.slow.kind == MOETIER_TIER_BLOCK ? "block" : "byte",
            h->m.slow.read_gbps, h->m.slow.latency_us, h->gpu, h->cpu, h->m.cpu_gweights);
     if (ctx->read_around > 0)
-        printf("lru:      the kernel's read-around, %s per fault on a third of an expert\n",
-               moetier_size_format((uint64_t)ctx->read_around, a, sizeof a));
+        printf("lru:      the kernel's read-around, %s per fault on a third of an expert; page cache: %s\n",
+               moetier_size_format((uint64_t)ctx->read_around, a, sizeof a),
+               ctx->page_cache == MOETIER_PAGE_CACHE_KERNEL ? "the kernel's two lists" : "one LRU list");
 }
 
 /* A row's name as a reader knows it: the policy's, with auto resolved. */
@@ -454,7 +471,7 @@ static int sweep(struct sim_ctx *ctx, const char *trace, const char *quant, int 
 int cmd_sim(int argc, char **argv)
 {
     enum { O_TRACE = 256, O_DRAM, O_FRAC, O_POLICY, O_HW, O_HWFILE, O_SHAPE, O_QUANT, O_ESIZE, O_CPU, O_MM, O_JSON,
-           O_DENSE, O_STREAMS, O_COLLOID, O_SWEEP, O_PLOT, O_RA };
+           O_DENSE, O_STREAMS, O_COLLOID, O_SWEEP, O_PLOT, O_RA, O_PAGE_CACHE };
     static const struct option opts[] = {
         { "trace", required_argument, 0, O_TRACE },     { "dram", required_argument, 0, O_DRAM },
         { "cache-frac", required_argument, 0, O_FRAC }, { "policy", required_argument, 0, O_POLICY },
@@ -465,10 +482,12 @@ int cmd_sim(int argc, char **argv)
         { "dense-bytes", required_argument, 0, O_DENSE }, { "streams", required_argument, 0, O_STREAMS },
         { "colloid", no_argument, 0, O_COLLOID },       { "sweep", required_argument, 0, O_SWEEP },
         { "plot", required_argument, 0, O_PLOT },       { "read-around", required_argument, 0, O_RA },
+        { "page-cache", required_argument, 0, O_PAGE_CACHE },
         { "help", no_argument, 0, 'h' },                { 0, 0, 0, 0 },
     };
     const char *trace = NULL, *policy = "auto", *hw = NULL, *hw_file = NULL, *shape_name = NULL, *quant = "q4_K";
     uint64_t dram = 0, expert_size = 0, dense[2] = { 0, 0 }, read_around = 0;
+    enum moetier_page_cache_lists page_cache = MOETIER_PAGE_CACHE_KERNEL;
     double frac = 0, cpu_override = -1;
     int json = 0, mm_random = 0, serial = 0, colloid = 0, c, nb = 0;
     uint64_t budget[MAX_BUDGETS];
@@ -525,6 +544,10 @@ int cmd_sim(int argc, char **argv)
             if (moetier_size_parse(optarg, 0, &sz) || sz.bytes == 0)
                 return cli_error(CLI_USAGE, CMD, "bad --read-around '%s' (a size, as 16M)", optarg);
             read_around = sz.bytes;
+            break;
+        case O_PAGE_CACHE:
+            if (moetier_page_cache_lists_parse(optarg, &page_cache))
+                return cli_error(CLI_USAGE, CMD, "bad --page-cache '%s' (kernel or lru)", optarg);
             break;
         case O_PLOT:
             if (!*optarg)
@@ -627,7 +650,8 @@ int cmd_sim(int argc, char **argv)
         s.dense_overlap_weights = s.dense_overlap_bytes * qtype->block_size / qtype->type_size;
     }
     if (nb) {
-        struct sim_ctx sx = { &r, &s, &h, policy, 0, 0, mm_random, serial, colloid, (double)read_around };
+        struct sim_ctx sx = { &r, &s, &h, policy, 0, 0, mm_random, serial, colloid, (double)read_around,
+                              page_cache };
         code = sweep(&sx, trace, quant, nb, budget, ticks, json, plot);
         goto out;
     }
@@ -639,7 +663,8 @@ int cmd_sim(int argc, char **argv)
                          share * 100, r.layers * r.experts);
         goto out;
     }
-    struct sim_ctx x = { &r, &s, &h, policy, share, slots, mm_random, serial, colloid, (double)read_around };
+    struct sim_ctx x = { &r, &s, &h, policy, share, slots, mm_random, serial, colloid, (double)read_around,
+                              page_cache };
     struct row rows[MAX_ROWS];
     int n = 0;
     if ((code = sim_rows(&x, rows, &n)) != CLI_OK)

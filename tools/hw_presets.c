@@ -4,6 +4,7 @@
  * must match its table.
  */
 #include "tools/hw_presets.h"
+#include "common/page.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -181,6 +182,15 @@ static int from_profile(const char *path, struct hw_machine *h, int have_dram, i
         } else {
             snprintf(h->slow, sizeof h->slow, "this (file tier)");
         }
+        /* plain mmap under a cap (read-around rows): reclaim at the rate
+         * bench dropped a mapped expert, minor faults of fault-around's size */
+        double drop, eb, fu, fp;
+        if (json_number(j, NULL, "file_exact_drop_us", &drop) == 0 && drop > 0 &&
+            json_number(j, "exact_reads", "expert_bytes", &eb) == 0 && eb > 0)
+            h->m.slow.reclaim_gbps = eb / drop / 1e3;
+        if (json_number(j, NULL, "fault_us", &fu) == 0 && json_number(j, NULL, "fault_pages_per_fault", &fp) == 0 &&
+            fp > 0)
+            h->m.slow.map_fault_us = fu, h->m.slow.map_fault_bytes = fp * (double)moetier_page_size();
     }
 out:
     free(j);

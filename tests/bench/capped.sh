@@ -93,7 +93,7 @@ cleanup() {
     fi
     if [ -n "${CAPPED_KEEP:-}" ]; then
         mkdir -p "$CAPPED_KEEP" && cp "$tmp"/*.err "$tmp"/*.log "$tmp"/*.prof "$tmp"/*.time "$tmp"/*.rates "$tmp"/*.peak "$tmp"/*.feedio "$tmp"/*.feedio2 \
-            "$tmp"/*.cache "$CAPPED_KEEP"/ 2> /dev/null
+            "$tmp"/*.cache "$tmp"/*.active "$CAPPED_KEEP"/ 2> /dev/null
     fi
     rm -rf "$tmp"
 }
@@ -201,6 +201,8 @@ run() { # run NAME CAPPED ENV...: one run, results appended to NAME.*
     # process): what the cap left the model's pages once llama.cpp's own
     # memory was taken, the cache a replay of the run should be given
     [ "$capped" = 1 ] && sed -n 's/^cache //p' "$cg/memory.stat" >> "$tmp/$name.cache"
+    # and how much of it the kernel keeps on its active list (sim's plain row models it)
+    [ "$capped" = 1 ] && sed -n 's/^active_file //p' "$cg/memory.stat" >> "$tmp/$name.active"
     sed -n 's/.*info: tiering: \([0-9]*\) promotions (\([^)]*\)), \([0-9]*\) demotions.*/\1 \3 \2/p' "$e.tmp" \
         | sed 's/ /\t/; s/ /\t/' >> "$tmp/$name.mig"
     grep '^tokens:' "$tmp/$name.out.tmp" >> "$tmp/$name.tokens"

@@ -31,7 +31,13 @@
 #     FADV_SEQUENTIAL) is passed as --read-around for plain.
 # Which row is which run, by mechanism (docs/sim.md, chosen before measuring):
 #   plain    = lru with --read-around at the page cache the cap left: every
-#              fault reads the kernel's window, one LRU page cache
+#              fault reads the kernel's window; the page cache is the
+#              kernel's two lists after llama.cpp's MAP_POPULATE load
+#              (--page-cache kernel, the default; --page-cache lru, one LRU
+#              list, is printed beside it), and reclaim and the mapping
+#              faults are charged from the profile (docs/sim.md). The
+#              kernel's active list after each plain run (the cgroup's
+#              active_file) is printed beside the sim's.
 #   moetier  = the policy (auto) without read-around at the read room's size
 #              (its exit line): the exact reads read each expert whole and
 #              nothing else, and the room is a demand cache of whole experts
@@ -170,6 +176,7 @@ has_ra=no
 if "$moetier" sim --help 2>&1 | grep -q -- --read-around; then
     has_ra=yes
     sim sim_room_ra "$room" --read-around "$ra"
+    "$moetier" sim --help 2>&1 | grep -q -- --page-cache && sim sim_room_ra1 "$room" --read-around "$ra" --page-cache lru
 fi
 
 # measured, per configuration: tok/s over rounds; bytes per decoded token per
@@ -191,6 +198,11 @@ echo "trace: $(basename "$trace"), rows 1-$n_long decoded per run ($((n_long - g
     "bytes per token over the $((n_long - n_short)) tokens beyond the 2-token runs"
 echo "moetier's budget: $budget B; the page cache the cap left (median): plain $room B, moetier $mroom B;" \
     "read-around window: $ra B"
+if [ -s "$tmp/long/capped.active" ] && [ $has_ra = yes ]; then
+    active=$(median < "$tmp/long/capped.active")
+    echo "the kernel's active list after plain's runs (median): $active B, $(awk -v a="$active" -v c="$room" \
+        'BEGIN { printf "%.2f", a / c }') of the cache; the sim's: $(field lru page_cache_active_share < "$tmp/sim_room_ra.json")"
+fi
 echo "sim: --hw this --hw-file (this run's bench) --expert-size $expert --dense-bytes $dense --quant q8_0; policy $policy${cpu_opt:+; $cpu_opt (threads $CAPPED_THREADS)}"
 echo
 printf '%-34s %10s %-17s %9s %7s   %9s %-17s %9s %7s\n' "run / sim row (--dram)" "tok/s" "(range)" "sim" "ratio" \
@@ -208,6 +220,8 @@ row() { # row LABEL TOK TOKR BPT BPTR JSON ROW
 }
 echo "by mechanism:"
 [ $has_ra = yes ] && row "plain: lru + read-around (cache)" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room_ra.json" lru
+[ -s "$tmp/sim_room_ra1.json" ] &&
+    row "plain: the same, one LRU list" "$p_tok" "$p_tokr" "$p_bpt" "$p_bptr" "$tmp/sim_room_ra1.json" lru
 # moetier's read room is a demand cache of whole experts under the policy,
 # no read-around (docs/tiering.md); without one (older builds), the page cache
 # the cap left it as one LRU

@@ -186,7 +186,7 @@ check "exact reads, drops hidden tok/s" "$(field top tokens_per_s < out.json)" 0
 # hit rate 1/3. t_slow = 2 + 2 x 1e-3 s (DRAM: 1/10 + 2/5 s): 0.4995 tok/s.
 printf '# model=tiny layers=1 experts=4 topk=1\n0\n2\n' > ra.trace
 sim --trace ra.trace --cache-frac 1 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0 \
-    --read-around 1400000000
+    --read-around 1400000000 --page-cache lru
 check "read-around hit" "$(field lru hit_rate < out.json)" 0.333333
 check "read-around slow_read" "$(field lru slow_read < out.json)" 2000000000
 check "read-around dram_write" "$(field lru dram_write < out.json)" 2000000000
@@ -197,9 +197,33 @@ check "read-around tok/s" "$(field lru tokens_per_s < out.json)" 0.4995005
 # reads 0-3, u=6 reads 4-7, u=10 reads 8-11, all evicted by then: 12 parts.
 # 22 parts over 2 tokens: 11 parts = 3.6667e9 B a token, no hit
 sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0 \
-    --read-around 1400000000
+    --read-around 1400000000 --page-cache lru
 check "read-around thrash hit" "$(field lru hit_rate < out.json)" 0
 check "read-around thrash slow_read" "$(field lru slow_read < out.json)" 3666666667
+# the kernel's lists (the default) start from llama.cpp's load: MAP_POPULATE
+# read every part, and with room for all 12 they stay: no reads, every use hits
+sim --trace ra.trace --cache-frac 1 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0 \
+    --read-around 1400000000
+check "read-around kernel lists, all cached: hit" "$(field lru hit_rate < out.json)" 1
+check "read-around kernel lists, all cached: slow_read" "$(field lru slow_read < out.json)" 0
+check "read-around kernel lists named" "$(field top page_cache < out.json)" kernel
+# plain mmap under a cap pays reclaim and the mapping faults beside the reads
+# (the profile's drop of a mapped expert: 1e9 B in 1e6 us = 1 GB/s; 16 pages
+# a fault of 1 us): the lru case with room for all: 2e9 B a token read, so
+# t_slow = 2 + 2 x 1e-3 (reads) + 2 (reclaim) + 2e9 / 65536 x 1e-6 (faults)
+# = 4.0325176 s: 0.247984 tok/s
+sed 's/"cpu_dot_gbps":2.125}/"cpu_dot_gbps":2.125,"file_exact_drop_us":1000000,"fault_pages_per_fault":16,\n "exact_reads":{"experts":"t","k":1,"expert_bytes":1000000000}}/' machine.json > m6.json
+sim --trace ra.trace --cache-frac 1 --hw this --hw-file m6.json --quant q8_0 --policy lru --cpu-gweights 0 \
+    --read-around 1400000000 --page-cache lru
+check "read-around with reclaim and faults slow_read" "$(field lru slow_read < out.json)" 2000000000
+check "read-around with reclaim and faults tok/s" "$(field lru tokens_per_s < out.json)" 0.247984
+# ... and only plain mmap's rows: the policy's row (no read-around) is as before
+sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file m6.json --quant q8_0 --policy lru --cpu-gweights 0
+check "no read-around, reclaim not charged slow_read" "$(field lru slow_read < out.json)" 1000000000
+check "no read-around, reclaim not charged tok/s" "$(field lru tokens_per_s < out.json)" "$(sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0; field lru tokens_per_s < out.json)"
+"$MOETIER" sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --read-around 16M --page-cache mglru \
+    > /dev/null 2>&1
+[ $? = 2 ] || fail "--page-cache mglru is not a usage error"
 # without it the lru row reads whole experts only (2 misses of 1e9)
 sim --trace ra.trace --cache-frac 0.5 --hw this --hw-file machine.json --quant q8_0 --policy lru --cpu-gweights 0
 check "no read-around slow_read" "$(field lru slow_read < out.json)" 1000000000
