@@ -7,7 +7,8 @@
 # usual targets never see them). tests/bench/capped.sh runs `make bench` itself.
 BENCH_BUILT = tests/bench/pin_hot.la tests/bench/promote_bw
 EXTRA_DIST += tests/bench/pin_hot.c tests/bench/promote_bw.c tests/bench/capped.sh tests/bench/shim_overhead.sh \
-	tests/bench/llama_bench.sh tests/bench/kimi_costs.sh tests/bench/sim_validate.sh tests/bench/real_routing.sh
+	tests/bench/llama_bench.sh tests/bench/kimi_costs.sh tests/bench/sim_validate.sh tests/bench/real_routing.sh \
+	tests/bench/online_policies.py
 
 bench: $(BENCH_BUILT)
 
