@@ -360,6 +360,11 @@ static void print_head(const struct sim_ctx *ctx, const char *trace, const char 
         printf("lru:      the kernel's read-around, %s per fault on a third of an expert; page cache: %s\n",
                moetier_size_format((uint64_t)ctx->read_around, a, sizeof a),
                ctx->page_cache == MOETIER_PAGE_CACHE_KERNEL ? "the kernel's two lists" : "one LRU list");
+    if (ctx->read_around > 0 && (h->m.slow.reclaim_gbps > 0 || h->m.slow.map_fault_bytes > 0))
+        printf("          with the reclaim of what it displaces (%.2f GB/s) and the faults that map it (%.1f us a "
+               "%s fault)\n",
+               h->m.slow.reclaim_gbps, h->m.slow.map_fault_us,
+               moetier_size_format((uint64_t)h->m.slow.map_fault_bytes, a, sizeof a));
 }
 
 /* A row's name as a reader knows it: the policy's, with auto resolved. */
