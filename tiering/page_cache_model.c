@@ -1,6 +1,6 @@
 /* page_cache_model: plain mmap's page cache, one LRU list or the kernel's two (page_cache_model.h). */
 #include "tiering/page_cache_model.h"
-#include "tiering/replay.h"
+#include "profiler/routing_file.h"
 
 #include <errno.h>
 #include <math.h>

@@ -2,11 +2,8 @@
  * tier_model: per-token time from per-tier bytes (see tier_model.h).
  */
 #include "tiering/tier_model.h"
-#include "profiler/routing_file.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 void moetier_tier_bytes(const struct moetier_machine *m, const struct moetier_token_load *l,
