@@ -21,18 +21,22 @@
  *            tail: not accessed since the last scan, it is evicted (its
  *            shadow keeps the eviction clock); accessed, the bit is cleared
  *            and it goes back to the inactive head the first time, to the
- *            active list the second (PG_referenced). The active list is kept
- *            no larger than inactive x ratio (1 under 1 GiB of cache, else
- *            sqrt(10 x GiB)); its tail goes to the inactive head unaccessed
- *            (mapped data pages are deactivated even when accessed). A part
+ *            active list the second (PG_referenced). The active list is
+ *            shrunk only when it outgrows inactive x ratio (1 under 1 GiB of
+ *            cache, else sqrt(10 x GiB)), or by one part at a reclaim after
+ *            refaults activated parts (a new working set); its tail goes to
+ *            the inactive head unaccessed (mapped data pages are deactivated
+ *            even when accessed). llama.cpp's load comes first: MAP_POPULATE
+ *            touches every part in file order (mapped and PG_referenced). A part
  *            read again while its shadow is younger than the active list's
  *            size (the refault distance) goes straight to the active list.
  *            The eviction clock ticks at each eviction and refault
  *            activation.
  *
  * Not modelled: the readahead heuristics that shrink or drop a window after
- * many misses, reclaim's batches (one part at a time here), anonymous memory
- * sharing the cap. Replays r's tokens from a cold cache.
+ * many misses, large folios, reclaim's batches (one part at a time here),
+ * anonymous memory sharing the cap. Replays r's tokens after the load (kernel)
+ * or from a cold cache (lru); the load's reads are not counted.
  */
 #ifndef MOETIER_PAGE_CACHE_MODEL_H
 #define MOETIER_PAGE_CACHE_MODEL_H
