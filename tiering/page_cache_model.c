@@ -19,11 +19,10 @@ struct moetier_page_cache {
     enum moetier_page_cache_lists lists;
     int32_t *prev, *next; /* units on a list, head most recent */
     uint8_t *flags;
-    uint64_t *shadow;     /* eviction clock + 1 when evicted; 0: never */
+    uint64_t *shadow;     /* the eviction clock just after its eviction; 0: never evicted */
     int32_t head[2], tail[2];
-    uint64_t n[2], cap, ratio, clock, activations;
-    uint64_t refaults_seen; /* refault activations when reclaim last ran */
-    uint64_t refaults;      /* refault activations so far */
+    uint64_t n[2], cap, ratio, clock;
+    int refaulted;        /* a refault activated a part since reclaim last ran */
 };
 
 static void unlink_unit(struct moetier_page_cache *c, int list, int32_t u)
@@ -68,8 +67,8 @@ static void reclaim_one(struct moetier_page_cache *c)
     /* prepare_scan_control: the active list is shrunk only when the inactive
      * list is low or refaults activated parts since the last reclaim (a new
      * working set); the latter takes one part from the active tail here */
-    int deactivate_one = c->refaults != c->refaults_seen && c->n[ACTIVE] > 0;
-    c->refaults_seen = c->refaults;
+    int deactivate_one = c->refaulted && c->n[ACTIVE] > 0;
+    c->refaulted = 0;
     for (;;) {
         if (c->n[INACTIVE] * c->ratio < c->n[ACTIVE] || c->n[INACTIVE] == 0 || deactivate_one) {
             deactivate_one = 0;
@@ -87,12 +86,7 @@ static void reclaim_one(struct moetier_page_cache *c)
         }
         unlink_unit(c, INACTIVE, t);
         c->flags[t] = (uint8_t)((f & ~ACCESSED) | REFERENCED);
-        if (f & REFERENCED) {
-            push_head(c, ACTIVE, t);
-            c->activations++;
-        } else {
-            push_head(c, INACTIVE, t);
-        }
+        push_head(c, f & REFERENCED ? ACTIVE : INACTIVE, t);
     }
 }
 
@@ -115,7 +109,7 @@ void moetier_page_cache_read(struct moetier_page_cache *c, int32_t u, int used, 
     c->shadow[u] = 0;
     if (refault) {
         push_head(c, ACTIVE, u);
-        c->activations++, c->refaults++;
+        c->refaulted = 1;
         c->clock++;
     } else {
         push_head(c, INACTIVE, u);
@@ -239,7 +233,6 @@ int moetier_tier_readaround(const struct moetier_routing *r, enum moetier_page_c
                     out->bytes_read += part_bytes;
                 }
             }
-    out->activations = c->activations;
     out->active_parts = c->n[ACTIVE];
     out->cached_parts = c->n[ACTIVE] + c->n[INACTIVE];
     moetier_page_cache_free(c);

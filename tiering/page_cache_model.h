@@ -69,7 +69,6 @@ uint64_t moetier_page_cache_ratio(double cache_bytes);
 struct moetier_readaround_result {
     uint64_t accesses, hits; /* expert parts used, and found cached */
     uint64_t windows;        /* faults that read a window */
-    uint64_t activations;    /* parts moved to the active list, load included (kernel lists) */
     uint64_t active_parts;   /* on the active list at the end */
     uint64_t cached_parts;   /* cached at the end */
     double bytes_read;       /* bytes the windows read */

@@ -669,7 +669,7 @@ int cmd_sim(int argc, char **argv)
         goto out;
     }
     struct sim_ctx x = { &r, &s, &h, policy, share, slots, mm_random, serial, colloid, (double)read_around,
-                              page_cache };
+                         page_cache };
     struct row rows[MAX_ROWS];
     int n = 0;
     if ((code = sim_rows(&x, rows, &n)) != CLI_OK)
