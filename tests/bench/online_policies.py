@@ -18,12 +18,12 @@ from collections import OrderedDict
 def load(path, ntok):
     rows=[]
     with open(path) as f:
-        hdr=f.readline()
+        hdr=dict(w.split('=',1) for w in f.readline().split() if '=' in w)  # the trace's shape
         for line in f:
             if line.startswith('#'): continue
             rows.append([[int(x) for x in g.split(',')] for g in line.split()])
             if len(rows)>=ntok: break
-    L=len(rows[0]); E=64
+    L=len(rows[0]); E=int(hdr['experts'])
     return rows,L,E
 def accesses(rows,L,E):
     acc=[]  # (t, layer, pair)
@@ -165,7 +165,7 @@ if __name__=='__main__':
         rows,L,E=load(tr,ntok)
         for fr in fracs:
             C=int(fr*L*E); b=run(rows,L,E,C,Belady())
-            out=[f"{tr.split('_')[-1][:-6]} C={C} belady={b}"]
+            out=[f"{tr.split('/')[-1][:-6]} C={C} belady={b}"]
             for nm in names:
                 m=run(rows,L,E,C,mk[nm]()); out.append(f"{nm}={m/b:.3f}")
             print(' '.join(out),flush=True)

@@ -16,10 +16,12 @@
 #                         llama.cpp's cb_eval (what a routing sampler would cost)
 # REPS rounds (default 5), each configuration once per round in a rotating
 # order, so drift and order effects hit all alike; a ratio is the median over rounds of (configuration / plain of the same
-# round). Prints the median decode rates, those ratios, the sampler's cost per
+# round). Prints the median decode rates, those ratios (and their range), the sampler's cost per
 # sample, and the hit-count accuracy (Spearman against the routing llama.cpp
 # recorded) at the defaults and at sampling budgets of 1%, 10% and 100%.
 # THREADS=N runs the driver with N threads (default: its own, every core).
+# CONFIGS="plain moetier off" runs only those (plain always; default: all six),
+# so that longer runs and more rounds fit in the time.
 # Results go in docs/bench-shim.md.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,7 +72,8 @@ one() {
 }
 # each round starts with the next configuration, so no configuration always
 # runs first (or last) in a round
-configs="plain moetier off pagemap fault cbeval"
+configs=${CONFIGS:-plain moetier off pagemap fault cbeval}
+case " $configs " in *" plain "*) ;; *) configs="plain $configs" ;; esac
 i=0
 while [ $i -lt "$reps" ]; do
     set -- $configs
@@ -88,21 +91,23 @@ while [ $i -lt "$reps" ]; do
 done
 median() { sort -g "$1" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
 # paired ratios: line i of each .rates file is round i
-for n in moetier off pagemap fault cbeval; do
+for n in $configs; do
+    [ $n = plain ] && continue
     paste "$tmp/$n.rates" "$tmp/plain.rates" | awk '{ print $1 / $2 }' > "$tmp/$n.ratio"
 done
 echo 1 > "$tmp/plain.ratio"
 echo "model: $(du -h "$model" | cut -f1) q8_0 (olmoe c4 shape), $tokens fed tokens, $reps rounds"
 echo "sampler: $(sed -n 's/.*info: sampler: \([a-z]*\), .*/\1/p' "$tmp/moetier.err" | head -n 1) by default"
-printf '%-24s %10s %8s %16s\n' configuration "tok/s" ratio "us per sample"
-for n in plain moetier off pagemap fault cbeval; do
+printf '%-24s %10s %8s %18s %16s\n' configuration "tok/s" ratio "[range]" "us per sample"
+for n in $configs; do
     c=$( [ -s "$tmp/$n.cost" ] && median "$tmp/$n.cost" || echo -)
     label=$n
     [ $n = off ] && label="moetier, sampler off"
     [ $n = pagemap ] && label="moetier, pagemap sampler"
     [ $n = fault ] && label="moetier, fault sampler"
     [ $n = cbeval ] && label="eval-callback routing"
-    printf '%-24s %10.1f %8.3f %16s\n' "$label" "$(median "$tmp/$n.rates")" "$(median "$tmp/$n.ratio")" "$c"
+    printf '%-24s %10.1f %8.3f %18s %16s\n' "$label" "$(median "$tmp/$n.rates")" "$(median "$tmp/$n.ratio")" \
+        "[$(sort -g "$tmp/$n.ratio" | head -n 1 | xargs printf %.3f), $(sort -g "$tmp/$n.ratio" | tail -n 1 | xargs printf %.3f)]" "$c"
 done
 for budget in default 1% 10% 100%; do
     b=MOETIER_SAMPLE_BUDGET=$budget
