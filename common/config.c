@@ -31,6 +31,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_PROMOTE] = { "MOETIER_PROMOTE", "--promote", "auto", "how the file tier promotes: lock (mlock the page cache in place), copy (memfd + remap), auto (lock when the memlock limit allows)" },
     [MOETIER_CFG_PER_TOKEN] = { "MOETIER_PER_TOKEN", "--per-token", "auto", "migration decided per token: auto (where the routing sampler reads every decode step exactly and the cache copies), on (wherever it reads every step exactly), off (rounds)" },
     [MOETIER_CFG_READ_ROOM] = { "MOETIER_READ_ROOM", "--read-room", "auto", "the read room: where the file tier reads each layer's chosen experts exactly, moetier decides which of them stay in the page cache and drops its policy's victims (auto or on); off leaves that to the kernel's reclaim: exact reads alone, as ik_llama.cpp's expert prefetch does" },
+    [MOETIER_CFG_PREFETCH_GATE] = { "MOETIER_PREFETCH_GATE", "--prefetch-gate", "off", "the read room also reads in, while a layer runs, the next layer's experts whose chance of use (estimated from past co-occurrence and repeats) is at least this: a chance in (0, 1], as 0.5, or off; moves reads off the critical path for some more bytes (docs/policies.md)" },
     [MOETIER_CFG_STATS_DIR] = { "MOETIER_STATS_DIR", "--stats-dir", "", "where live stats segments go (empty: $XDG_RUNTIME_DIR/moetier or /dev/shm)" },
     [MOETIER_CFG_LOG] = { "MOETIER_LOG", "--log", "warn", "log level: error, warn, info, debug" },
     [MOETIER_CFG_LOG_FILE] = { "MOETIER_LOG_FILE", "--log-file", "", "log destination (empty: stderr)" },
@@ -41,6 +42,25 @@ static int fail(char *err, size_t n, const char *name, const char *value, const 
 {
     moetier_fmt(err, n, "%s=\"%.*s\": %s", name, 200, value, why);
     return -EINVAL;
+}
+
+/* A chance in [0, 1] written D[.DDD...], read without the locale (the host
+ * may have set one whose decimal point is a comma). */
+static int parse_chance(const char *v, double *out)
+{
+    uint64_t whole;
+    const char *p;
+    if (!(v[0] >= '0' && v[0] <= '9') || moetier_parse_u64(v, 10, &whole, &p) || whole > 1)
+        return -EINVAL;
+    double x = (double)whole, unit = 1;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            x += (unit /= 10) * (*p - '0');
+    }
+    if (*p || x > 1)
+        return -EINVAL;
+    *out = x;
+    return 0;
 }
 
 static int parse_bool(const char *v, int *out)
@@ -256,6 +276,13 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
             c->read_room = t;
         return 0;
     }
+    case MOETIER_CFG_PREFETCH_GATE: {
+        double g = 0;
+        if (strcmp(v, "off") != 0 && (parse_chance(v, &g) || g <= 0))
+            return fail(err, n, name, v, "not a chance in (0, 1] (as 0.5) or off");
+        c->prefetch_gate = g;
+        return 0;
+    }
     case MOETIER_CFG_PROMOTE:
         if (strcmp(v, "auto") == 0)
             c->promote = MOETIER_PROMOTE_AUTO;
@@ -375,6 +402,17 @@ const char *moetier_config_value(const struct moetier_config *c, int var, char *
     case MOETIER_CFG_CUDA_PIN: return tri[c->cuda_pin + 1];
     case MOETIER_CFG_PER_TOKEN: return tri[c->per_token + 1];
     case MOETIER_CFG_READ_ROOM: return tri[c->read_room + 1];
+    case MOETIER_CFG_PREFETCH_GATE: {
+        unsigned m = (unsigned)(c->prefetch_gate * 1000 + 0.5); /* thousandths: no locale's decimal point */
+        if (m == 0)
+            return "off";
+        if (m >= 1000)
+            return "1";
+        moetier_fmt(buf, cap, "0.%03u", m);
+        for (size_t i = strlen(buf); buf[i - 1] == '0'; i--)
+            buf[i - 1] = 0;
+        return buf;
+    }
     case MOETIER_CFG_PROMOTE: return c->promote == MOETIER_PROMOTE_LOCK ? "lock" : c->promote == MOETIER_PROMOTE_COPY ? "copy" : "auto";
     case MOETIER_CFG_STATS_DIR: return c->stats_dir;
     case MOETIER_CFG_LOG: return levels[c->log_level];

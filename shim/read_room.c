@@ -69,7 +69,8 @@ static uint32_t n_experts;
 static uint32_t *bypass, n_bypass, bypass_cap;
 static char policy_name[16];
 /* statistics: relaxed atomics */
-static uint64_t st_steps, st_misses, st_direct, st_prefetched, st_evicted, st_drop_failed, st_batch_layers;
+static uint64_t st_steps, st_misses, st_direct, st_prefetched, st_prefetch_used, st_evicted, st_drop_failed,
+    st_batch_layers;
 
 static int enter(int spin)
 {
@@ -408,7 +409,7 @@ void shim_room_build_locked(void)
     }
     dense_bytes = file_total > expert_total ? file_total - expert_total : 0;
     uint32_t cap = size_now(0);
-    int rc = moetier_policy_new_live(name, L, E, topk, cap, NULL, &room_policy);
+    int rc = moetier_policy_new_live(name, L, E, topk, cap, NULL, shim.cfg.prefetch_gate, &room_policy);
     if (rc == 0)
         rc = moetier_demand_cache_init(&room, L, E, cap, room_policy);
     if (rc) {
@@ -539,6 +540,7 @@ void shim_room_layer(uint32_t layer, const int32_t *ids, int k)
         __atomic_fetch_add(&st_misses, st.n_missed, __ATOMIC_RELAXED);
         __atomic_fetch_add(&st_direct, st.n_direct, __ATOMIC_RELAXED);
         __atomic_fetch_add(&st_prefetched, st.n_prefetched, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st_prefetch_used, st.n_prefetch_used, __ATOMIC_RELAXED);
     }
     step_k = 0;
     leave();
@@ -551,6 +553,7 @@ void shim_room_totals(struct shim_room_totals *t)
     t->misses = __atomic_load_n(&st_misses, __ATOMIC_RELAXED);
     t->direct = __atomic_load_n(&st_direct, __ATOMIC_RELAXED);
     t->prefetched = __atomic_load_n(&st_prefetched, __ATOMIC_RELAXED);
+    t->prefetch_used = __atomic_load_n(&st_prefetch_used, __ATOMIC_RELAXED);
     t->evicted = __atomic_load_n(&st_evicted, __ATOMIC_RELAXED);
     t->drop_failed = __atomic_load_n(&st_drop_failed, __ATOMIC_RELAXED);
     t->slots = room.set.n;

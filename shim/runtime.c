@@ -919,11 +919,11 @@ static void finish(void)
     if (room.steps) {
         char b[32], c[32];
         log_info("read room (policy %s): %llu layer steps, %llu experts read on a miss (%llu without a place), %llu "
-                 "prefetched, %llu evicted (%llu drops refused: locked), %llu layers of wide batches read in place; %u "
-                 "of %u experts of %s held (%s)",
+                 "prefetched (%llu used), %llu evicted (%llu drops refused: locked), %llu layers of wide batches read "
+                 "in place; %u of %u experts of %s held (%s)",
                  room.policy, (unsigned long long)room.steps, (unsigned long long)room.misses,
-                 (unsigned long long)room.direct,
-                 (unsigned long long)room.prefetched, (unsigned long long)room.evicted,
+                 (unsigned long long)room.direct, (unsigned long long)room.prefetched,
+                 (unsigned long long)room.prefetch_used, (unsigned long long)room.evicted,
                  (unsigned long long)room.drop_failed, (unsigned long long)room.batch_layers, room.slots, room.cap,
                  moetier_size_format(room.pair_bytes, b, sizeof b),
                  moetier_size_format(room.pair_bytes * room.cap, c, sizeof c));

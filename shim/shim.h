@@ -248,6 +248,7 @@ void shim_room_batch(uint32_t layer, const int32_t *ids, int n);
 /* The room's figures since start (for the summary line). */
 struct shim_room_totals {
     uint64_t steps, misses, direct, prefetched, evicted, drop_failed;
+    uint64_t prefetch_used; /* prefetches the next layer then chose */
     uint64_t batch_layers; /* layers of batches too wide for a step, read in place */
     uint32_t slots, cap;      /* held now, and the room's size in experts */
     uint64_t pair_bytes;

@@ -327,9 +327,17 @@ static void sampler(const struct moetier_plan_facts *f, struct moetier_plan *p)
             if (f->cfg.read_room == MOETIER_OFF) {
                 say(p, at, 0, "MOETIER_READ_ROOM=off: no read room; the kernel's reclaim decides which read experts "
                               "leave the page cache (exact reads alone)");
+                if (f->cfg.prefetch_gate > 0)
+                    say(p, at, 1, "MOETIER_PREFETCH_GATE ignored: it is the read room's prefetch");
                 return;
             }
             p->read_room = 1;
+            if (f->cfg.prefetch_gate > 0) {
+                char gate[16];
+                say(p, at, 0, "read room: prefetch gate %s (MOETIER_PREFETCH_GATE): while a layer runs, the next "
+                              "layer's experts at least that likely are read in too",
+                    moetier_config_value(&f->cfg, MOETIER_CFG_PREFETCH_GATE, gate, sizeof gate));
+            }
             /* measured (docs/bench-capped.md, "The read room"): the room
              * alone read fewer bytes and ran faster than the room beside a
              * locked hot set of a quarter; an explicit MOETIER_DRAM keeps one */

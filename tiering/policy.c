@@ -39,11 +39,16 @@ struct moetier_policy {
     double half_life, base;
     const uint64_t *next_use;
     uint64_t n_next_use;
-    /* predict */
+    /* predict, and any policy with a prefetch gate: the co-occurrence predictor */
     uint32_t k, prefetch;
     double prev_weight;
     uint32_t *cooc;     /* [(layers - 1) * experts * experts]: expert at l -> expert at l+1 */
     uint64_t *rowsum;   /* [(layers - 1) * experts]: sum of a cooc row */
+    /* the gate (opts.prefetch_gate; 0 = off): chances estimated from counts */
+    double gate;
+    uint32_t *follows;  /* [(layers - 1) * experts]: tokens whose layer l+1 followed expert a at l */
+    uint32_t *uses;     /* [layers * experts]: tokens that used the pair */
+    uint32_t *repeats;  /* [layers * experts]: ... right after the previous token used it */
     uint16_t *cur, *prev; /* [layers * k]: this token's / the previous token's choices */
     uint32_t *ncur, *nprev;
     double *pscore;     /* [experts] scratch */
@@ -72,7 +77,8 @@ int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
     enum kind kind;
     *out = NULL;
     if (!name || kind_of(name, &kind) || n_layers == 0 || n_experts == 0 ||
-        (uint64_t)n_layers * n_experts > UINT32_MAX / 2 || o->half_life < 0 || o->prev_weight < 0)
+        (uint64_t)n_layers * n_experts > UINT32_MAX / 2 || o->half_life < 0 || o->prev_weight < 0 ||
+        !(o->prefetch_gate >= 0 && o->prefetch_gate <= 1) || (o->prefetch_gate > 0 && kind == K_BELADY))
         return -EINVAL;
     if ((kind == K_STATIC && !o->rank) || (kind == K_BELADY && !o->next_use))
         return -EINVAL;
@@ -107,7 +113,8 @@ int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
         }
         p->adapt.admit_cost = o->admit_cost > 0 ? o->admit_cost : 0;
     }
-    if (kind == K_PREDICT) {
+    if (kind == K_PREDICT || o->prefetch_gate > 0) {
+        p->gate = o->prefetch_gate;
         p->k = o->topk ? o->topk : 1;
         p->prefetch = o->prefetch ? o->prefetch : p->k;
         p->prev_weight = o->prev_weight > 0 ? o->prev_weight : 0.01;
@@ -123,6 +130,13 @@ int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
         p->pscore = calloc(n_experts, sizeof *p->pscore);
         if (!p->cooc || !p->rowsum || !p->cur || !p->prev || !p->ncur || !p->nprev || !p->pscore)
             goto fail;
+        if (p->gate > 0) {
+            p->follows = calloc(pairs + 1, sizeof *p->follows);
+            p->uses = calloc(p->n_slots, sizeof *p->uses);
+            p->repeats = calloc(p->n_slots, sizeof *p->repeats);
+            if (!p->follows || !p->uses || !p->repeats)
+                goto fail;
+        }
     }
     *out = p;
     return 0;
@@ -132,11 +146,12 @@ fail:
 }
 
 int moetier_policy_new_live(const char *name, uint32_t n_layers, uint32_t n_experts, uint32_t topk, uint32_t cap,
-                            const double *rank, struct moetier_policy **out)
+                            const double *rank, double prefetch_gate, struct moetier_policy **out)
 {
     if (topk == 0)
         topk = 1;
-    struct moetier_policy_opts o = { .topk = topk, .rank = rank, .cache_slots = cap };
+    struct moetier_policy_opts o = { .topk = topk, .rank = rank, .cache_slots = cap,
+                                     .prefetch_gate = prefetch_gate };
     /* time counts accesses: a token is n_layers * topk of them */
     if (strcmp(name, "lfu") == 0 || strcmp(name, "predict") == 0)
         o.half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS * (double)n_layers * topk;
@@ -151,6 +166,9 @@ void moetier_policy_free(struct moetier_policy *p)
         return;
     if (p->kind == K_ADAPT)
         adapt_free(&p->adapt);
+    free(p->repeats);
+    free(p->uses);
+    free(p->follows);
     free(p->pscore);
     free(p->nprev);
     free(p->ncur);
@@ -262,7 +280,7 @@ int moetier_policy_victim(struct moetier_policy *p, const uint32_t *resident, si
 
 void moetier_policy_observe(struct moetier_policy *p, uint32_t layer, const uint16_t *experts, size_t n)
 {
-    if (p->kind != K_PREDICT || layer >= p->layers)
+    if (!p->cooc || layer >= p->layers)
         return;
     if (layer == 0) { /* a new token: this one's choices become the previous token's */
         memcpy(p->prev, p->cur, (size_t)p->layers * p->k * sizeof *p->cur);
@@ -274,6 +292,18 @@ void moetier_policy_observe(struct moetier_policy *p, uint32_t layer, const uint
         if (experts[i] < p->experts)
             row[m++] = experts[i];
     p->ncur[layer] = m;
+    if (p->gate > 0) {
+        const uint16_t *pv = p->prev + (size_t)layer * p->k;
+        for (uint32_t b = 0; b < m; b++) {
+            size_t s = (size_t)layer * p->experts + row[b];
+            p->uses[s]++;
+            for (uint32_t i = 0; i < p->nprev[layer]; i++)
+                if (pv[i] == row[b]) {
+                    p->repeats[s]++;
+                    break;
+                }
+        }
+    }
     if (layer == 0)
         return;
     /* learn: each expert of layer - 1 co-occurred with each of layer */
@@ -284,13 +314,64 @@ void moetier_policy_observe(struct moetier_policy *p, uint32_t layer, const uint
         for (uint32_t b = 0; b < m; b++)
             c[row[b]]++;
         p->rowsum[r] += m;
+        if (p->follows)
+            p->follows[r]++;
     }
+}
+
+/* A pair's counts are trusted from this many tokens on. */
+#define GATE_MIN_SEEN 4
+
+/*
+ * The gate's answer: layer + 1's experts whose chance of use, estimated from
+ * the past only, is at least the gate: the larger of the mean over this
+ * token's trusted experts a at layer of #(a, then b) / #(a followed), and, when
+ * the previous token used b at layer + 1, the share of b's uses that came
+ * right after a use (#repeats / #uses). Best first.
+ */
+static size_t prefetch_gated(struct moetier_policy *p, uint32_t layer, uint32_t *slots, size_t cap)
+{
+    uint32_t nx = layer + 1, E = p->experts, trusted = 0;
+    double *sc = p->pscore;
+    memset(sc, 0, E * sizeof *sc);
+    const uint16_t *row = p->cur + (size_t)layer * p->k;
+    for (uint32_t a = 0; a < p->ncur[layer]; a++) {
+        size_t r = (size_t)layer * E + row[a];
+        if (p->follows[r] < GATE_MIN_SEEN)
+            continue;
+        trusted++;
+        const uint32_t *c = p->cooc + r * E;
+        for (uint32_t b = 0; b < E; b++)
+            sc[b] += (double)c[b] / p->follows[r];
+    }
+    for (uint32_t b = 0; trusted > 1 && b < E; b++)
+        sc[b] /= trusted;
+    const uint16_t *pv = p->prev + (size_t)nx * p->k;
+    for (uint32_t i = 0; i < p->nprev[nx]; i++) {
+        size_t s = (size_t)nx * E + pv[i];
+        if (p->uses[s] >= GATE_MIN_SEEN && (double)p->repeats[s] / p->uses[s] > sc[pv[i]])
+            sc[pv[i]] = (double)p->repeats[s] / p->uses[s];
+    }
+    size_t n = 0;
+    while (n < cap) {
+        uint32_t best = E;
+        for (uint32_t b = 0; b < E; b++)
+            if (sc[b] >= p->gate && (best == E || sc[b] > sc[best]))
+                best = b;
+        if (best == E)
+            break;
+        slots[n++] = nx * E + best;
+        sc[best] = -1;
+    }
+    return n;
 }
 
 size_t moetier_policy_prefetch(struct moetier_policy *p, uint32_t layer, uint32_t *slots, size_t cap)
 {
-    if (p->kind != K_PREDICT || layer + 1 >= p->layers || cap == 0)
+    if (!p->cooc || layer + 1 >= p->layers || cap == 0)
         return 0;
+    if (p->gate > 0)
+        return prefetch_gated(p, layer, slots, cap);
     uint32_t nx = layer + 1, E = p->experts;
     double *sc = p->pscore;
     memset(sc, 0, E * sizeof *sc);

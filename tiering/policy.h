@@ -10,7 +10,7 @@
  *     (the predictive policy learns from it; the others ignore it);
  *   - moetier_policy_victim(): which resident, unpinned slot to evict;
  *   - moetier_policy_prefetch(): slots worth fetching before they are needed
- *     (only `predict` returns any).
+ *     (`predict`, and any policy given a prefetch gate).
  *
  * Policies (docs/policies.md has the measured comparison):
  *   lru      least recently used.
@@ -61,6 +61,9 @@ struct moetier_policy_opts {
     uint32_t prefetch;         /* predict: slots prefetched per layer (0 = topk) */
     double prev_weight;        /* predict: weight of the previous token's choice against
                                   the co-occurrence share (0 = the default 0.01) */
+    double prefetch_gate;      /* any policy but belady: prefetch layer l+1's experts whose chance of
+                                  use, estimated from co-occurrence and repeat counts, is at least
+                                  this (0 = off, predict's own prefetch; in (0, 1]) */
     double admit_cost;         /* adapt: reads an admitted miss costs beyond the miss itself: 0 when
                                   the read that serves it fills the cache (replay's model), 1 when the
                                   cache is filled after the step by a copy (the runtime per token) */
@@ -88,10 +91,11 @@ int moetier_policy_new(const char *name, uint32_t n_layers, uint32_t n_experts,
 /*
  * The runtime's way to create policy NAME for a cache of cap slots: the
  * measured decay half-lives (in tokens, converted to accesses: a token is
- * n_layers x topk of them) for lfu, predict and adapt; rank for static.
+ * n_layers x topk of them) for lfu, predict and adapt; rank for static;
+ * prefetch_gate as in moetier_policy_opts (0 = off).
  */
 int moetier_policy_new_live(const char *name, uint32_t n_layers, uint32_t n_experts, uint32_t topk, uint32_t cap,
-                            const double *rank, struct moetier_policy **out);
+                            const double *rank, double prefetch_gate, struct moetier_policy **out);
 void moetier_policy_free(struct moetier_policy *p);
 const char *moetier_policy_name(const struct moetier_policy *p);
 
@@ -127,8 +131,8 @@ int moetier_policy_victim(struct moetier_policy *p, const uint32_t *resident, si
 
 /*
  * Slots to fetch ahead while `layer` runs, best first, for layer + 1 of the
- * token last observed: writes up to cap slots, returns how many (0 for every
- * policy but predict, and at the last layer).
+ * token last observed: writes up to cap slots, returns how many (0 at the
+ * last layer, and for every policy but predict without a prefetch gate).
  */
 size_t moetier_policy_prefetch(struct moetier_policy *p, uint32_t layer, uint32_t *slots, size_t cap);
 

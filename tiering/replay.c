@@ -141,6 +141,8 @@ int moetier_replay_policy_map(const struct moetier_routing *r, const char *name,
         o.prefetch = opts->prefetch;
         o.prev_weight = opts->prev_weight;
         o.admit_cost = opts->admit_cost;
+        if (strcmp(name, "belady") != 0) /* the bound stays a demand cache */
+            o.prefetch_gate = opts->prefetch_gate;
     }
     o.topk = (uint32_t)r->topk;
     size_t n_slots = (size_t)r->layers * r->experts;

@@ -82,8 +82,9 @@ int moetier_replay_run_map(const struct moetier_routing *r, struct moetier_polic
  * (tokens < tokens / 2; only its *_half figures are out-of-sample); `belady`
  * gets the trace's next-use times; `predict` gets topk; `adapt` the cache's
  * size; "auto" is the runtime's default for a copy cache (moetier_policy_auto). opts (may be NULL)
- * supplies half_life / prefetch / prev_weight as given (NULL: no decay; the
- * command applies predict's default MOETIER_PREDICT_HALF_LIFE_TOKENS).
+ * supplies half_life / prefetch / prev_weight / admit_cost / prefetch_gate as
+ * given (NULL: no decay; the command applies predict's default
+ * MOETIER_PREDICT_HALF_LIFE_TOKENS); belady never gets the gate.
  */
 int moetier_replay_policy(const struct moetier_routing *r, const char *name, double share,
                           const struct moetier_policy_opts *opts, struct moetier_replay_result *res);

@@ -31,7 +31,7 @@ int moetier_residency_new(struct moetier_residency *r, const char *policy, uint3
             return -ENOMEM;
         }
     } else {
-        int rc = moetier_policy_new_live(policy, n_layers, n_experts, topk, cap, rank, &r->policy);
+        int rc = moetier_policy_new_live(policy, n_layers, n_experts, topk, cap, rank, 0, &r->policy);
         if (rc)
             return rc;
     }

@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "usage: moetier replay TRACE [--policy NAME[,NAME...]|all] [--cache SHARE[,SHARE...]]\n"
             "                      [--half-life TOKENS] [--predict-half-life TOKENS]\n"
             "                      [--adapt-half-life TOKENS] [--prev-weight W] [--admit-cost READS]\n"
-            "                      [--expert-size SIZE] [--json]\n"
+            "                      [--prefetch-gate P] [--expert-size SIZE] [--json]\n"
             "                      [--residency-plot OUT.png [--plot-tokens FROM:TO]]\n"
             "\n"
             "Replays a .trace through the expert cache: one global cache of\n"
@@ -54,10 +54,14 @@ static void usage(FILE *f)
             "  --admit-cost  adapt: reads an admitted miss costs beyond the miss, as adapt\n"
             "              weighs its rules (default 0: the read fills the cache; 1: the\n"
             "              runtime per token, which reads a miss in place, then copies it)\n"
+            "  --prefetch-gate  every policy but belady also reads in, while layer l runs,\n"
+            "              layer l+1's experts whose chance of use (estimated from past\n"
+            "              co-occurrence and repeats) is at least P, in (0, 1] (default: no\n"
+            "              prefetch but predict's own); prints what the prefetches cost\n"
             "  --expert-size  bytes of one expert (one layer's): prints bytes per token,\n"
             "              else experts per token\n"
             "  --json      one JSON object: schema, trace, model, layers, experts, topk,\n"
-            "              tokens, results: [{policy, cache_share, slots, accesses, hits,\n"
+            "              tokens, prefetch_gate, results: [{policy, cache_share, slots, accesses, hits,\n"
             "              hit_rate, hit_rate_second_half, evictions, prefetched,\n"
             "              prefetch_used, prefetch_accuracy, predicted,\n"
             "              prediction_accuracy, fetches, promoted, direct, slow_reads,\n"
@@ -166,7 +170,7 @@ static double headline(const char *pol, const struct moetier_replay_result *x)
 
 static void print_json(const char *file, const struct moetier_routing *r, const char **pol, int np,
                        const double *shares, int ns, const struct moetier_replay_result *res,
-                       uint64_t expert_bytes)
+                       uint64_t expert_bytes, double gate)
 {
     struct json j;
     json_init(&j, stdout, 0);
@@ -179,6 +183,11 @@ static void print_json(const char *file, const struct moetier_routing *r, const 
     json_key(&j, "topk"), json_int(&j, r->topk);
     json_key(&j, "tokens"), json_uint(&j, r->tokens);
     json_key(&j, "auto"), json_str(&j, moetier_policy_auto(0));
+    json_key(&j, "prefetch_gate");
+    if (gate > 0)
+        json_double(&j, gate);
+    else
+        json_null(&j);
     json_key(&j, "expert_bytes");
     if (expert_bytes)
         json_uint(&j, expert_bytes);
@@ -247,7 +256,7 @@ static const char *label(const char *pol, char *buf, size_t cap)
 
 static void print_table(const char *file, const struct moetier_routing *r, const char **pol, int np,
                         const double *shares, int ns, const struct moetier_replay_result *res,
-                        uint64_t expert_bytes)
+                        uint64_t expert_bytes, double gate)
 {
     printf("trace:   %s\n", file);
     printf("shape:   %d layers x %d experts, top-%d, %llu tokens, %d pairs\n", r->layers, r->experts,
@@ -293,11 +302,22 @@ static void print_table(const char *file, const struct moetier_routing *r, const
     }
     printf("(every pair read from the slow tier: demand misses, prefetches used or not;\n"
            " belady, the clairvoyant demand cache, reads the fewest without prefetch)\n");
-    if (has_predict) {
-        printf("\npredict prefetch\n");
+    if (has_predict || gate > 0) {
+        if (gate > 0)
+            printf("\nprefetch gated at %g (the reads moved ahead of their layer, and what they cost)\n", gate);
+        else
+            printf("\npredict prefetch\n");
         for (int i = 0; i < np; i++) {
-            if (strcmp(pol[i], "predict"))
+            if (gate > 0 ? strcmp(pol[i], "belady") == 0 : strcmp(pol[i], "predict") != 0)
                 continue;
+            if (gate > 0) {
+                printf("%s\n%-12s", label(pol[i], lb, sizeof lb), "ahead");
+                for (int s = 0; s < ns; s++) {
+                    const struct moetier_replay_result *x = &res[i * ns + s];
+                    printf(" %14.4f", rate(x->prefetch_used, x->slow_reads));
+                }
+                printf("\n");
+            }
             printf("%-12s", "prediction");
             for (int s = 0; s < ns; s++) {
                 const struct moetier_replay_result *x = &res[i * ns + s];
@@ -317,8 +337,9 @@ static void print_table(const char *file, const struct moetier_routing *r, const
             }
             printf("\n");
         }
-        printf("(prediction: predicted experts the next layer used; accuracy: the same for\n"
-               " the pairs actually fetched ahead; extra fetch: unused prefetches per demand miss)\n");
+        printf("(%sprediction: predicted experts the next layer used; accuracy: the same for\n"
+               " the pairs actually fetched ahead; extra fetch: unused prefetches per demand miss)\n",
+               gate > 0 ? "ahead: share of the reads that were prefetches then used;\n " : "");
     }
     if (has_static)
         printf("* static: ranked by the first half's counts, hit rate over the second half only\n");
@@ -374,7 +395,7 @@ int cmd_replay(int argc, char **argv)
         { "half-life", required_argument, 0, 'H' }, { "json", no_argument, 0, 'j' },
         { "prev-weight", required_argument, 0, 'W' }, { "predict-half-life", required_argument, 0, 'P' },
         { "adapt-half-life", required_argument, 0, 'A' }, { "expert-size", required_argument, 0, 'S' },
-        { "admit-cost", required_argument, 0, 'C' }, { "residency-plot", required_argument, 0, 'R' }, { "plot-tokens", required_argument, 0, 'T' },
+        { "admit-cost", required_argument, 0, 'C' }, { "prefetch-gate", required_argument, 0, 'G' }, { "residency-plot", required_argument, 0, 'R' }, { "plot-tokens", required_argument, 0, 'T' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -382,7 +403,7 @@ int cmd_replay(int argc, char **argv)
     double shares[MAX_SHARES];
     int np = 0, ns = 0, json = 0, c;
     double half_life = 0, predict_half_life = MOETIER_PREDICT_HALF_LIFE_TOKENS, prev_weight = 0;
-    double adapt_half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS, admit_cost = 0;
+    double adapt_half_life = MOETIER_ADAPT_HALF_LIFE_TOKENS, admit_cost = 0, gate = 0;
     uint64_t expert_bytes = 0, from = 0, to = UINT64_MAX;
     int window = 0;
     parse_policies("all", pol, &np);
@@ -437,6 +458,11 @@ int cmd_replay(int argc, char **argv)
             admit_cost = strtod(optarg, &end);
             if (end == optarg || *end || !(admit_cost >= 0) || !isfinite(admit_cost))
                 return cli_error(CLI_USAGE, CMD, "bad --admit-cost '%s' (reads, >= 0)", optarg);
+        } else if (c == 'G') {
+            char *end;
+            gate = strtod(optarg, &end);
+            if (end == optarg || *end || !(gate > 0 && gate <= 1))
+                return cli_error(CLI_USAGE, CMD, "bad --prefetch-gate '%s' (a chance in (0, 1], as 0.5)", optarg);
         } else if (c == 'W') {
             char *end;
             prev_weight = strtod(optarg, &end);
@@ -489,7 +515,7 @@ int cmd_replay(int argc, char **argv)
                         : strcmp(name, "adapt") == 0 ? adapt_half_life
                                                      : half_life;
             struct moetier_policy_opts po = { .half_life = hl * r.layers * r.topk, .prev_weight = prev_weight,
-                                              .admit_cost = admit_cost };
+                                              .admit_cost = admit_cost, .prefetch_gate = gate };
             rc = moetier_replay_policy_map(&r, pol[i], shares[s], &po, &res[i * ns + s], map);
             if (rc) {
                 code = cli_error(CLI_FAIL, CMD, "replay %s at %g%%: %s", pol[i], shares[s] * 100, strerror(-rc));
@@ -500,9 +526,9 @@ int cmd_replay(int argc, char **argv)
         code = residency_plot(plot, file, &r, pol[0], shares[0], res, map, from, to);
     if (code == CLI_OK) {
         if (json)
-            print_json(file, &r, pol, np, shares, ns, res, expert_bytes);
+            print_json(file, &r, pol, np, shares, ns, res, expert_bytes, gate);
         else
-            print_table(file, &r, pol, np, shares, ns, res, expert_bytes);
+            print_table(file, &r, pol, np, shares, ns, res, expert_bytes, gate);
     }
     free(map);
     free(res);

@@ -11,7 +11,7 @@
 # llama-bench's own pp/tg figures for every run, and per test the median over
 # rounds of (moetier / plain of the same round) with its range. MOETIER_ENV
 # (e.g. MOETIER_DRAM=256M) go to the moetier runs; default: the defaults.
-# Results go in docs/bench-programs.md.
+# Results go in docs/programs.md.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}

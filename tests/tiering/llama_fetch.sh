@@ -4,7 +4,8 @@
 # promotion by locking, the hot policy, the routing sampler's exact reads of
 # each MoE layer's chosen experts; and with MOETIER_SAMPLER=fault, the fetch
 # sampler reading each touched expert in whole at its fault; with
-# MOETIER_READ_ROOM=off, exact reads alone). Tokens
+# MOETIER_READ_ROOM=off, exact reads alone; with MOETIER_PREFETCH_GATE, the
+# room reading the next layer's likely experts ahead). Tokens
 # identical, the reads in use, experts locked and promoted, nothing failed. Speed is the benchmark's business
 # (docs/bench-capped.md), not this test's. Needs root and a cgroup memory
 # controller (v1 or v2); skips otherwise.
@@ -34,6 +35,7 @@ capped reads $moe
 capped locked $moe MOETIER_DRAM=12M
 capped fetch $moe MOETIER_SAMPLER=fault
 capped alone $moe MOETIER_READ_ROOM=off MOETIER_DRAM=1M
+capped gated $moe MOETIER_PREFETCH_GATE=0.2
 for run in reads locked fetch; do
     err=$TMP/$run.err
     [ "$want" = "$(field "$TMP/$run.out" tokens)" ] || fail "$run: tokens differ under the cap: $(cat "$err")"
@@ -63,10 +65,17 @@ grep -q "exact reads: .*; 3 layers of batches" "$TMP/reads.err" ||
 for run in reads locked; do
     grep -q "read room: [1-9][0-9]* experts of .* (policy adapt) in the .* the page cache may hold" "$TMP/$run.err" ||
         fail "$run: no read room: $(cat "$TMP/$run.err")"
-    grep -q "read room (policy adapt): [1-9][0-9]* layer steps, [1-9][0-9]* experts read on a miss ([0-9]* without a place), 0 prefetched, [1-9][0-9]* evicted" \
+    grep -q "read room (policy adapt): [1-9][0-9]* layer steps, [1-9][0-9]* experts read on a miss ([0-9]* without a place), 0 prefetched (0 used), [1-9][0-9]* evicted" \
         "$TMP/$run.err" || fail "$run: the read room evicted nothing: $(grep 'read room' "$TMP/$run.err")"
 done
 grep -q "read room" "$TMP/fetch.err" && fail "MOETIER_SAMPLER=fault: a read room without exact reads"
+# the prefetch gate: the next layer's likely experts read ahead, some of them used, the same tokens
+[ "$want" = "$(field "$TMP/gated.out" tokens)" ] || fail "MOETIER_PREFETCH_GATE=0.2: tokens differ: $(cat "$TMP/gated.err")"
+grep -q "read room: prefetch gate 0.2 (MOETIER_PREFETCH_GATE)" "$TMP/gated.err" ||
+    fail "MOETIER_PREFETCH_GATE=0.2 not in the plan: $(cat "$TMP/gated.err")"
+grep -q "read room (policy adapt): .* [1-9][0-9]* prefetched ([1-9][0-9]* used)" "$TMP/gated.err" ||
+    fail "MOETIER_PREFETCH_GATE=0.2: nothing prefetched, or none used: $(grep 'read room' "$TMP/gated.err")"
+grep -q "warn" "$TMP/gated.err" && fail "MOETIER_PREFETCH_GATE=0.2: a warning: $(grep warn "$TMP/gated.err")"
 # MOETIER_READ_ROOM=off: exact reads alone, the kernel's reclaim deciding what leaves
 [ "$want" = "$(field "$TMP/alone.out" tokens)" ] || fail "MOETIER_READ_ROOM=off: tokens differ: $(cat "$TMP/alone.err")"
 grep -q "MOETIER_READ_ROOM=off: no read room" "$TMP/alone.err" || fail "MOETIER_READ_ROOM=off not in the plan: $(cat "$TMP/alone.err")"
@@ -79,7 +88,7 @@ grep -q "sampler: fetch, 9 expert tensors, 192 experts covered" "$TMP/fetch.err"
 for run in reads locked fetch; do
     note "56M cap, $run: identical tokens; $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/$run.err"); $(grep -o 'tiering: [0-9]* promotions.*' "$TMP/$run.err")"
 done
-for run in reads locked; do
+for run in reads locked gated; do
     note "$run: $(grep -o 'read room (policy.*' "$TMP/$run.err")"
 done
 for run in plain reads locked fetch alone; do note "$run prompt: $(grep -E '^prompt_(s|major)' "$TMP/$run.err" | tr '\n' ' ')"; done

@@ -1,7 +1,7 @@
 #!/bin/sh
 # moetier replay: golden human output on a small real trace (the first 200
-# tokens of the ESFT intent trace), the JSON fields, the byte accounting and
-# --policy auto, and bad input.
+# tokens of the ESFT intent trace), the JSON fields, the byte accounting,
+# --policy auto and --prefetch-gate, and bad input.
 . "$(dirname "$0")/../lib.sh"
 [ -x "$MOETIER" ] || skip "moetier not built ($MOETIER missing)"
 g=$TOP_SRCDIR/tests/tiering/golden
@@ -40,6 +40,29 @@ for k in '"policy":"auto"' '"expert_bytes":4194304' '"slow_bytes_per_token":[0-9
     grep -q "$k" "$TMP/json" || fail "replay --json lacks $k: $(cat "$TMP/json")"
 done
 "$MOETIER" replay esft_intent_200.trace --expert-size 0 2> "$TMP/err"; [ $? -eq 2 ] || fail "--expert-size 0: expected exit 2"
+grep -q '"prefetch_gate":null' "$TMP/json" || fail "replay --json without a gate: $(cat "$TMP/json")"
+
+# --prefetch-gate: every policy but belady reads the likely next-layer experts ahead; a prefetch is a read
+"$MOETIER" replay esft_intent_200.trace --policy lru,belady --cache 25% --prefetch-gate 0.5 --json > "$TMP/json" ||
+    fail "replay --prefetch-gate exited $?"
+grep -q '"prefetch_gate":0.5' "$TMP/json" || fail "replay --json lacks the gate: $(cat "$TMP/json")"
+grep -q '"policy":"belady"[^}]*"prefetched":0,' "$TMP/json" || fail "belady prefetched: $(cat "$TMP/json")"
+sed 's/},{/}\n{/g' "$TMP/json" | grep '"policy":"lru"' | awk '
+    { match($0, /"accesses":[0-9]*/); a = substr($0, RSTART + 11, RLENGTH - 11)
+      match($0, /"hits":[0-9]*/); h = substr($0, RSTART + 7, RLENGTH - 7)
+      match($0, /"prefetched":[0-9]*/); p = substr($0, RSTART + 13, RLENGTH - 13)
+      match($0, /"prefetch_used":[0-9]*/); u = substr($0, RSTART + 16, RLENGTH - 16)
+      match($0, /"slow_reads":[0-9]*/); r = substr($0, RSTART + 13, RLENGTH - 13)
+      exit !(p > 0 && u > 0 && u <= p && r == a - h + p) }' ||
+    fail "gated lru: no prefetch used, or reads are not misses + prefetches: $(cat "$TMP/json")"
+"$MOETIER" replay esft_intent_200.trace --policy lru,belady --cache 25% --prefetch-gate 0.5 > "$TMP/out" ||
+    fail "replay --prefetch-gate (text) exited $?"
+grep -q '^prefetch gated at 0.5' "$TMP/out" && grep -q '^ahead  *0\.[0-9]*$' "$TMP/out" ||
+    fail "replay --prefetch-gate: no prefetch rows: $(cat "$TMP/out")"
+for g in 0 1.5 x; do
+    "$MOETIER" replay esft_intent_200.trace --prefetch-gate $g 2> "$TMP/err"
+    [ $? -eq 2 ] || fail "--prefetch-gate $g: expected exit 2"
+done
 
 "$MOETIER" replay "$TOP_SRCDIR/data/traces/olmoe_counts_c4.counts" 2> "$TMP/err"
 [ $? -eq 2 ] || fail "a .counts file: expected exit 2"

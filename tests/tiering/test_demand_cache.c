@@ -12,7 +12,7 @@
 static struct moetier_policy *mk(const char *name, uint32_t layers, uint32_t experts, uint32_t cap)
 {
     struct moetier_policy *p = NULL;
-    CHECK(moetier_policy_new_live(name, layers, experts, 2, cap, NULL, &p) == 0 && p);
+    CHECK(moetier_policy_new_live(name, layers, experts, 2, cap, NULL, 0, &p) == 0 && p);
     return p;
 }
 

@@ -207,6 +207,75 @@ static void test_replay(void)
     moetier_routing_free(&r);
 }
 
+/* 2 layers x 4 experts, top-2: 4 tokens {0,2} then {1,3}, 4 tokens {1,3}
+ * then {0,2}. Each of 0, 1, 2, 3 at layer 0 is then trusted (4 tokens) and
+ * leads to its own pair only: #(a, b) / #(a followed) is 1 or 0. */
+static void teach_pairs(struct moetier_policy *p)
+{
+    uint16_t r02[] = { 0, 2 }, r13[] = { 1, 3 };
+    for (int i = 0; i < 8; i++) {
+        moetier_policy_observe(p, 0, i < 4 ? r02 : r13, 2);
+        moetier_policy_observe(p, 1, i < 4 ? r13 : r02, 2);
+    }
+}
+
+/* The prefetch gate, on counts small enough to follow by hand. */
+static void test_prefetch_gate(void)
+{
+    struct moetier_policy_opts o = { .topk = 2, .prefetch_gate = 0.6 };
+    struct moetier_policy *p = mk("lru", 2, 4, &o);
+    uint16_t r02[] = { 0, 2 }, r13[] = { 1, 3 }, r01[] = { 0, 1 };
+    teach_pairs(p);
+    /* a token with {0, 1} at layer 0: co-occurrence gives each of layer 1's
+     * experts (1 + 0) / 2 = 0.5; the previous token's 0 and 2 at layer 1 repeated
+     * 3 times in 4 uses: 0.75. Gate 0.6: those two, best first, ties by id. */
+    moetier_policy_observe(p, 0, r01, 2);
+    uint32_t s[4] = { 0 };
+    CHECK(moetier_policy_prefetch(p, 0, s, 4) == 2 && s[0] == 4 + 0 && s[1] == 4 + 2);
+    CHECK(moetier_policy_prefetch(p, 0, s, 1) == 1 && s[0] == 4);
+    CHECK(moetier_policy_prefetch(p, 1, s, 4) == 0); /* last layer */
+    moetier_policy_free(p);
+    o.prefetch_gate = 0.5; /* the co-occurrence shares pass too, after the repeats */
+    p = mk("adapt", 2, 4, &o);
+    teach_pairs(p);
+    moetier_policy_observe(p, 0, r01, 2);
+    CHECK(moetier_policy_prefetch(p, 0, s, 4) == 4 && s[0] == 4 && s[1] == 6 && s[2] == 5 && s[3] == 7);
+    moetier_policy_free(p);
+    o.prefetch_gate = 0.8;
+    p = mk("lru", 2, 4, &o);
+    for (int i = 0; i < 3; i++) { /* 3 tokens: untrusted counts name nothing */
+        moetier_policy_observe(p, 0, r02, 2);
+        moetier_policy_observe(p, 1, r13, 2);
+    }
+    moetier_policy_observe(p, 0, r02, 2);
+    CHECK(moetier_policy_prefetch(p, 0, s, 4) == 0);
+    moetier_policy_free(p);
+    struct moetier_policy *bad = NULL;
+    o.prefetch_gate = 1.5;
+    CHECK(moetier_policy_new("lru", 2, 4, &o, &bad) == -EINVAL && !bad);
+    o.prefetch_gate = 0.5; /* the bound stays a demand cache */
+    CHECK(moetier_policy_new("belady", 2, 4, &o, &bad) == -EINVAL && !bad);
+
+    /* replay, lru, 2 slots of 2 layers x 2 experts: "0 0" x 4, "1 1", "0 0", "1 1".
+     * Without the gate: t0 2 misses, t1-t3 hit, t4 1 evicts 0, 1@1 evicts 0@1,
+     * t5 0 evicts 1, 0@1 evicts 1@1, t6 likewise: 8 reads, 6 hits.
+     * Gate 0.5: at t5, 0 at layer 0 led to 0 at layer 1 in all 4 trusted
+     * tokens: 0@1 is read ahead (evicting 1@1, the step's own 0 pinned) and used;
+     * at t4 and t6 the repeat of 0@1 (3 of 4, then 3 of 5) names a resident pair.
+     * 7 misses + 1 prefetch: the same 8 reads, one of them ahead of its layer. */
+    struct moetier_routing r;
+    CHECK(load("# layers=2 experts=2 topk=1\n0 0\n0 0\n0 0\n0 0\n1 1\n0 0\n1 1\n", &r) == 0);
+    struct moetier_replay_result x;
+    CHECK(moetier_replay_policy(&r, "lru", 0.5, NULL, &x) == 0);
+    CHECK(x.slow_reads == 8 && x.hits == 6 && x.prefetched == 0);
+    struct moetier_policy_opts g = { .prefetch_gate = 0.5 };
+    CHECK(moetier_replay_policy(&r, "lru", 0.5, &g, &x) == 0);
+    CHECK(x.accesses == 14 && x.hits == 7 && x.promoted == 7 && x.prefetched == 1 && x.prefetch_used == 1);
+    CHECK(x.slow_reads == 8);
+    CHECK(moetier_replay_policy(&r, "belady", 0.5, &g, &x) == 0 && x.prefetched == 0); /* never gated */
+    moetier_routing_free(&r);
+}
+
 /* replay of policy name (NULL opts) at share: the result. */
 static struct moetier_replay_result run(const struct moetier_routing *r, const char *name, double share)
 {
@@ -427,6 +496,7 @@ int main(void)
     test_hot();
     test_replay();
     test_bytes();
+    test_prefetch_gate();
     test_adapt();
     test_admit_cost();
     test_config_names();

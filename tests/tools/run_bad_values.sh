@@ -25,6 +25,9 @@ bad --alloc-min 1K MOETIER_ALLOC_MIN
 bad --hugepages maybe MOETIER_HUGEPAGES
 bad --cuda-pin 2 MOETIER_CUDA_PIN
 bad --log loud MOETIER_LOG
+bad --prefetch-gate 0 MOETIER_PREFETCH_GATE
+bad --prefetch-gate 1.5 MOETIER_PREFETCH_GATE
+bad --prefetch-gate 0,5 MOETIER_PREFETCH_GATE
 bad --match "" MOETIER_MATCH
 expect_exit 2 'moetier run: --match: MOETIER_MATCH="\[model\*.gguf": an unclosed' "$MOETIER" run --match "[model*.gguf" -- true
 bad --match /models/m.gguf MOETIER_MATCH
