@@ -86,7 +86,10 @@ if [ -n "${LLAMA_BINDIR:-}" ] && [ -x "$LLAMA_BINDIR/llama-completion" ]; then
     cmp -s "$TMP/cplain.out" "$TMP/c.out" || fail "llama-completion: output differs under moetier"
     grep -q 'info: sampler: routing' "$TMP/c.log" || { cat "$TMP/c.log"; fail "llama-completion: not the routing sampler"; }
     ! grep -q 'falling back' "$TMP/c.log" || { cat "$TMP/c.log"; fail "llama-completion: routing fell back"; }
-    grep -q 'sampled [1-9][0-9]* of' "$TMP/c.log" || { cat "$TMP/c.log"; fail "llama-completion: nothing sampled"; }
+    # every decode step, read exactly (keep mode): the profile is the true routing (Spearman 1)
+    n=$(sed -n 's/.*sampled \([0-9]*\) of \([0-9]*\) decode tokens.*/\1 \2/p' "$TMP/c.log")
+    echo "$n" | awk '{ exit !(NF == 2 && $1 > 0 && $1 == $2) }' ||
+        { cat "$TMP/c.log"; fail "llama-completion: not every decode step sampled ($n)"; }
     note "llama-completion: $(grep -o 'sampled [0-9]* of [0-9]* decode tokens' "$TMP/c.log"); output identical"
     "$@" > "$TMP/oplain.out" 2> "$TMP/oplain.err" || { tail "$TMP/oplain.err"; fail "llama-completion exited $?"; }
     MOETIER_SAMPLER=routing MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100% MOETIER_LOG=info \
