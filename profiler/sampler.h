@@ -91,6 +91,9 @@ struct moetier_sampler {
     int pidfd;                      /* for batched zaps (process_madvise), or -1 */
     uint64_t *pm;                   /* pagemap read buffer */
     size_t pm_cap;                  /* its entries */
+    uint8_t fresh;                  /* set by the caller before arm: nothing but the step being armed
+                                       has run since the last collect, so a window that missed then
+                                       has no PTEs and needs no zap (0: zap every window) */
     /* fault */
     size_t n_regions;               /* sorted by start */
     struct moetier_fault_region *regions;

@@ -499,6 +499,7 @@ static void runtime_sleep(unsigned ms)
 
 void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
 {
+    uint64_t step = __atomic_add_fetch(&shim.steps_begun, 1, __ATOMIC_RELAXED);
     shim_routing_enter(ctx, n_tokens);
     enum shim_phase phase = shim.warmup ? SHIM_PHASE_WARMUP : n_tokens == 1 ? SHIM_PHASE_DECODE : SHIM_PHASE_PROMPT;
     if (!shim.loaded) {
@@ -548,6 +549,9 @@ void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
         /* (a migration in flight: this step goes unsampled, it never waits) */
         uint64_t t0 = shim_now_ns();
         shim.armed = 1;
+        /* no step since the last sampled one: pagemap may skip the windows that missed */
+        shim.sampler.fresh = step == shim.armed_step + 1;
+        shim.armed_step = step;
         moetier_sampler_arm(&shim.sampler);
         shim.sampler_ns += shim_now_ns() - t0;
         *sampling = 1;

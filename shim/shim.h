@@ -112,6 +112,8 @@ struct shim_state {
     _Atomic int warmup;
     _Atomic int loaded;        /* the binary decoded once: its weights are in place */
     _Atomic int armed;         /* a sample is armed: no migration now */
+    uint64_t steps_begun;      /* decode calls (every phase), counted as they begin */
+    uint64_t armed_step;       /* the one of them whose sample was armed last */
     _Atomic int per_token;     /* the plan: every decode step sampled, migration per token (else rounds) */
     int profile_seeded;         /* hotness started from a profile (warm start) */
 

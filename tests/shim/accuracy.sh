@@ -6,7 +6,8 @@
 # routing counts must be at least 0.9 for the page samplers, asked for by name and
 # unthrottled (MOETIER_SAMPLE_MS=1 MOETIER_SAMPLE_BUDGET=100%): pagemap on the mmap
 # path, fault on the --no-mmap path; and at least 0.98 for the routing sampler (the
-# default under llama.cpp) at the default settings. docs/bench-shim.md has figures.
+# default under llama.cpp) at the default settings. Every sampler's hits are its
+# samples' own uses: at most top-k a layer. docs/bench-shim.md has figures.
 . "$(dirname "$0")/../lib.sh"
 need_driver
 need_shim
@@ -32,6 +33,17 @@ for mode in mmap no-mmap routing; do
     "$TESTS_BIN/accuracy" "$TMP/$mode.trace" "$TMP/$mode.prof" > "$TMP/$mode.acc" || fail "$mode: accuracy failed"
     rho=$(field "$TMP/$mode.acc" spearman)
     note "$mode ($sampler sampler): spearman $rho; $(sed -n 's/^experts: //p' "$TMP/$mode.acc")"
+    # a sample counts the experts its own step used, no more: top-k a layer
+    # (the pagemap sampler once credited touches of unsampled steps: 1.6-3.2x)
+    n=$(sed -n 's/.*info: sampled \([0-9]*\) of [0-9]* decode tokens.*/\1/p' "$TMP/$mode.err")
+    hits=$(sed -n 's/^experts: .*, \([0-9]*\) hits over .*/\1/p' "$TMP/$mode.acc")
+    per=$(head -n 1 "$TMP/$mode.trace" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        print v["layers"] * v["topk"] }')
+    [ -n "$n" ] && [ "${n:-0}" -gt 0 ] && [ -n "$hits" ] && [ "${per:-0}" -gt 0 ] ||
+        fail "$mode: no sample count, hits or shape: $(cat "$TMP/$mode.err")"
+    [ "$hits" -le $((n * per)) ] || fail "$mode: $hits hits in $n samples: more than $per a sample"
+    [ "$hits" -ge $((n * per * 9 / 10)) ] || fail "$mode: $hits hits in $n samples: far fewer than $per a sample"
+    note "$mode: $n samples, $hits hits ($per a step in truth)"
     min=0.9
     [ $mode = routing ] && min=0.98
     awk -v r="$rho" -v m=$min 'BEGIN { exit !(r >= m) }' || fail "$mode: spearman $rho < $min"
