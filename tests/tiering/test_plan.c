@@ -431,6 +431,13 @@ static void check_details(void)
     CHECK(has_line(&p, "MOETIER_READ_ROOM=off: no read room", 0) && !has_line(&p, "read room: the page cache", 0));
     base(&f), f.cfg.read_room = MOETIER_OFF, f.routing = 0, moetier_plan_make(&f, &p);
     CHECK(p.sampler == S(FETCH) && p.read_room == 0 && !has_line(&p, "MOETIER_READ_ROOM", 0));
+    /* the prefetch gate is the room's: named with it, a warning without it */
+    base(&f), f.cfg.prefetch_gate = 0.5, moetier_plan_make(&f, &p);
+    CHECK(p.read_room == 1 && has_line(&p, "read room: prefetch gate 0.5 (MOETIER_PREFETCH_GATE)", 0));
+    base(&f), f.cfg.prefetch_gate = 0.5, f.cfg.read_room = MOETIER_OFF, moetier_plan_make(&f, &p);
+    CHECK(p.read_room == 0 && has_line(&p, "MOETIER_PREFETCH_GATE ignored", 1) && !has_line(&p, "prefetch gate 0.5", 0));
+    base(&f), moetier_plan_make(&f, &p);
+    CHECK(!has_line(&p, "PREFETCH_GATE", 0) && !has_line(&p, "PREFETCH_GATE", 1));
     base(&f), f.cfg.sampler = MOETIER_SAMPLER_ROUTING, moetier_plan_make(&f, &p);
     CHECK(p.fetch == 1 && p.sampler == S(ROUTING) && p.routing_reads == 1);
     base(&f), f.routing = 0, strcpy(f.routing_why, "no ggml scheduler"), moetier_plan_make(&f, &p);
