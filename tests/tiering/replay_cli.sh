@@ -39,8 +39,8 @@ grep -q 'slow-tier MiB per token (x belady), expert = 4.00 MiB' "$TMP/auto" || f
 for k in '"policy":"auto"' '"expert_bytes":4194304' '"slow_bytes_per_token":[0-9]' '"vs_belady":[0-9]'; do
     grep -q "$k" "$TMP/json" || fail "replay --json lacks $k: $(cat "$TMP/json")"
 done
-"$MOETIER" replay esft_intent_200.trace --expert-size 0 2> "$TMP/err"; [ $? -eq 2 ] || fail "--expert-size 0: expected exit 2"
 grep -q '"prefetch_gate":null' "$TMP/json" || fail "replay --json without a gate: $(cat "$TMP/json")"
+"$MOETIER" replay esft_intent_200.trace --expert-size 0 2> "$TMP/err"; [ $? -eq 2 ] || fail "--expert-size 0: expected exit 2"
 
 # --prefetch-gate: every policy but belady reads the likely next-layer experts ahead; a prefetch is a read
 "$MOETIER" replay esft_intent_200.trace --policy lru,belady --cache 25% --prefetch-gate 0.5 --json > "$TMP/json" ||
