@@ -49,17 +49,11 @@ static int fail(char *err, size_t n, const char *name, const char *value, const 
 static int parse_chance(const char *v, double *out)
 {
     uint64_t whole;
-    const char *p;
-    if (!(v[0] >= '0' && v[0] <= '9') || moetier_parse_u64(v, 10, &whole, &p) || whole > 1)
+    double frac;
+    const char *end;
+    if (moetier_parse_decimal(v, &whole, &frac, &end) < 0 || *end || whole > 1 || whole + frac > 1)
         return -EINVAL;
-    double x = (double)whole, unit = 1;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            x += (unit /= 10) * (*p - '0');
-    }
-    if (*p || x > 1)
-        return -EINVAL;
-    *out = x;
+    *out = (double)whole + frac;
     return 0;
 }
 

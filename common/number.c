@@ -30,3 +30,22 @@ int moetier_parse_u64(const char *s, unsigned base, uint64_t *out, const char **
     *out = v;
     return 0;
 }
+
+int moetier_parse_decimal(const char *s, uint64_t *whole, double *frac, const char **end)
+{
+    const char *p;
+    int rc = moetier_parse_u64(s, 10, whole, &p);
+    if (rc)
+        return rc;
+    double f = 0, scale = 1;
+    int digits = 0;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            f += (*p - '0') * (scale /= 10);
+        if (!digits)
+            return -EINVAL;
+    }
+    *frac = f;
+    *end = p;
+    return digits;
+}

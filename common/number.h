@@ -17,4 +17,13 @@
  */
 int moetier_parse_u64(const char *s, unsigned base, uint64_t *out, const char **end);
 
+/*
+ * A decimal D[.D...] at the start of s, by hand (strtod reads the locale's
+ * decimal point): its integer part in *whole, its fraction in *frac (0 when
+ * none); *end past the last digit, anything may follow. Returns the number of
+ * fraction digits (0 or more), or -EINVAL (no digit first, or a '.' without a
+ * digit after it) or -ERANGE (an integer part of more than 64 bits).
+ */
+int moetier_parse_decimal(const char *s, uint64_t *whole, double *frac, const char **end);
+
 #endif

@@ -18,22 +18,11 @@ int moetier_size_parse(const char *s, int allow_percent, struct moetier_size *ou
     if (!isdigit((unsigned char)*s))
         return -EINVAL;
 
-    /* Integer and fraction parts by hand: strtod depends on the locale. */
     uint64_t ip;
-    if (moetier_parse_u64(s, 10, &ip, &s))
-        return -ERANGE; /* a digit is there: only too many of them fail */
-    double frac = 0, scale = 1;
-    int have_frac = 0;
-    if (*s == '.') {
-        s++;
-        if (!isdigit((unsigned char)*s))
-            return -EINVAL;
-        for (; isdigit((unsigned char)*s); s++) {
-            scale /= 10;
-            frac += (*s - '0') * scale;
-            have_frac = 1;
-        }
-    }
+    double frac;
+    int have_frac = moetier_parse_decimal(s, &ip, &frac, &s);
+    if (have_frac < 0)
+        return have_frac; /* a digit is there: too many of them, or a '.' without one after it */
     while (*s == ' ')
         s++;
 

@@ -57,10 +57,26 @@ static void test_prefix(void)
     CHECK(moetier_parse_u64("2048 kB", 10, &v, &end) == 0 && v == 2048 && *end == ' ');
 }
 
+/* decimals: integer and fraction apart, the fraction's digits counted, no locale */
+static void test_decimal(void)
+{
+    uint64_t w = 9;
+    double f = 9;
+    const char *end = NULL;
+    CHECK(moetier_parse_decimal("0.25%", &w, &f, &end) == 2 && w == 0 && f == 0.25 && *end == '%');
+    CHECK(moetier_parse_decimal("12", &w, &f, &end) == 0 && w == 12 && f == 0 && *end == 0);
+    CHECK(moetier_parse_decimal("1.0", &w, &f, &end) == 1 && w == 1 && f == 0 && *end == 0);
+    CHECK(moetier_parse_decimal("3,5", &w, &f, &end) == 0 && w == 3 && *end == ',');
+    CHECK(moetier_parse_decimal("1.", &w, &f, &end) == -EINVAL);
+    CHECK(moetier_parse_decimal(".5", &w, &f, &end) == -EINVAL);
+    CHECK(moetier_parse_decimal("18446744073709551616.5", &w, &f, &end) == -ERANGE);
+}
+
 int main(void)
 {
     test_whole();
     test_overflow();
     test_prefix();
+    test_decimal();
     return check_exit("test_number");
 }
