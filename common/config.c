@@ -30,6 +30,7 @@ const struct moetier_config_desc moetier_config_table[MOETIER_CFG_COUNT] = {
     [MOETIER_CFG_CUDA_PIN] = { "MOETIER_CUDA_PIN", "--cuda-pin", "auto", "pin the DRAM cache for CUDA when the process uses CUDA: auto, on, off" },
     [MOETIER_CFG_PROMOTE] = { "MOETIER_PROMOTE", "--promote", "auto", "how the file tier promotes: lock (mlock the page cache in place), copy (memfd + remap), auto (lock when the memlock limit allows)" },
     [MOETIER_CFG_PER_TOKEN] = { "MOETIER_PER_TOKEN", "--per-token", "auto", "migration decided per token: auto (where the routing sampler reads every decode step exactly and the cache copies), on (wherever it reads every step exactly), off (rounds)" },
+    [MOETIER_CFG_PER_LAYER] = { "MOETIER_PER_LAYER", "--per-layer", "auto", "per token, the moves also start at each MoE layer's router, while the later layers compute (the copy and numa tiers; observing every layer splits llama.cpp's graph): auto (where llama.cpp leaves a CPU free and a decode step acting at every router measured at most 2% slower than one read after the step, or the graph splits anyway), on, off" },
     [MOETIER_CFG_READ_ROOM] = { "MOETIER_READ_ROOM", "--read-room", "auto", "the read room: where the file tier reads each layer's chosen experts exactly, moetier decides which of them stay in the page cache and drops its policy's victims (auto or on); off leaves that to the kernel's reclaim: exact reads alone, as ik_llama.cpp's expert prefetch does" },
     [MOETIER_CFG_PREFETCH_GATE] = { "MOETIER_PREFETCH_GATE", "--prefetch-gate", "off", "the read room also reads in, while a layer runs, the next layer's experts whose chance of use (estimated from past co-occurrence and repeats) is at least this: a chance in (0, 1], as 0.5, or off; moves reads off the critical path for some more bytes (docs/policies.md)" },
     [MOETIER_CFG_STATS_DIR] = { "MOETIER_STATS_DIR", "--stats-dir", "", "where live stats segments go (empty: $XDG_RUNTIME_DIR/moetier or /dev/shm)" },
@@ -256,6 +257,7 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
     case MOETIER_CFG_HUGEPAGES:
     case MOETIER_CFG_CUDA_PIN:
     case MOETIER_CFG_PER_TOKEN:
+    case MOETIER_CFG_PER_LAYER:
     case MOETIER_CFG_READ_ROOM: {
         enum moetier_tristate t;
         if (parse_tristate(v, &t))
@@ -266,6 +268,8 @@ static int parse(struct moetier_config *c, int var, const char *v, char *err, si
             c->cuda_pin = t;
         else if (var == MOETIER_CFG_PER_TOKEN)
             c->per_token = t;
+        else if (var == MOETIER_CFG_PER_LAYER)
+            c->per_layer = t;
         else
             c->read_room = t;
         return 0;
@@ -395,6 +399,7 @@ const char *moetier_config_value(const struct moetier_config *c, int var, char *
     case MOETIER_CFG_HUGEPAGES: return tri[c->hugepages + 1];
     case MOETIER_CFG_CUDA_PIN: return tri[c->cuda_pin + 1];
     case MOETIER_CFG_PER_TOKEN: return tri[c->per_token + 1];
+    case MOETIER_CFG_PER_LAYER: return tri[c->per_layer + 1];
     case MOETIER_CFG_READ_ROOM: return tri[c->read_room + 1];
     case MOETIER_CFG_PREFETCH_GATE: {
         unsigned m = (unsigned)(c->prefetch_gate * 1000 + 0.5); /* thousandths: no locale's decimal point */

@@ -68,6 +68,7 @@ enum moetier_config_var {
     MOETIER_CFG_CUDA_PIN,
     MOETIER_CFG_PROMOTE,
     MOETIER_CFG_PER_TOKEN,
+    MOETIER_CFG_PER_LAYER,
     MOETIER_CFG_READ_ROOM,
     MOETIER_CFG_PREFETCH_GATE,
     MOETIER_CFG_STATS_DIR,
@@ -97,6 +98,7 @@ struct moetier_config {
     enum moetier_tristate cuda_pin;
     enum moetier_promote_choice promote;
     enum moetier_tristate per_token; /* migration decided per token (docs/tiering.md) */
+    enum moetier_tristate per_layer; /* per token, each MoE layer to the policy at its router (docs/tiering.md) */
     enum moetier_tristate read_room; /* the read room beside the exact reads (off: the kernel's reclaim) */
     double prefetch_gate;            /* the read room reads layer l+1's experts this likely ahead (0 = off) */
     char stats_dir[MOETIER_PATH_MAX];/* "" = $XDG_RUNTIME_DIR/moetier or /dev/shm */

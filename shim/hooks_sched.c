@@ -128,6 +128,13 @@ static struct moetier_topk routing;
 static int routing_ready;          /* routing initialized for the model */
 static int layout_checked;         /* 1 ok, -1 refused */
 
+/* The runtime acts inside the step, at each layer's router (the exact reads,
+ * per-layer moves): a kept graph is observed through the callback too. */
+static int act_per_layer(void)
+{
+    return shim.routing_reads || shim_decode_per_layer();
+}
+
 static set_cb_t real_setter(void)
 {
     return (set_cb_t)shim_real_optional("ggml_backend_sched_set_eval_callback", &real_set);
@@ -245,7 +252,8 @@ static void read_batch(const struct tensor_head *h, int block)
 }
 
 /* advise: the step is still computing (the callback): read the layer's
- * chosen experts in now, before the layer reads them (shim/reads.c) */
+ * chosen experts in now, before the layer reads them (shim/reads.c), and per
+ * layer hand them to the policy now (shim_decode_layer) */
 static void read_topk(void *t, int block, int advise)
 {
     const struct tensor_head *h = t;
@@ -282,10 +290,12 @@ static void read_topk(void *t, int block, int advise)
     }
     get(t, ids, off, len);
     moetier_topk_add(&routing, block, k, 1, ids);
-    if (advise && shim.routing_reads) {
+    if (advise && act_per_layer()) {
         int l = moetier_model_layer_of_block(&shim.model, block);
-        if (l >= 0)
+        if (l >= 0 && shim.routing_reads)
             shim_reads_layer((uint32_t)l, ids, (int)k);
+        if (l >= 0)
+            shim_decode_layer((uint32_t)l, ids, (int)k);
     }
 }
 
@@ -477,7 +487,7 @@ bool ggml_backend_sched_alloc_graph(void *sched, void *graph)
                 e->kept = 0; /* a new graph: the topk tensors kept before are gone with the old one */
             /* rebuilt inside a sampled step and not kept (or read during the
              * step: exact reads): observe it now */
-            if ((!e->kept || shim.routing_reads) && tl_routing && e->ctx == tl_ctx && !tl_keep_only && !e->ours) {
+            if ((!e->kept || act_per_layer()) && tl_routing && e->ctx == tl_ctx && !tl_keep_only && !e->ours) {
                 set_cb_t set = real_setter();
                 e->last_t = NULL;
                 set(sched, moetier_cb, e);
@@ -533,7 +543,7 @@ void shim_routing_step(void *ctx, int on, int keep_only)
         if (!e->sched || e->ctx != ctx)
             continue;
         n_entries++;
-        if (on && !e->ours && (!e->kept || shim.routing_reads) && !keep_only) {
+        if (on && !e->ours && (!e->kept || act_per_layer()) && !keep_only) {
             /* a graph rebuilt in the step puts the application's back
              * (set_eval_callback) and is kept or observed at alloc_graph */
             e->last_t = NULL;

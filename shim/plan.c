@@ -13,6 +13,8 @@
 #include "tiering/dram_cache.h"
 #include "tiering/numa_tier.h"
 
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct moetier_plan_facts facts;
@@ -63,10 +65,14 @@ const struct moetier_plan *shim_plan_make(int stage)
         moetier_plan_render(&plan, stage, log_line, NULL);
     /* per token or rounds: the runtime reads it at every step; a change
      * outside the sampler's stage (which logs it) gets its line too */
-    int was = shim.per_token;
+    int was = shim.per_token, layer_was = shim.per_layer;
     shim.per_token = plan.on && plan.per_token;
+    shim.per_layer = shim.per_token && plan.per_layer;
+    shim.split_trial = shim.per_token && plan.per_layer_trial;
     if (shim.per_token != was && !sampler_stage && plan.per_token_why[0])
         log_info("%s", plan.per_token_why);
+    else if (shim.per_layer != layer_was && !sampler_stage && plan.per_layer_why[0])
+        log_info("%s", plan.per_layer_why);
     return &plan;
 }
 
@@ -104,6 +110,64 @@ void shim_plan_stopped(void)
 {
     facts.stopped = 1;
     shim.per_token = 0; /* nothing migrates: sampling goes back to its budget */
+    shim.per_layer = 0;
+    shim.split_trial = 0;
+}
+
+/* MOETIER_PER_LAYER=auto: what acting at every MoE layer's router costs a
+ * decode step, measured in this run. A step acting per layer splits the
+ * graph at every router and wakes the runtime thread there; its moves then
+ * run beside the later layers and, partly, the next steps. So the two ways
+ * alternate in blocks of TRIAL_BLOCK one-token steps (not step by step,
+ * which would lay one way's moves on the other's steps), the first
+ * TRIAL_SETTLE steps of each block untimed, until each way has TRIAL_STEPS
+ * timed steps; medians compared. Load and cache changes fall on both. */
+#define TRIAL_BLOCK 8
+#define TRIAL_SETTLE 2
+#define TRIAL_STEPS 24
+static uint64_t trial_ns[2][TRIAL_STEPS];
+static int trial_n[2];
+static unsigned trial_turn;
+
+int shim_plan_trial_split(void)
+{
+    if (!shim.split_trial)
+        return 0;
+    unsigned turn = __atomic_fetch_add(&trial_turn, 1, __ATOMIC_RELAXED);
+    int split = (int)((turn / TRIAL_BLOCK) & 1);
+    return split | (turn % TRIAL_BLOCK >= TRIAL_SETTLE ? SHIM_TRIAL_TIMED : 0);
+}
+
+static int by_ns(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t median_ns(uint64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, by_ns);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void shim_plan_trial_time(int trial, uint64_t ns)
+{
+    int split = trial & 1;
+    if (!shim.split_trial || !(trial & SHIM_TRIAL_TIMED) || trial_n[split] >= TRIAL_STEPS)
+        return;
+    trial_ns[split][trial_n[split]++] = ns;
+    if (trial_n[0] < TRIAL_STEPS || trial_n[1] < TRIAL_STEPS)
+        return;
+    uint64_t kept = median_ns(trial_ns[0], TRIAL_STEPS), observed = median_ns(trial_ns[1], TRIAL_STEPS);
+    facts.split_measured = 1;
+    facts.split_cost = kept ? (int)(((double)observed / (double)kept - 1) * 1000 + (observed >= kept ? 0.5 : -0.5)) : 0;
+    log_info("per layer: a decode step acting at every MoE layer's router took %llu us, one read after the step "
+             "%llu us (medians of %d each, in alternating blocks of %d)", (unsigned long long)(observed / 1000),
+             (unsigned long long)(kept / 1000), TRIAL_STEPS, TRIAL_BLOCK);
+    sampler_stage = 1; /* the line below is this decision's */
+    shim_plan_make(-1);
+    sampler_stage = 0;
+    log_info("%s", plan.per_layer_why);
 }
 
 int shim_plan_map_hint(void)
@@ -119,6 +183,9 @@ int shim_plan_map_hint(void)
 
 enum moetier_plan_sampler shim_plan_sampler(void)
 {
+    cpu_set_t set;
+    facts.cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    facts.compute_threads = shim.compute_threads;
     facts.cfg.sampler = shim.cfg.sampler;
     facts.routing_failed = shim.routing_failed;
     facts.routing = -1;

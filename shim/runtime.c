@@ -497,9 +497,21 @@ static void runtime_sleep(unsigned ms)
     __atomic_store_n(&shim.wake_pending, 0, __ATOMIC_RELEASE);
 }
 
+static __thread uint64_t tl_step; /* this thread's decode call (shim.steps_begun's count) */
+static __thread int tl_layers;     /* this step acts at each MoE layer's router (per layer, or the trial) */
+static __thread int tl_trial;      /* MOETIER_PER_LAYER=auto's measurement: this step's part (plan.c) */
+
+int shim_decode_per_layer(void)
+{
+    return tl_layers;
+}
+
 void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
 {
     uint64_t step = __atomic_add_fetch(&shim.steps_begun, 1, __ATOMIC_RELAXED);
+    tl_step = step;
+    tl_layers = 0;
+    tl_trial = 0;
     shim_routing_enter(ctx, n_tokens);
     enum shim_phase phase = shim.warmup ? SHIM_PHASE_WARMUP : n_tokens == 1 ? SHIM_PHASE_DECODE : SHIM_PHASE_PROMPT;
     if (!shim.loaded) {
@@ -509,6 +521,9 @@ void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
          * first step reads most of the model through the kernel's
          * read-around (measured: 500-800 MB of a 675 MiB model) */
         shim.loaded = 1;
+        static void *n_threads_fn;
+        int32_t (*n_threads)(void *) = (int32_t (*)(void *))shim_real_optional("llama_n_threads", &n_threads_fn);
+        shim.compute_threads = n_threads && ctx ? n_threads(ctx) : 0;
         if (!shim.child) {
             shim_busy = 1;
             shim_lock();
@@ -561,8 +576,10 @@ void shim_decode_begin(void *ctx, int n_tokens, int *sampling)
         uint64_t t0 = shim_now_ns();
         /* per token, every step is sampled: only where keep mode reads it
          * (a step whose graph was not kept goes unsampled), unless
-         * MOETIER_SAMPLE_BUDGET=100% pays for the split */
-        shim_routing_step(ctx, 1, shim.per_token && shim.cfg.sample_budget < 100);
+         * MOETIER_SAMPLE_BUDGET=100% or per layer pays for the split */
+        tl_trial = shim.per_token && !shim.per_layer ? shim_plan_trial_split() : 0;
+        tl_layers = shim.per_token && (shim.per_layer || (tl_trial & 1));
+        shim_routing_step(ctx, 1, shim.per_token && !tl_layers && shim.cfg.sample_budget < 100);
         shim.sampler_ns += shim_now_ns() - t0;
     }
     shim_busy = 0;
@@ -614,6 +631,8 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
         char why[200];
         int n = shim_routing_collect(rc, shim.used, why, sizeof why);
         learn = n > 0;
+        if (learn && n_tokens == 1)
+            shim_plan_trial_time(tl_trial, ns);
         if (shim.per_token && !shim_routing_cheap() && shim.cfg.sample_budget < 100)
             shim_plan_routing_split(); /* a decode graph could not be kept: sampling every step would cost speed */
         if (n < 0 && !shim.routing_failed) {
@@ -629,7 +648,7 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
     shim.armed = 0;
     if (learn) {
         moetier_hotness_record(&shim.hot, shim.used);
-        shim_tiering_sample(shim.used);
+        shim_tiering_sample(tl_step, shim.used);
     }
     shim.last_sample_ns = shim_now_ns();
     shim.sampler_ns += shim.last_sample_ns - t0;
@@ -637,6 +656,16 @@ void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc)
     if (learn)
         runtime_wake(); /* a round acts on it now, not up to a period later */
     shim_busy = 0;
+}
+
+void shim_decode_layer(uint32_t layer, const int32_t *ids, int n)
+{
+    if (!tl_layers || shim.child || n <= 0 || !shim_trylock())
+        return;
+    int fed = shim_tiering_layer(tl_step, layer, ids, (size_t)n);
+    shim_unlock();
+    if (fed)
+        runtime_wake(); /* its moves start while the later layers compute */
 }
 
 /* ---- publishing -------------------------------------------------------- */

@@ -115,6 +115,10 @@ struct shim_state {
     uint64_t steps_begun;      /* decode calls (every phase), counted as they begin */
     uint64_t armed_step;       /* the one of them whose sample was armed last */
     _Atomic int per_token;     /* the plan: every decode step sampled, migration per token (else rounds) */
+    _Atomic int per_layer;     /* the plan: per token, and each MoE layer's experts to the policy as its
+                                  router chooses them (through the eval callback) */
+    int compute_threads;        /* llama.cpp's decode threads (llama_n_threads at the first decode; 0 unknown) */
+    _Atomic int split_trial;   /* the plan: per layer if a split step measures cheap enough (plan.c) */
     int profile_seeded;         /* hotness started from a profile (warm start) */
 
     struct moetier_stats_writer stats;
@@ -134,6 +138,15 @@ extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
 static inline void shim_lock(void)
 {
     moetier_ranked_lock(&shim.lock, MOETIER_RANK_SHIM, "shim.lock");
+}
+
+/* shim.lock if free now (a decode thread that must not wait); 1 when taken */
+static inline int shim_trylock(void)
+{
+    if (pthread_mutex_trylock(&shim.lock) != 0)
+        return 0;
+    MOETIER_RANK_ACQUIRE(MOETIER_RANK_SHIM, "shim.lock");
+    return 1;
 }
 
 static inline void shim_unlock(void)
@@ -169,6 +182,14 @@ void shim_pinned(void *ptr, size_t size, int add);
 #define SHIM_SAMPLING_PROMPT_READS 3
 void shim_decode_begin(void *ctx, int n_tokens, int *sampling);
 void shim_decode_end(void *ctx, int n_tokens, int sampling, uint64_t ns, int rc);
+/* Inside a sampled decode step (the routing callback): MoE layer's chosen
+ * experts. Per layer they go to the policy now and the runtime thread is
+ * woken; never waits (shim.lock busy: the step's end brings them). */
+void shim_decode_layer(uint32_t layer, const int32_t *ids, int n);
+/* This thread's decode step acts at each MoE layer's router (per layer, or
+ * MOETIER_PER_LAYER=auto's trial): observed through the callback even when
+ * its graph is kept. */
+int shim_decode_per_layer(void);
 void shim_give_up(const char *why);
 
 /* ---- the routing sampler (hooks_sched.c): llama.cpp's eval callback ---- */
@@ -281,7 +302,11 @@ void shim_tiering_wait(uintptr_t addr, size_t len);
 /* A sampler may arm now: no migration in flight reads or remaps the binary's
  * memory (the fault sampler's PROT_NONE would fault it). */
 int shim_tiering_may_arm(void);
-void shim_tiering_sample(const uint8_t *used);
+/* A sampled decode step's experts (used[slot]); step: its number (shim_decode_begin's count). */
+void shim_tiering_sample(uint64_t step, const uint8_t *used);
+/* Per layer, under shim.lock: one MoE layer's experts as its router chose
+ * them, while step still runs. Returns 1 when the policy will see it early. */
+int shim_tiering_layer(uint64_t step, uint32_t layer, const int32_t *ids, size_t n);
 /* The sampler was (re)built: its pagemap probe windows must stay unlocked;
  * a fetch sampler gets the model files' descriptors. */
 void shim_tiering_probes(void);
@@ -333,6 +358,14 @@ int shim_plan_map_hint(void);
 enum moetier_plan_sampler shim_plan_sampler(void);
 /* A decode graph could not be kept (shim_routing_cheap() is 0 now): per token no more. */
 void shim_plan_routing_split(void);
+/* MOETIER_PER_LAYER=auto's measurement (shim.split_trial): how the next
+ * decode step goes, no lock: bit 0, it acts at every MoE layer's router (else
+ * it is read after the step); SHIM_TRIAL_TIMED, its time counts (0: no
+ * trial). Then, under shim.lock, that value and the step's time: the plan
+ * decides once both ways have their steps. */
+#define SHIM_TRIAL_TIMED 2
+int shim_plan_trial_split(void);
+void shim_plan_trial_time(int trial, uint64_t ns);
 
 /* ---- staged PMem copies (staged.c) ---- */
 /* Under shim.lock: model file `file` was opened; look for its staged copy once. */

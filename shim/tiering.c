@@ -30,6 +30,7 @@
 #include "common/size.h"
 #include "tiering/engine.h"
 #include "tiering/residency.h"
+#include "tiering/step_ring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,17 +59,17 @@ static int warm_pending;            /* the first round promotes without hysteres
 static uint64_t pt_tokens, pt_passes, pt_coalesced; /* per token: tokens sampled, passes, tokens a later pass took */
 static uint64_t pt_pending;         /* tokens since the last pass */
 
-/* Sampled steps on their way from the decode threads to the policy: a ring
- * of their expert sets (a bit a slot), pushed under shim.lock, drained by the
- * runtime thread, which alone touches the residency (`want`) and feeds it
- * with the lock released, in order. Full (the runtime far behind), a step is
- * dropped and counted: decode never waits. */
-#define TOKEN_RING 64
-static uint8_t *ring;               /* [TOKEN_RING][ring_bytes] */
-static uint8_t *ring_out;           /* [TOKEN_RING][ring_bytes]: the runtime's copy */
-static uint8_t *ring_used;          /* [n_slots]: one step, expanded */
-static size_t ring_bytes;
-static uint64_t ring_head, ring_tail, ring_dropped;
+/* Sampled steps (and, per layer, each MoE layer as its router chooses) on
+ * their way from the decode threads to the policy (tiering/step_ring.h):
+ * pushed under shim.lock, drained by the runtime thread, which alone touches
+ * the residency (`want`) and feeds it with the lock released, in order. Full
+ * (the runtime far behind), an entry is dropped and counted: decode never
+ * waits. */
+static struct moetier_step_ring steps;
+static int steps_up;
+static uint64_t pl_moves_early;     /* per layer: moves started before the token they follow ended */
+#define RECOUNT_NS 1000000000ULL    /* the process's mappings recounted at most this often */
+static uint64_t recounted_ns;
 
 static uint32_t engine_part(int part)
 {
@@ -405,14 +406,11 @@ static void start_locked(void)
         stop_with("cannot set up the policy");
         return;
     }
-    ring_bytes = (engine.n_slots + 7) / 8;
-    ring = calloc(TOKEN_RING, ring_bytes);
-    ring_out = calloc(TOKEN_RING, ring_bytes);
-    ring_used = calloc(engine.n_slots, 1);
-    if (!ring || !ring_out || !ring_used) {
+    if (!steps_up && moetier_step_ring_init(&steps, shim.model.n_layers, shim.model.n_experts) != 0) {
         stop_with("out of memory for the policy's tokens");
         return;
     }
+    steps_up = 1;
     moetier_fmt(policy_name, sizeof policy_name, "%s", pol);
     log_info("tiering: %s, %u of %u experts tierable, room for %u", moetier_plan_summary(shim_plan_facts(), p, line, sizeof line),
              tierable_slots, engine.n_slots, moetier_engine_capacity(&engine));
@@ -510,9 +508,13 @@ void shim_tiering_finish(void)
         log_info("tiering: per token: %llu tokens through the policy, their moves in %llu passes (%llu tokens "
                  "coalesced into a later pass)", (unsigned long long)pt_tokens, (unsigned long long)pt_passes,
                  (unsigned long long)pt_coalesced);
-    if (ring_dropped)
+    if (steps.layers_early || shim.per_layer)
+        log_info("tiering: per layer: %llu MoE layers through the policy as their router chose (%llu dropped), "
+                 "%llu moves started before their token ended", (unsigned long long)steps.layers_early,
+                 (unsigned long long)steps.dropped_layers, (unsigned long long)pl_moves_early);
+    if (steps.dropped_steps)
         log_info("tiering: %llu sampled steps not seen by the policy (the runtime thread was %d steps behind)",
-                 (unsigned long long)ring_dropped, TOKEN_RING);
+                 (unsigned long long)steps.dropped_steps, MOETIER_STEP_RING_STEPS);
     traffic_line();
 }
 
@@ -543,24 +545,24 @@ void shim_tiering_probes(void)
     }
 }
 
-void shim_tiering_sample(const uint8_t *used)
+void shim_tiering_sample(uint64_t step, const uint8_t *used)
 {
     if (state <= 0)
         return;
     moetier_engine_account(&engine, used); /* before a round can react to it */
-    if (ring_head - ring_tail == TOKEN_RING) {
-        ring_dropped++;
+    if (moetier_step_ring_push_step(&steps, step, used) != 0)
         return;
-    }
-    uint8_t *e = ring + (ring_head++ % TOKEN_RING) * ring_bytes;
-    memset(e, 0, ring_bytes);
-    for (uint32_t s = 0; s < engine.n_slots; s++)
-        if (used[s])
-            e[s / 8] |= (uint8_t)(1u << (s % 8));
     if (shim.per_token) {
         pt_tokens++;
         pt_pending++;
     }
+}
+
+int shim_tiering_layer(uint64_t step, uint32_t layer, const int32_t *ids, size_t n)
+{
+    if (state <= 0 || !steps_up)
+        return 0;
+    return moetier_step_ring_push_layer(&steps, step, layer, ids, n) == 0;
 }
 
 /* One two-phase move (docs/tiering.md), chosen under shim.lock: performed
@@ -599,24 +601,16 @@ static void place_slow(void)
 
 /* Runtime thread: the steps pushed since the last round go through the
  * policy, in order, with shim.lock released (the residency is this thread's
- * alone); called and returns under the lock. */
-static void feed_policy(void)
+ * alone); called and returns under the lock. Returns 1 when a step's layers
+ * went through and its end has not come yet (per layer). */
+static int feed_policy(void)
 {
-    uint64_t n = ring_head - ring_tail;
-    for (uint64_t i = 0; i < n; i++)
-        memcpy(ring_out + i * ring_bytes, ring + ((ring_tail + i) % TOKEN_RING) * ring_bytes, ring_bytes);
-    ring_tail = ring_head;
-    if (!n)
-        return;
-    uint32_t n_slots = engine.n_slots;
+    if (!moetier_step_ring_take(&steps))
+        return 0;
     shim_unlock();
-    for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *e = ring_out + i * ring_bytes;
-        for (uint32_t s = 0; s < n_slots; s++)
-            ring_used[s] = (uint8_t)((e[s / 8] >> (s % 8)) & 1);
-        moetier_residency_sample(&want, ring_used);
-    }
+    int open = moetier_step_ring_feed(&steps, &want);
     shim_lock();
+    return open;
 }
 
 /* A model file written to (or truncated) while tiering runs: the binary's
@@ -686,7 +680,7 @@ void shim_tiering_round(void)
             stop_with(why);
         return;
     }
-    feed_policy();
+    int early = feed_policy();
     if (state <= 0)
         return; /* turned off meanwhile */
     if (lock_mode && shim.routing_reads) /* the read room's size: what the locked experts leave */
@@ -705,8 +699,10 @@ void shim_tiering_round(void)
     moetier_engine_round_begin(&engine, shim_now_ns(), warm, &out);
     /* a sample armed between two moves ends the round (the next one goes on) */
     while (state > 0 && !shim.stop && !shim.given_up && !(shim.armed && !lock_mode) &&
-           moetier_engine_next(&engine, &want, shim.hot.rate, &m))
+           moetier_engine_next(&engine, &want, shim.hot.rate, &m)) {
+        pl_moves_early += early;
         run_move(&m, &out);
+    }
     if (!engine_up)
         return; /* turned off for good during a move */
     moetier_engine_round_end(&engine, &out);
@@ -719,8 +715,13 @@ void shim_tiering_round(void)
     if (out.promoted || out.demoted || out.failed)
         log_debug("tiering: +%u -%u experts, %u failed%s", out.promoted, out.demoted, out.failed,
                   out.stopped_by == -EMLINK ? " (map count limit)" : "");
-    if (engine.rounds % 50 == 0)
+    /* /proc/self/maps takes the binary's mmap lock: at most once a second
+     * (per token and per layer a round runs every token, or every layer) */
+    uint64_t now = shim_now_ns();
+    if (now - recounted_ns >= RECOUNT_NS) {
         moetier_migrate_recount(&engine.mig);
+        recounted_ns = now;
+    }
 }
 
 int shim_tiering_set_budget(uint64_t budget)

@@ -7,12 +7,15 @@
 # with replay's on the same routing (live_vs_replay.sh).
 TIERING_UNIT_TESTS = tests/bin/test_policy tests/bin/test_migrate tests/bin/stress_migrate \
 	tests/bin/test_fork_cache tests/bin/test_plan tests/bin/test_two_phase tests/bin/test_demand_cache \
-	tests/bin/test_page_cache_model
+	tests/bin/test_page_cache_model tests/bin/test_step_ring
 check_PROGRAMS += $(TIERING_UNIT_TESTS)
 tests_bin_test_policy_SOURCES = tests/tiering/test_policy.c
 tests_bin_test_policy_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
 tests_bin_test_demand_cache_SOURCES = tests/tiering/test_demand_cache.c
 tests_bin_test_demand_cache_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
+# per layer: a step fed a layer at a time leaves what the whole step leaves (issue 12)
+tests_bin_test_step_ring_SOURCES = tests/tiering/test_step_ring.c
+tests_bin_test_step_ring_LDADD = tiering/libtiering.la profiler/libprofiler.la common/libcommon.la -lm
 # sim's plain row: the kernel's page cache lists (issue 13)
 tests_bin_test_page_cache_model_SOURCES = tests/tiering/test_page_cache_model.c
 tests_bin_test_page_cache_model_LDADD = tiering/libtiering.la common/libcommon.la -lm
@@ -43,7 +46,8 @@ TIERING_SCRIPT_TESTS = \
 	tests/tiering/replay_reference.sh \
 	tests/tiering/replay_cli.sh \
 	tests/tiering/replay_bytes_rule.sh \
-	tests/tiering/live_vs_replay.sh
+	tests/tiering/live_vs_replay.sh \
+	tests/tiering/per_layer.sh
 TESTS += $(TIERING_UNIT_TESTS) $(TIERING_SCRIPT_TESTS)
 QEMU_TESTS += tests/tiering/guest_tiers.sh
 EXTRA_DIST += $(TIERING_SCRIPT_TESTS) tests/tiering/guest_tiers.sh tests/tiering/golden

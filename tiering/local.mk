@@ -11,6 +11,7 @@ tiering_libtiering_la_SOURCES = \
 	tiering/slot_set.c tiering/slot_set.h \
 	tiering/demand_cache.c tiering/demand_cache.h \
 	tiering/residency.c tiering/residency.h \
+	tiering/step_ring.c tiering/step_ring.h \
 	tiering/dram_cache.c tiering/dram_cache.h \
 	tiering/migrate.c tiering/migrate.h \
 	tiering/engine.c tiering/engine.h \

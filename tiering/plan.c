@@ -11,6 +11,7 @@
 #include "tiering/policy.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RAISE_MEMLOCK "ulimit -l unlimited, or LimitMEMLOCK= in a systemd unit"
@@ -407,6 +408,7 @@ static void per_token(const struct moetier_plan_facts *f, struct moetier_plan *p
         why = "the routing sampler splits the graph here (no keep mode): sampling every step would cost speed "
               "(MOETIER_SAMPLE_BUDGET=100% allows it)";
     unknown = unknown && !why;
+    p->per_token_decided = !unknown;
     if (unknown) {
         say(p, at, 0, "migration: per token where the routing sampler reads every decode step exactly (its keep "
                       "mode, one CPU backend; or MOETIER_SAMPLE_BUDGET=100%%), else in rounds");
@@ -421,6 +423,66 @@ static void per_token(const struct moetier_plan_facts *f, struct moetier_plan *p
                       "next)", p->policy);
     }
     moetier_fmt(p->per_token_why, sizeof p->per_token_why, "%s", p->line[p->n_lines - 1].text);
+}
+
+/* At the first sample, once per token: per layer where the routing
+ * sampler's callback observes each MoE layer's router. Each layer's experts
+ * then go through the policy at once and their moves start while the later
+ * layers compute, up to a token earlier than per token: what pays where the
+ * decode waits on the slow tier (PMem, CXL). Observing every layer splits
+ * the graph, which costs a small model's step much (0.51x on a 170 MB model,
+ * 2 threads) and a big model's little: auto goes per layer where the steps
+ * split anyway (no keep mode, MOETIER_SAMPLE_BUDGET=100%) or where a split
+ * step measured at most MOETIER_PLAN_SPLIT_MAX over a kept one. The file
+ * tier's locking already acts at each router (its exact reads). */
+static void per_layer(const struct moetier_plan_facts *f, struct moetier_plan *p)
+{
+    const int at = MOETIER_PLAN_AT_SAMPLER;
+    enum moetier_tristate want = f->cfg.per_layer;
+    int forced = want == MOETIER_ON;
+    if (!p->per_token) {
+        if (forced && p->per_token_decided)
+            say(p, at, 1, "MOETIER_PER_LAYER=on ignored: migration is not per token here");
+        return;
+    }
+    if (p->lock) {
+        if (forced)
+            say(p, at, 1, "MOETIER_PER_LAYER=on ignored: the file tier locks, and its exact reads already act at "
+                          "each MoE layer's router");
+        return;
+    }
+    int split_anyway = f->routing_keep == 0;
+    if (want == MOETIER_OFF) {
+        say(p, at, 0, "MOETIER_PER_LAYER=off: each token's moves start when the token ends");
+    } else if (!forced && f->cpus > 0 && f->compute_threads >= f->cpus) {
+        /* measured: 2 threads on 2 CPUs ran 5-20 tok/s per layer against
+         * 91-117 per token (ggml_barrier 94% of the time) */
+        say(p, at, 0, "migration: per token, not per layer: llama.cpp decodes on %d threads and this process may "
+                      "use %d CPUs; the runtime thread woken at every MoE layer would take a CPU from threads that "
+                      "wait for each other at every node (MOETIER_PER_LAYER=on forces it)",
+            f->compute_threads, f->cpus);
+    } else if (forced || split_anyway || (f->split_measured && f->split_cost <= MOETIER_PLAN_SPLIT_MAX)) {
+        p->per_layer = 1;
+        char cost[64] = "";
+        if (!forced && !split_anyway)
+            moetier_fmt(cost, sizeof cost, "; acting at every router measured %c%d.%d%% a decode step",
+                        f->split_cost < 0 ? '-' : '+', abs(f->split_cost) / 10, abs(f->split_cost) % 10);
+        say(p, at, 0, "migration: per layer (each MoE layer's experts go through the policy as its router chooses "
+                      "them, through llama.cpp's eval callback, and their moves start while the later layers "
+                      "compute%s)%s", forced ? "; MOETIER_PER_LAYER=on" : split_anyway ? "; the graph splits anyway" : "",
+            cost);
+    } else if (!f->split_measured) {
+        p->per_layer_trial = 1;
+        say(p, at, 0, "migration: per layer if acting at every MoE layer's router costs a decode step at most "
+                      "%d.%d%% (measured over the first decode steps, in alternating blocks), else per token",
+            MOETIER_PLAN_SPLIT_MAX / 10, MOETIER_PLAN_SPLIT_MAX % 10);
+    } else {
+        say(p, at, 0, "migration: per token, not per layer: acting at every MoE layer's router measured %c%d.%d%% a "
+                      "decode step (more than %d.%d%%; MOETIER_PER_LAYER=on forces it)",
+            f->split_cost < 0 ? '-' : '+', abs(f->split_cost) / 10, abs(f->split_cost) % 10,
+            MOETIER_PLAN_SPLIT_MAX / 10, MOETIER_PLAN_SPLIT_MAX % 10);
+    }
+    moetier_fmt(p->per_layer_why, sizeof p->per_layer_why, "%s", p->line[p->n_lines - 1].text);
 }
 
 void moetier_plan_make(const struct moetier_plan_facts *f, struct moetier_plan *p)
@@ -439,6 +501,7 @@ void moetier_plan_make(const struct moetier_plan_facts *f, struct moetier_plan *
         counted(f, p);
     sampler(f, p);
     per_token(f, p);
+    per_layer(f, p);
 }
 
 void moetier_plan_render(const struct moetier_plan *p, int stage,

@@ -80,6 +80,11 @@ struct moetier_plan_facts {
     char routing_why[200];
     int routing_keep;          /* 1: it reads the ids after the step (keep mode): every step costs microseconds;
                                   0: its callback splits the graph; -1: not known */
+    int cpus;                  /* CPUs this process may run on (0: not known) */
+    int compute_threads;       /* the threads llama.cpp decodes with (llama_n_threads; 0: not known) */
+    int split_measured;        /* split_cost holds a measurement (the runtime's, MOETIER_PER_LAYER=auto) */
+    int split_cost;            /* a decode step observed at every MoE layer's router (the callback splits the
+                                  graph) over one read after the step, less 1, in thousandths */
 };
 
 enum moetier_plan_sampler {
@@ -93,6 +98,7 @@ enum moetier_plan_sampler {
 
 #define MOETIER_PLAN_LINES 24
 #define MOETIER_PLAN_LINE 480
+#define MOETIER_PLAN_SPLIT_MAX 20 /* per layer (auto): a split decode step's cost at most 2.0% (thousandths) */
 
 struct moetier_plan_line {
     int stage;                 /* enum moetier_plan_stage */
@@ -136,7 +142,12 @@ struct moetier_plan {
     char policy_why[MOETIER_PLAN_LINE]; /* "" when the policy is the one named */
     int per_token;             /* every decode step sampled exactly, each token through the policy, its moves
                                   carried out before the next; else migration in rounds */
+    int per_token_decided;     /* per_token is decided (not waiting for the routing sampler's facts) */
     char per_token_why[MOETIER_PLAN_LINE]; /* the sentence of that decision */
+    int per_layer;             /* per token, and each MoE layer's experts go through the policy as its router
+                                  chooses them: its moves start while the later layers compute */
+    int per_layer_trial;       /* per layer if the measured split_cost allows: the runtime measures it */
+    char per_layer_why[MOETIER_PLAN_LINE]; /* the sentence of that decision ("" when none was said) */
 
     struct moetier_plan_line line[MOETIER_PLAN_LINES];
     int n_lines;

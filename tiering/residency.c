@@ -39,7 +39,8 @@ int moetier_residency_new(struct moetier_residency *r, const char *policy, uint3
     r->n_experts = n_experts;
     r->row = malloc(n_experts * sizeof *r->row);
     r->want = malloc(n_experts * sizeof *r->want);
-    if (!r->row || !r->want || moetier_slot_set_init(&r->set, n_layers * n_experts, cap)) {
+    r->step_row = malloc(n_experts * sizeof *r->step_row);
+    if (!r->row || !r->want || !r->step_row || moetier_slot_set_init(&r->set, n_layers * n_experts, cap)) {
         moetier_residency_free(r);
         return -ENOMEM;
     }
@@ -55,6 +56,7 @@ void moetier_residency_free(struct moetier_residency *r)
     moetier_slot_set_free(&r->set);
     free(r->row);
     free(r->want);
+    free(r->step_row);
     memset(r, 0, sizeof *r);
 }
 
@@ -101,6 +103,44 @@ static void hot_update(struct moetier_residency *r)
     }
 }
 
+void moetier_residency_layer(struct moetier_residency *r, uint32_t l, const uint16_t *row, size_t n)
+{
+    if (is_hot(r) || l >= r->n_layers)
+        return;
+    const uint32_t E = r->n_experts;
+    uint8_t *pin = r->set.pinned;
+    uint32_t evicted;
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++)
+        if (row[k] < E)
+            r->row[kept++] = row[k];
+    n = kept;
+    for (size_t k = 0; k < n; k++)
+        pin[l * E + r->row[k]] = 1;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t slot = l * E + r->row[k];
+        moetier_policy_access(r->policy, slot, r->t++);
+        moetier_slot_set_insert(&r->set, r->policy, slot, &evicted);
+    }
+    moetier_policy_observe(r->policy, l, r->row, n);
+    size_t m = moetier_policy_prefetch(r->policy, l, r->want, E);
+    for (size_t i = 0; i < m; i++)
+        if (r->want[i] < r->set.n_slots && !moetier_slot_set_has(&r->set, r->want[i])) {
+            moetier_slot_set_insert(&r->set, r->policy, r->want[i], &evicted);
+            pin[r->want[i]] = 1; /* a prefetch never evicts another of the same round */
+        }
+    for (size_t i = 0; i < m; i++)
+        if (r->want[i] < r->set.n_slots)
+            pin[r->want[i]] = 0;
+    for (size_t k = 0; k < n; k++)
+        pin[l * E + r->row[k]] = 0;
+}
+
+void moetier_residency_step_end(struct moetier_residency *r)
+{
+    r->samples++;
+}
+
 void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used)
 {
     if (is_hot(r)) {
@@ -112,34 +152,14 @@ void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used)
         return;
     }
     const uint32_t E = r->n_experts;
-    uint8_t *pin = r->set.pinned;
-    uint32_t evicted;
     for (uint32_t l = 0; l < r->n_layers; l++) {
         size_t n = 0;
         for (uint32_t e = 0; e < E; e++)
             if (used[l * E + e])
-                r->row[n++] = (uint16_t)e;
-        for (size_t k = 0; k < n; k++)
-            pin[l * E + r->row[k]] = 1;
-        for (size_t k = 0; k < n; k++) {
-            uint32_t slot = l * E + r->row[k];
-            moetier_policy_access(r->policy, slot, r->t++);
-            moetier_slot_set_insert(&r->set, r->policy, slot, &evicted);
-        }
-        moetier_policy_observe(r->policy, l, r->row, n);
-        size_t m = moetier_policy_prefetch(r->policy, l, r->want, E);
-        for (size_t i = 0; i < m; i++)
-            if (r->want[i] < r->set.n_slots && !moetier_slot_set_has(&r->set, r->want[i])) {
-                moetier_slot_set_insert(&r->set, r->policy, r->want[i], &evicted);
-                pin[r->want[i]] = 1; /* a prefetch never evicts another of the same round */
-            }
-        for (size_t i = 0; i < m; i++)
-            if (r->want[i] < r->set.n_slots)
-                pin[r->want[i]] = 0;
-        for (size_t k = 0; k < n; k++)
-            pin[l * E + r->row[k]] = 0;
+                r->step_row[n++] = (uint16_t)e;
+        moetier_residency_layer(r, l, r->step_row, n);
     }
-    r->samples++;
+    moetier_residency_step_end(r);
 }
 
 void moetier_residency_seed(struct moetier_residency *r, const float *rate)

@@ -40,6 +40,7 @@ struct moetier_residency {
     uint64_t t;           /* accesses so far (policy time) */
     uint64_t samples;
     uint16_t *row;        /* [n_experts] scratch: one layer's experts */
+    uint16_t *step_row;   /* [n_experts] scratch: a step's layer, on its way to moetier_residency_layer */
     uint32_t *want;       /* [n_experts] scratch: prefetch answers */
 };
 
@@ -55,6 +56,20 @@ void moetier_residency_free(struct moetier_residency *r);
 
 /* One decode step: used[slot] != 0 for each expert it used. */
 void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used);
+
+/* The same step fed a MoE layer at a time, as each layer's router chooses
+ * (the runtime's per-layer moves): layer l's experts row[0..n) (ids past the
+ * model's count ignored), then step_end once the step is over. Fed in layer
+ * order, the layers and step_end leave exactly what moetier_residency_sample
+ * of the whole step leaves. hot ranks whole steps: it ignores layers
+ * (moetier_residency_by_layer says 0) and needs moetier_residency_sample. */
+void moetier_residency_layer(struct moetier_residency *r, uint32_t l, const uint16_t *row, size_t n);
+void moetier_residency_step_end(struct moetier_residency *r);
+
+static inline int moetier_residency_by_layer(const struct moetier_residency *r)
+{
+    return r->policy != NULL;
+}
 
 /* Seeds the wanted set with the hottest slots by rank (warm start), best first;
  * hot: the rates (shares of samples, as a profile gives them) become counts. */

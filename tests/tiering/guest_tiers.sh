@@ -2,7 +2,8 @@
 # The slow tiers on real kernel paths, in the qemu guest (tests/qemu/run-guest:
 # Debian 12's 6.1 kernel, a CPU-less NUMA node, an emulated NVDIMM):
 #   numa    MOETIER_SLOW=numa:1, the CPU-less DRAM node: mmap and --no-mmap;
-#           MOETIER_SLOW=auto picks that node
+#           MOETIER_SLOW=auto picks that node; MOETIER_PER_LAYER=on (page
+#           moves started at each MoE layer's router)
 #   fsdax   MOETIER_SLOW=pmem:/mnt/pmem after `moetier stage` onto ext4 -o dax
 #   devdax  MOETIER_SLOW=devdax:/dev/dax0.0 after `moetier stage` onto the device
 #   kmem    MOETIER_SLOW=numa:K, the NVDIMM onlined as a KMEM-DAX node
@@ -81,6 +82,13 @@ numa_pair() { # numa_pair NAME NODE [driver options]
 case \$phase in
 numa)
     numa_pair numa_mmap 1 --feed \$F/text.txt --feed-max 40 -n 8
+    # per layer: each MoE layer's experts to the policy at its router, page moves started before the token ends
+    export MOETIER_PER_LAYER=on
+    numa_pair numa_layer 1 --feed \$F/text.txt --feed-max 40 -n 8
+    unset MOETIER_PER_LAYER
+    grep -q "migration: per layer" /tmp/numa_layer.err || bad "numa_layer: not per layer"
+    grep -q "tiering: per layer: [1-9][0-9]* MoE layers through the policy" /tmp/numa_layer.err ||
+        bad "numa_layer: no MoE layer through the policy at its router"
     numa_pair numa_nommap 1 --feed \$F/text.txt --feed-max 40 -n 8 --no-mmap
     grep -q "weight buffers go to a jemalloc arena bound to node 1" /tmp/numa_nommap.err || bad "no slow arena"
     # auto picks the CPU-less node, as moetier doctor says

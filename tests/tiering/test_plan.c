@@ -384,6 +384,66 @@ static void check_per_token(void)
     CHECK(p.per_token == 0 && !has_line(&p, "migration", 0));
 }
 
+/* Per layer (the sampler's stage, after per token): each branch, its decision and its sentence. */
+static void check_per_layer(void)
+{
+    struct moetier_plan_facts f;
+    struct moetier_plan p;
+    /* copy in keep mode, nothing measured: auto asks for the measurement */
+    base(&f), r_copy(&f), moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 1 && p.per_layer == 0 && p.per_layer_trial == 1);
+    CHECK(has_line(&p, "migration: per layer if acting at every MoE layer's router costs a decode step at most 2.0%", 0));
+    /* measured: at most 2% per layer, more per token only; the figure in the sentence */
+    base(&f), r_copy(&f), f.split_measured = 1, f.split_cost = 20, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 1 && p.per_layer_trial == 0);
+    CHECK(has_line(&p, "acting at every router measured +2.0% a decode step", 0));
+    CHECK(strstr(p.per_layer_why, "migration: per layer (each MoE layer's experts go through the policy") != NULL);
+    base(&f), r_copy(&f), f.split_measured = 1, f.split_cost = -3, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 1 && has_line(&p, "measured -0.3% a decode step", 0));
+    base(&f), r_copy(&f), f.split_measured = 1, f.split_cost = 21, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 0 && p.per_layer_trial == 0);
+    CHECK(has_line(&p, "migration: per token, not per layer: acting at every MoE layer's router measured +2.1% a "
+                       "decode step (more than 2.0%; MOETIER_PER_LAYER=on forces it)", 0));
+    /* on forces it whatever was measured; off by name */
+    base(&f), r_copy(&f), f.cfg.per_layer = MOETIER_ON, f.split_measured = 1, f.split_cost = 490, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 1 && has_line(&p, "; MOETIER_PER_LAYER=on)", 0));
+    base(&f), r_copy(&f), f.cfg.per_layer = MOETIER_OFF, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 0 && p.per_layer_trial == 0 &&
+          has_line(&p, "MOETIER_PER_LAYER=off: each token's moves start when the token ends", 0));
+    /* llama.cpp on every CPU: per token without measuring (its threads would lose a CPU at every layer);
+     * a CPU to spare: measured; on forces it */
+    base(&f), r_copy(&f), f.cpus = 2, f.compute_threads = 2, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 0 && p.per_layer_trial == 0 &&
+          has_line(&p, "migration: per token, not per layer: llama.cpp decodes on 2 threads and this process may use 2 "
+                       "CPUs", 0));
+    base(&f), r_copy(&f), f.cpus = 2, f.compute_threads = 2, f.routing_keep = 0, f.cfg.sample_budget = 100,
+        moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 1 && p.per_layer == 0 && has_line(&p, "llama.cpp decodes on 2 threads", 0));
+    base(&f), r_copy(&f), f.cpus = 16, f.compute_threads = 8, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 0 && p.per_layer_trial == 1);
+    base(&f), r_copy(&f), f.cpus = 2, f.compute_threads = 2, f.cfg.per_layer = MOETIER_ON, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 1);
+    /* the graph splits anyway (no keep mode, every step paid for): per layer costs nothing more */
+    base(&f), r_copy(&f), f.routing_keep = 0, f.cfg.sample_budget = 100, moetier_plan_make(&f, &p);
+    CHECK(p.per_token == 1 && p.per_layer == 1 && has_line(&p, "; the graph splits anyway)", 0));
+    /* not per token: nothing per layer; asked for by name, a warning */
+    base(&f), r_no_routing(&f), moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 0 && p.per_layer_trial == 0 && !has_line(&p, "per layer", 0));
+    base(&f), r_no_routing(&f), f.cfg.per_layer = MOETIER_ON, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 0 && has_line(&p, "MOETIER_PER_LAYER=on ignored: migration is not per token here", 1));
+    /* not known yet (doctor): no decision, no warning */
+    base(&f), r_routing_unknown(&f), f.routing_keep = -1, f.cfg.per_layer = MOETIER_ON, moetier_plan_make(&f, &p);
+    CHECK(p.per_layer == 0 && !has_line(&p, "MOETIER_PER_LAYER", 1));
+    /* the file tier's locking acts per layer through its exact reads already */
+    base(&f), f.cfg.per_token = MOETIER_ON, f.cfg.per_layer = MOETIER_ON, f.cfg.sampler = MOETIER_SAMPLER_ROUTING,
+        moetier_plan_make(&f, &p);
+    CHECK(p.lock == 1 && p.per_token == 1 && p.per_layer == 0 &&
+          has_line(&p, "MOETIER_PER_LAYER=on ignored: the file tier locks, and its exact reads already act", 1));
+    /* the numa tier: per layer like copy */
+    base(&f), r_numa(&f), f.split_measured = 1, f.split_cost = 5, moetier_plan_make(&f, &p);
+    CHECK(p.numa == 1 && p.per_token == 1 && p.per_layer == 1);
+}
+
 /* The branches no row shows by its outcome alone. */
 static void check_details(void)
 {
@@ -488,5 +548,6 @@ int main(void)
         check_row(&rows[i]);
     check_details();
     check_per_token();
+    check_per_layer();
     return check_exit("test_plan");
 }

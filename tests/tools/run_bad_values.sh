@@ -24,6 +24,7 @@ bad --migrate-mbps -1 MOETIER_MIGRATE_MBPS
 bad --alloc-min 1K MOETIER_ALLOC_MIN
 bad --hugepages maybe MOETIER_HUGEPAGES
 bad --cuda-pin 2 MOETIER_CUDA_PIN
+bad --per-layer sometimes MOETIER_PER_LAYER
 bad --log loud MOETIER_LOG
 bad --prefetch-gate 0 MOETIER_PREFETCH_GATE
 bad --prefetch-gate 1.5 MOETIER_PREFETCH_GATE

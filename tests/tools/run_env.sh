@@ -14,7 +14,7 @@ export MOETIER_LIB=$lib
 cd "$TMP" || fail "cd"
 "$MOETIER" run --dram 2G --slow numa:1 --policy lfu --profile p.prof --sampler pagemap --sample-ms 5 \
     --migrate-mbps 500 --alloc-min 8M --hugepages off --cuda-pin on --stats-dir sd --log debug \
-    --log-file l.log --match '*.bin' --only-comm 'llama*' --prefetch-gate 0.25 --strict -- env > "$TMP/env" 2> /dev/null ||
+    --log-file l.log --match '*.bin' --only-comm 'llama*' --prefetch-gate 0.25 --per-layer on --strict -- env > "$TMP/env" 2> /dev/null ||
     fail "run -- env exited $?"
 want() {
     grep -qxF "$1" "$TMP/env" || fail "child environment lacks $1"
@@ -36,6 +36,7 @@ want "MOETIER_MATCH=*.bin"
 want "MOETIER_ONLY_COMM=llama*"
 want "MOETIER_STRICT=1"
 want "MOETIER_PREFETCH_GATE=0.25"
+want "MOETIER_PER_LAYER=on"
 want "LD_PRELOAD=$lib"
 
 # every flag of `moetier run --help` (one per variable of the configuration
