@@ -430,11 +430,14 @@ static void per_token(const struct moetier_plan_facts *f, struct moetier_plan *p
  * then go through the policy at once and their moves start while the later
  * layers compute, up to a token earlier than per token: what pays where the
  * decode waits on the slow tier (PMem, CXL). Observing every layer splits
- * the graph, which costs a small model's step much (0.51x on a 170 MB model,
- * 2 threads) and a big model's little: auto goes per layer where the steps
- * split anyway (no keep mode, MOETIER_SAMPLE_BUDGET=100%) or where a split
- * step measured at most MOETIER_PLAN_SPLIT_MAX over a kept one. The file
- * tier's locking already acts at each router (its exact reads). */
+ * the graph and wakes the runtime thread at each router, which costs a
+ * small model's step much and a big model's little, and is ruinous where
+ * llama.cpp's threads take every CPU (the woken thread stalls them at their
+ * barriers). So auto never goes per layer there; it does where the steps
+ * split anyway (no keep mode, MOETIER_SAMPLE_BUDGET=100%), or where a step
+ * acting per layer measured at most MOETIER_PLAN_SPLIT_MAX over one read
+ * after the step (the runtime measures it: per_layer_trial). The file tier's
+ * locking already acts at each router (its exact reads). */
 static void per_layer(const struct moetier_plan_facts *f, struct moetier_plan *p)
 {
     const int at = MOETIER_PLAN_AT_SAMPLER;

@@ -14,8 +14,7 @@
  * whole entry (after a missing layer entry, dropped because the ring was
  * full or never pushed, the step's later entries wait for its end). So what
  * the policy decides is the same with or without the layer entries; only
- * when differs. Steps are told apart by the
- * caller's step number.
+ * when differs. Steps are told apart by the caller's step number.
  *
  * Producers push under the caller's lock and never wait: a full ring drops
  * the entry and counts it. The one consumer takes the pending entries under
