@@ -66,7 +66,6 @@ static uint64_t pt_pending;         /* tokens since the last pass */
  * (the runtime far behind), an entry is dropped and counted: decode never
  * waits. */
 static struct moetier_step_ring steps;
-static int steps_up;
 static uint64_t pl_moves_early;     /* per layer: moves started before the token they follow ended */
 #define RECOUNT_NS 1000000000ULL    /* the process's mappings recounted at most this often */
 static uint64_t recounted_ns;
@@ -406,11 +405,10 @@ static void start_locked(void)
         stop_with("cannot set up the policy");
         return;
     }
-    if (!steps_up && moetier_step_ring_init(&steps, shim.model.n_layers, shim.model.n_experts) != 0) {
+    if (!steps.ev && moetier_step_ring_init(&steps, shim.model.n_layers, shim.model.n_experts) != 0) {
         stop_with("out of memory for the policy's tokens");
         return;
     }
-    steps_up = 1;
     moetier_fmt(policy_name, sizeof policy_name, "%s", pol);
     log_info("tiering: %s, %u of %u experts tierable, room for %u", moetier_plan_summary(shim_plan_facts(), p, line, sizeof line),
              tierable_slots, engine.n_slots, moetier_engine_capacity(&engine));
@@ -560,7 +558,7 @@ void shim_tiering_sample(uint64_t step, const uint8_t *used)
 
 int shim_tiering_layer(uint64_t step, uint32_t layer, const int32_t *ids, size_t n)
 {
-    if (state <= 0 || !steps_up)
+    if (state <= 0 || !steps.ev) /* (tiering starts before its ring is made) */
         return 0;
     return moetier_step_ring_push_layer(&steps, step, layer, ids, n) == 0;
 }

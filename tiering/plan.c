@@ -438,8 +438,18 @@ static void per_token(const struct moetier_plan_facts *f, struct moetier_plan *p
  * acting per layer measured at most MOETIER_PLAN_SPLIT_MAX over one read
  * after the step (the runtime measures it: per_layer_trial). The file tier's
  * locking already acts at each router (its exact reads). */
+/* thousandths as a percentage with one decimal: "2.0%"; sign: "+2.0%", "-0.3%" */
+static const char *permille(int v, int sign, char *buf, size_t cap)
+{
+    moetier_fmt(buf, cap, "%s%d.%d%%", v < 0 ? "-" : sign ? "+" : "", abs(v) / 10, abs(v) % 10);
+    return buf;
+}
+
 static void per_layer(const struct moetier_plan_facts *f, struct moetier_plan *p)
 {
+    char cost[16], most[16];
+    permille(f->split_cost, 1, cost, sizeof cost);
+    permille(MOETIER_PLAN_SPLIT_MAX, 0, most, sizeof most);
     const int at = MOETIER_PLAN_AT_SAMPLER;
     enum moetier_tristate want = f->cfg.per_layer;
     int forced = want == MOETIER_ON;
@@ -466,24 +476,19 @@ static void per_layer(const struct moetier_plan_facts *f, struct moetier_plan *p
             f->compute_threads, f->cpus);
     } else if (forced || split_anyway || (f->split_measured && f->split_cost <= MOETIER_PLAN_SPLIT_MAX)) {
         p->per_layer = 1;
-        char cost[64] = "";
-        if (!forced && !split_anyway)
-            moetier_fmt(cost, sizeof cost, "; acting at every router measured %c%d.%d%% a decode step",
-                        f->split_cost < 0 ? '-' : '+', abs(f->split_cost) / 10, abs(f->split_cost) % 10);
+        int measured = !forced && !split_anyway;
         say(p, at, 0, "migration: per layer (each MoE layer's experts go through the policy as its router chooses "
                       "them, through llama.cpp's eval callback, and their moves start while the later layers "
-                      "compute%s)%s", forced ? "; MOETIER_PER_LAYER=on" : split_anyway ? "; the graph splits anyway" : "",
-            cost);
+                      "compute%s)%s%s%s", forced ? "; MOETIER_PER_LAYER=on" : split_anyway ? "; the graph splits anyway" : "",
+            measured ? "; acting at every router measured " : "", measured ? cost : "",
+            measured ? " a decode step" : "");
     } else if (!f->split_measured) {
         p->per_layer_trial = 1;
         say(p, at, 0, "migration: per layer if acting at every MoE layer's router costs a decode step at most "
-                      "%d.%d%% (measured over the first decode steps, in alternating blocks), else per token",
-            MOETIER_PLAN_SPLIT_MAX / 10, MOETIER_PLAN_SPLIT_MAX % 10);
+                      "%s (measured over the first decode steps, in alternating blocks), else per token", most);
     } else {
-        say(p, at, 0, "migration: per token, not per layer: acting at every MoE layer's router measured %c%d.%d%% a "
-                      "decode step (more than %d.%d%%; MOETIER_PER_LAYER=on forces it)",
-            f->split_cost < 0 ? '-' : '+', abs(f->split_cost) / 10, abs(f->split_cost) % 10,
-            MOETIER_PLAN_SPLIT_MAX / 10, MOETIER_PLAN_SPLIT_MAX % 10);
+        say(p, at, 0, "migration: per token, not per layer: acting at every MoE layer's router measured %s a "
+                      "decode step (more than %s; MOETIER_PER_LAYER=on forces it)", cost, most);
     }
     moetier_fmt(p->per_layer_why, sizeof p->per_layer_why, "%s", p->line[p->n_lines - 1].text);
 }

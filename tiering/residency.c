@@ -39,8 +39,7 @@ int moetier_residency_new(struct moetier_residency *r, const char *policy, uint3
     r->n_experts = n_experts;
     r->row = malloc(n_experts * sizeof *r->row);
     r->want = malloc(n_experts * sizeof *r->want);
-    r->step_row = malloc(n_experts * sizeof *r->step_row);
-    if (!r->row || !r->want || !r->step_row || moetier_slot_set_init(&r->set, n_layers * n_experts, cap)) {
+    if (!r->row || !r->want || moetier_slot_set_init(&r->set, n_layers * n_experts, cap)) {
         moetier_residency_free(r);
         return -ENOMEM;
     }
@@ -56,7 +55,6 @@ void moetier_residency_free(struct moetier_residency *r)
     moetier_slot_set_free(&r->set);
     free(r->row);
     free(r->want);
-    free(r->step_row);
     memset(r, 0, sizeof *r);
 }
 
@@ -103,18 +101,13 @@ static void hot_update(struct moetier_residency *r)
     }
 }
 
-void moetier_residency_layer(struct moetier_residency *r, uint32_t l, const uint16_t *row, size_t n)
+/* Layer l's experts, r->row[0..n): the running layer pinned, each accessed
+ * and admitted, then the policy's prefetch for layer l+1 (what replay does). */
+static void feed_row(struct moetier_residency *r, uint32_t l, size_t n)
 {
-    if (is_hot(r) || l >= r->n_layers)
-        return;
     const uint32_t E = r->n_experts;
     uint8_t *pin = r->set.pinned;
     uint32_t evicted;
-    size_t kept = 0;
-    for (size_t k = 0; k < n; k++)
-        if (row[k] < E)
-            r->row[kept++] = row[k];
-    n = kept;
     for (size_t k = 0; k < n; k++)
         pin[l * E + r->row[k]] = 1;
     for (size_t k = 0; k < n; k++) {
@@ -134,6 +127,17 @@ void moetier_residency_layer(struct moetier_residency *r, uint32_t l, const uint
             pin[r->want[i]] = 0;
     for (size_t k = 0; k < n; k++)
         pin[l * E + r->row[k]] = 0;
+}
+
+void moetier_residency_layer(struct moetier_residency *r, uint32_t l, const uint16_t *row, size_t n)
+{
+    if (is_hot(r) || l >= r->n_layers)
+        return;
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++)
+        if (row[k] < r->n_experts)
+            r->row[kept++] = row[k];
+    feed_row(r, l, kept);
 }
 
 void moetier_residency_step_end(struct moetier_residency *r)
@@ -156,8 +160,8 @@ void moetier_residency_sample(struct moetier_residency *r, const uint8_t *used)
         size_t n = 0;
         for (uint32_t e = 0; e < E; e++)
             if (used[l * E + e])
-                r->step_row[n++] = (uint16_t)e;
-        moetier_residency_layer(r, l, r->step_row, n);
+                r->row[n++] = (uint16_t)e;
+        feed_row(r, l, n);
     }
     moetier_residency_step_end(r);
 }

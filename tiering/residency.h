@@ -40,7 +40,6 @@ struct moetier_residency {
     uint64_t t;           /* accesses so far (policy time) */
     uint64_t samples;
     uint16_t *row;        /* [n_experts] scratch: one layer's experts */
-    uint16_t *step_row;   /* [n_experts] scratch: a step's layer, on its way to moetier_residency_layer */
     uint32_t *want;       /* [n_experts] scratch: prefetch answers */
 };
 
